@@ -1,0 +1,121 @@
+"""The bot's one configuration object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Telegram tokens look like "123456789:AAH...": a numeric bot id, a colon, a 35-character secret.
+_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
+_PERIODS |= {"h": 3600.0, "hour": 3600.0}
+_BOTFATHER_HINT = "talk to @BotFather on Telegram (/newbot) and put the token it gives you"
+
+
+class SettingsError(ValueError):
+    """The configuration cannot start the bot; the message is one line a person can act on."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from outside, validated once at start."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    model_path: Path = Path("data/model.npz")
+    models_dir: Path = Path("data/models")
+    mnist_dir: Path = Path("data/mnist")
+    database_url: str = "sqlite:///data/bot.sqlite3"
+    notify_run_endpoint: str | None = None
+    notify_telegram_admins: bool = True
+    status_url: str | None = None
+    retrain_cron: str = "0 3 * * 0"
+    status_cron: str = "0 9 * * *"
+    retrain_min_acc: float = Field(0.97, ge=0.0, le=1.0)
+    rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
+    max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
+    retention_days: int | None = Field(None, gt=0)
+    telegram_api_base_url: str = "https://api.telegram.org"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, gt=0, lt=65536)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_RE.match(value.get_secret_value().strip()):
+            raise ValueError("does not look like a bot token")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part for part in re.split(r"[,\s]+", value.strip()) if part]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("write Telegram user ids separated by commas, e.g. 123,456")
+            return frozenset(int(part) for part in parts)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*", value.lower())
+        if not match or match.group(3) not in _PERIODS or int(match.group(1)) < 1:
+            raise ValueError("write it as photos per period, e.g. 20/minute, 5/10s or 100/hour")
+        return int(match.group(1)), float(match.group(2) or 1) * _PERIODS[match.group(3)]
+
+    @field_validator("telegram_api_base_url", "webhook_url", "notify_run_endpoint", "status_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.strip().rstrip("/") if value else None
+
+    @field_validator(
+        "notify_run_endpoint", "webhook_url", "status_url", "retention_days", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @property
+    def max_image_bytes(self) -> int:
+        """The size limit in bytes, compared with Telegram's file_size before downloading."""
+        return int(self.max_image_mb * 1024 * 1024)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build `Settings`, turning validation errors into one `SettingsError` line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "settings"
+    name = field.upper()
+    if field == "telegram_bot_token":
+        if first["type"] == "missing":
+            return f"TELEGRAM_BOT_TOKEN is not set: {_BOTFATHER_HINT} in .env."
+        return f"TELEGRAM_BOT_TOKEN is malformed: {_BOTFATHER_HINT} in .env."
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{name} is invalid: {message}."
