@@ -1,0 +1,434 @@
+"""A local stand-in for the Telegram Bot API, so the real python-telegram-bot client runs in tests.
+
+It speaks the real protocol on 127.0.0.1: requests to `/bot<token>/<method>` as JSON, form or
+multipart bodies; answers `{"ok": true, "result": ...}` or Telegram's error shape; `getUpdates`
+long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`. Tests act as
+users by pushing updates and read what the bot sent from `calls` and `sent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
+
+BOT_ID = 424242
+BOT_USERNAME = "digit_cluster_test_bot"
+
+_SENDING_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+_TRUE_METHODS = {
+    "setMyCommands",
+    "deleteWebhook",
+    "setWebhook",
+    "sendChatAction",
+    "answerCallbackQuery",
+    "deleteMessage",
+    "close",
+    "logOut",
+}
+
+
+@dataclass
+class Call:
+    """One request the bot made: method name, decoded parameters and uploaded files."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class _Failure:
+    status: int
+    description: str
+    retry_after: int | None
+    remaining: int
+
+
+class FakeTelegram:
+    """The Bot API server for one bot token; use `async with FakeTelegram(token) as tg:`."""
+
+    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token
+        self.host = host
+        self.port = port
+        self.calls: list[Call] = []
+        self.sent: dict[int, list[dict[str, Any]]] = {}
+        self.uploads: dict[str, bytes] = {}
+        self._files: dict[str, tuple[str, bytes]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self._failures: dict[str, _Failure] = {}
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> FakeTelegram:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The root to give the bot as TELEGRAM_API_BASE_URL."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> str:
+        """Listen on a free loopback port and return the base URL."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Close the server; long polls in flight end with an empty answer."""
+        async with self._changed:
+            self._changed.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- acting as users ----------------------------------------------------------------------
+
+    def send_text(self, user_id: int, chat_id: int, text: str) -> int:
+        """A user types `text`; a leading /command gets the bot_command entity Telegram adds."""
+        extra: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self.send_message(user_id, chat_id, **extra)
+
+    def send_photo_from_user(
+        self, user_id: int, chat_id: int, data: bytes, *, width: int = 280, height: int = 280
+    ) -> int:
+        """A user sends a compressed photo; Telegram would offer several sizes, we offer one."""
+        file_id = self.add_file(data, "photos/file.jpg")
+        size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+        return self.send_message(
+            user_id, chat_id, photo=[size | {"width": width, "height": height}]
+        )
+
+    def send_document_from_user(
+        self,
+        user_id: int,
+        chat_id: int,
+        data: bytes,
+        *,
+        file_name: str,
+        mime_type: str,
+        file_size: int | None = None,
+    ) -> int:
+        """A user sends a file; `file_size` can claim a size different from the bytes."""
+        file_id = self.add_file(data, f"documents/{file_name}")
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data) if file_size is None else file_size,
+        }
+        return self.send_message(user_id, chat_id, document=document)
+
+    def send_message(self, user_id: int, chat_id: int, **content: Any) -> int:
+        """A user sends any message (sticker, voice...): `content` holds its Bot API fields."""
+        message_id = next(self._message_ids)
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": f"user{user_id}"},
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            **content,
+        }
+        self.push_update({"message": message})
+        return message_id
+
+    def press_button(self, user_id: int, chat_id: int, message_id: int, data: str) -> str:
+        """A user presses an inline button with callback_data `data` under the bot's message."""
+        query_id = f"cq{next(self._update_ids)}"
+        message = self.message(chat_id, message_id) or {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+        }
+        query = {
+            "id": query_id,
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "chat_instance": str(chat_id),
+            "message": message,
+            "data": data,
+        }
+        self.push_update({"callback_query": query})
+        return query_id
+
+    def push_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update (an update_id is added) for the next getUpdates; returns it."""
+        update = {"update_id": next(self._update_ids), **payload}
+        self.redeliver(update)
+        return update
+
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Queue an update as is, e.g. the same message again under a new update_id."""
+        self._updates.append(update)
+        task = asyncio.get_running_loop().create_task(self._notify())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def add_file(self, data: bytes, path: str) -> str:
+        """Make `data` downloadable through getFile; returns its file_id."""
+        file_id = f"file{next(self._file_ids)}"
+        self._files[file_id] = (f"{file_id}/{path}", data)
+        return file_id
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        description: str = "Too Many Requests: retry after 1",
+        retry_after: int | None = 1,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` with a Telegram-shaped error."""
+        self._failures[method] = _Failure(status, description, retry_after, times)
+
+    # -- reading what the bot did ----------------------------------------------------------------
+
+    def calls_of(self, method: str) -> list[Call]:
+        """Every call of `method` so far, oldest first."""
+        return [call for call in self.calls if call.method == method]
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """The bot's message `message_id` in `chat_id` as it is now (after edits)."""
+        for message in self.sent.get(chat_id, []):
+            if message["message_id"] == message_id:
+                return message
+        return None
+
+    async def wait_for_replies(
+        self, chat_id: int, n: int, within: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """Wait until the bot has sent at least `n` messages to `chat_id`; returns all of them."""
+        await self.wait_until(lambda: len(self.sent.get(chat_id, [])) >= n, within)
+        return list(self.sent[chat_id])
+
+    async def wait_for_calls(self, method: str, n: int, within: float = 20.0) -> list[Call]:
+        """Wait until the bot has called `method` at least `n` times."""
+        await self.wait_until(lambda: len(self.calls_of(method)) >= n, within)
+        return self.calls_of(method)
+
+    async def wait_until(self, condition: Any, within: float = 20.0) -> None:
+        """Wait until `condition()` holds; TimeoutError says what was seen meanwhile."""
+        try:
+            async with asyncio.timeout(within), self._changed:
+                await self._changed.wait_for(condition)
+        except TimeoutError:
+            seen = [call.method for call in self.calls[-20:]]
+            raise TimeoutError(f"condition not met in {within}s; last calls: {seen}") from None
+
+    # -- the HTTP side ---------------------------------------------------------------------------
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.match_info["path"]
+        for file_path, data in self._files.values():
+            if file_path == path:
+                return web.Response(body=data, content_type="application/octet-stream")
+        return _error(404, "Not Found: file not found")
+
+    async def _handle_method(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params, files = await _read_params(request)
+        self.calls.append(Call(method, params, files))
+        response = await self._answer(method, params, files)
+        await self._notify()
+        return response
+
+    async def _answer(
+        self, method: str, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        failure = self._failures.get(method)
+        if failure is not None and failure.remaining > 0:
+            failure.remaining -= 1
+            return _error(failure.status, failure.description, failure.retry_after)
+        if method == "getUpdates":
+            return _ok(await self._get_updates(params))
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is not None:
+            return await handler(params, files)
+        if method in _TRUE_METHODS:
+            return _ok(True)
+        return _error(404, "Not Found: method not found")
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates and timeout > 0:
+            async with self._changed:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait_for(lambda: bool(self._updates))
+                except TimeoutError:
+                    pass
+        return sorted(self._updates, key=lambda u: u["update_id"])[:limit]
+
+    async def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+        return _ok(
+            {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Digit Cluster",
+                "username": BOT_USERNAME,
+                "can_join_groups": False,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        )
+
+    async def _api_getFile(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+        file_id = str(params.get("file_id"))
+        if file_id not in self._files:
+            return _error(400, "Bad Request: invalid file_id")
+        path, data = self._files[file_id]
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(data),
+                "file_path": path,
+            }
+        )
+
+    async def _api_sendMessage(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        return self._record_sent(params, {"text": params.get("text", "")})
+
+    async def _api_sendPhoto(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+        data = files.get("photo")
+        if data is None:
+            return _error(400, "Bad Request: there is no photo in the request")
+        file_id = self.add_file(data, "photos/sent.png")
+        self.uploads[file_id] = data
+        size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+        width, height = _image_size(data)
+        content: dict[str, Any] = {"photo": [size | {"width": width, "height": height}]}
+        if "caption" in params:
+            content["caption"] = params["caption"]
+        return self._record_sent(params, content)
+
+    async def _api_editMessageText(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        return self._edit(params, {"text": params.get("text", "")})
+
+    async def _api_editMessageCaption(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        return self._edit(params, {"caption": params.get("caption", "")})
+
+    async def _api_editMessageReplyMarkup(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        return self._edit(params, {})
+
+    def _record_sent(self, params: dict[str, Any], content: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Digit Cluster"},
+            **content,
+        }
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        if params.get("reply_parameters"):
+            message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
+        self.sent.setdefault(chat_id, []).append(message)
+        return _ok(message)
+
+    def _edit(self, params: dict[str, Any], changes: dict[str, Any]) -> web.Response:
+        message = self.message(int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
+        if message is None:
+            return _error(400, "Bad Request: message to edit not found")
+        message.update(changes)
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        else:
+            message.pop("reply_markup", None)
+        message["edit_date"] = int(time.time())
+        return _ok(message)
+
+
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Decode a Bot API request the way Telegram does: JSON, urlencoded or multipart."""
+    params: dict[str, Any] = dict(request.query)
+    files: dict[str, bytes] = {}
+    if request.content_type == "application/json":
+        params |= await request.json()
+        return params, files
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        async for part in reader:
+            if part.filename is not None:
+                files[part.name or ""] = bytes(await part.read())
+            else:
+                params[part.name or ""] = await part.text()
+    elif request.can_read_body:
+        params |= dict(await request.post())
+    # Form fields carry JSON for structured values (reply_markup, commands...), like Telegram reads.
+    return {key: _maybe_json(value) for key, value in params.items()}, files
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of an uploaded picture, (0, 0) when it is not one Pillow can read."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=status)
