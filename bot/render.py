@@ -1,0 +1,70 @@
+"""The pictures the bot sends: what it saw beside its cluster's samples, or the samples alone."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+SEEN_SCALE = 16  # the 28x28 at 448x448, as tall as the 4x4 grid of samples at 4x
+SAMPLE_SCALE = 4
+GAP = 12
+LABEL_HEIGHT = 22
+BACKGROUND = 32
+GRID_COLUMNS = 4
+MAX_SAMPLES = 16
+
+
+def render_reply(seen: NDArray[np.uint8], samples: NDArray[np.uint8] | None) -> bytes:
+    """PNG of the enlarged 28x28 the bot saw, beside a grid of the cluster's samples if given."""
+    panels = [("what I saw", _enlarge(seen, SEEN_SCALE))]
+    if samples is not None and len(samples):
+        panels.append(("its cluster", _grid(samples[:MAX_SAMPLES])))
+    return _png(_side_by_side(panels))
+
+
+def render_samples(samples: NDArray[np.uint8], columns: int = 8) -> bytes:
+    """PNG grid of a cluster's representative samples, for /cluster."""
+    return _png(_grid(samples[: columns * 4], columns=columns))
+
+
+def _enlarge(image: NDArray[np.uint8], scale: int) -> Image.Image:
+    if image.shape != (28, 28):
+        raise ValueError(f"expected a 28x28 image, got shape {image.shape}")
+    return Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode="L").resize(
+        (28 * scale, 28 * scale), Image.Resampling.NEAREST
+    )
+
+
+def _grid(samples: NDArray[np.uint8], columns: int = GRID_COLUMNS) -> Image.Image:
+    """Tiles with a one-pixel seam so neighbouring digits do not run together."""
+    rows = math.ceil(len(samples) / columns)
+    side = 28 * SAMPLE_SCALE
+    grid = Image.new("L", (columns * (side + 1) - 1, rows * (side + 1) - 1), BACKGROUND)
+    for index, tile in enumerate(samples):
+        row, column = divmod(index, columns)
+        grid.paste(_enlarge(tile, SAMPLE_SCALE), (column * (side + 1), row * (side + 1)))
+    return grid
+
+
+def _side_by_side(panels: list[tuple[str, Image.Image]]) -> Image.Image:
+    height = max(panel.height for _, panel in panels) + LABEL_HEIGHT + 2 * GAP
+    width = sum(panel.width for _, panel in panels) + GAP * (len(panels) + 1)
+    canvas = Image.new("L", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=16)
+    left = GAP
+    for label, panel in panels:
+        draw.text((left, GAP // 2), label, fill=220, font=font)
+        canvas.paste(panel, (left, GAP + LABEL_HEIGHT))
+        left += panel.width + GAP
+    return canvas
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
