@@ -1,0 +1,51 @@
+"""Every image the bot receives, and what it needs to run, in SQLite or PostgreSQL.
+
+``storage = await open_storage(url)`` migrates the database to head and returns a
+``Storage`` whose methods are all coroutines (sync SQLAlchemy in a bounded thread pool).
+``DEFAULT_DATABASE_URL`` is ``sqlite:///data/bot.sqlite3``, created owner-only on first
+run; deployments use ``postgresql+psycopg://user:pass@host/db``.
+
+Refinements of the contract in docs/ARCHITECTURE.md:
+
+- ``mark_answered`` returns True only for the call that marked the image, so two racing
+  deliveries of one message can agree on who answers.
+- ``heartbeat_retrain`` and ``finish_retrain`` return False when the run was no longer
+  running (e.g. declared stale by ``fail_stale_retrains``).
+- ``get_image`` / ``find_image`` read every stored field back (``StoredImage``).
+- ``training_images(include_outliers=False)`` leaves out images far from every cluster.
+- Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
+  ``StatusReport`` also lists the retraining runs of the period.
+- The database being unreachable raises ``StorageUnavailableError``; naive datetimes are
+  refused with ``ValueError``.
+"""
+
+from bot.storage.engine import DEFAULT_DATABASE_URL
+from bot.storage.records import (
+    Accuracy,
+    GlobalStats,
+    IncomingImage,
+    RetrainRun,
+    SaveResult,
+    StatusReport,
+    StorageError,
+    StorageUnavailableError,
+    StoredImage,
+    UserStats,
+)
+from bot.storage.store import Storage, open_storage
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "Accuracy",
+    "GlobalStats",
+    "IncomingImage",
+    "RetrainRun",
+    "SaveResult",
+    "StatusReport",
+    "Storage",
+    "StorageError",
+    "StorageUnavailableError",
+    "StoredImage",
+    "UserStats",
+    "open_storage",
+]

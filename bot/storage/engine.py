@@ -1,0 +1,96 @@
+"""Building the SQLAlchemy engine for a database URL and migrating it to head with Alembic.
+
+SQLite gets WAL, foreign keys and secure deletion on every connection, and its file is
+created owner-only; PostgreSQL gets a connect timeout so a down server fails fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_TIMEOUT_S = 15
+POOL_TIMEOUT_S = 10
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL without its password, fit for logs and error messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_db_engine(url: str | URL, pool_size: int) -> Engine:
+    """An engine whose pool holds at most ``pool_size`` connections (one per worker thread)."""
+    url = make_url(url)
+    options: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_timeout": POOL_TIMEOUT_S,
+        "pool_pre_ping": True,
+    }
+    if url.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(url)
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        return create_engine(url, **options)
+    raise ValueError(
+        f"unsupported database {safe_url(url)}: use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    """Create the database file owner-only (0600) and its directory 0700 when we make it."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise ValueError("SQLite needs a file path, e.g. sqlite:///data/bot.sqlite3")
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; secure_delete overwrites erased images."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config built in code, so migrations run from an installed package too."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (head by default); a no-op when it is there."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def upsert_insert(engine: Engine, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    if engine.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    return postgresql_insert(table)

@@ -1,0 +1,144 @@
+"""The plain values that go in and out of the store; none of them holds a database handle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+MNIST_SHAPE = (28, 28)
+
+
+class StorageError(Exception):
+    """Base of the store's own errors."""
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached or did not answer in time; the bot can apologise."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingImage:
+    """A photo as the bot received and classified it, ready to be kept."""
+
+    chat_id: int
+    user_id: int
+    message_id: int
+    received_at: datetime
+    original: bytes = field(repr=False)
+    mime_type: str
+    mnist: np.ndarray = field(repr=False)
+    cluster: int
+    distance: float
+    typicality: float
+    is_outlier: bool
+    model_version: str
+
+    def __post_init__(self) -> None:
+        if self.mnist.shape != MNIST_SHAPE or self.mnist.dtype != np.uint8:
+            raise ValueError(
+                f"mnist must be a (28, 28) uint8 array, got {self.mnist.shape} {self.mnist.dtype}"
+            )
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """``created`` is False for a repeated delivery, which then carries the first row's id."""
+
+    image_id: int
+    created: bool
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """Every field kept for one image, as read back (tests and audits use it)."""
+
+    id: int
+    chat_id: int
+    user_id: int
+    message_id: int
+    received_at: datetime
+    original: bytes = field(repr=False)
+    mime_type: str
+    size_bytes: int
+    sha256: str
+    mnist: np.ndarray = field(repr=False)
+    cluster: int
+    distance: float
+    typicality: float
+    is_outlier: bool
+    model_version: str
+    answered_at: datetime | None
+    feedback_digit: int | None
+    feedback_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainRun:
+    """One retraining run; ``outcome`` is None while it is running."""
+
+    id: int
+    trigger: str
+    owner: str
+    state: str
+    started_at: datetime
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    detail: str | None
+    metrics: dict | None
+
+
+@dataclass(frozen=True, slots=True)
+class Accuracy:
+    """Live accuracy: the share of feedback digits matching the cluster's name or digit."""
+
+    feedback: int
+    matching: int
+
+    @property
+    def share(self) -> float | None:
+        """None when nobody gave feedback yet (0 % would be a lie)."""
+        return self.matching / self.feedback if self.feedback else None
+
+
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    """One user's own counts, for their /stats."""
+
+    images: int
+    per_cluster: dict[int, int]
+    outliers: int
+    feedback: int
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalStats:
+    """Totals for an admin's /stats; ``today`` counts from midnight in ``now``'s timezone."""
+
+    images: int
+    users: int
+    per_cluster: dict[int, int]
+    today: int
+    accuracy: Accuracy
+    last_retrain: RetrainRun | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What happened since ``since``; ``original_bytes`` is every stored original, old or new."""
+
+    since: datetime
+    photos: int
+    active_users: int
+    per_cluster: dict[int, int]
+    outliers: int
+    accuracy: Accuracy
+    original_bytes: int
+    retrains: list[RetrainRun]

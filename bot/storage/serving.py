@@ -1,0 +1,79 @@
+"""What the bot serves: cluster names, the model versions it has used, the active model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from bot.storage.engine import upsert_insert
+from bot.storage.schema import active_model, cluster_names, model_versions
+
+NAME_MAX = 64
+ACTIVE_ROW = 1
+
+
+def set_cluster_name(engine: Engine, cluster: int, name: str, set_by: int, now: datetime) -> None:
+    """Name (or rename) a cluster; the name is trimmed and must fit in 64 characters."""
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ValueError(f"a cluster name needs 1 to {NAME_MAX} characters")
+    if cluster < 0:
+        raise ValueError(f"cluster ids are not negative, got {cluster}")
+    values = {"cluster": cluster, "name": name, "set_by": set_by, "set_at": now}
+    statement = upsert_insert(engine, cluster_names).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["cluster"],
+        set_={"name": name, "set_by": set_by, "set_at": now},
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)
+
+
+def get_cluster_names(engine: Engine) -> dict[int, str]:
+    """Every named cluster, by id."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(cluster_names.c.cluster, cluster_names.c.name)).all()
+    return {row.cluster: row.name for row in rows}
+
+
+def record_model(engine: Engine, version: str, model_metadata: dict, now: datetime) -> None:
+    """Remember a model version the first time it serves; later calls keep the first record."""
+    statement = (
+        upsert_insert(engine, model_versions)
+        .values(version=version, metadata=model_metadata, first_served_at=now)
+        .on_conflict_do_nothing(index_elements=["version"])
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)
+
+
+def model_metadata(engine: Engine, versions: set[str]) -> dict[str, dict]:
+    """The recorded metadata of the given versions (unknown ones are left out)."""
+    query = select(model_versions.c.version, model_versions.c.metadata).where(
+        model_versions.c.version.in_(versions)
+    )
+    with engine.connect() as connection:
+        return {row.version: row.metadata for row in connection.execute(query)}
+
+
+def set_active_model(engine: Engine, version: str, path: str, now: datetime) -> None:
+    """Point every bot process at a new model file."""
+    values = {"version": version, "path": path, "set_at": now}
+    statement = (
+        upsert_insert(engine, active_model)
+        .values(id=ACTIVE_ROW, **values)
+        .on_conflict_do_update(index_elements=["id"], set_=values)
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)
+
+
+def get_active_model(engine: Engine) -> tuple[str, str] | None:
+    """(version, path) of the model every process should serve, or None before the first."""
+    query = select(active_model.c.version, active_model.c.path).where(
+        active_model.c.id == ACTIVE_ROW
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    return None if row is None else (row.version, row.path)

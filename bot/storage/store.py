@@ -1,0 +1,170 @@
+"""``Storage``: the async face of the database, and ``open_storage``, which migrates first.
+
+Sync SQLAlchemy runs in a small thread pool whose size matches the connection pool, so the
+event loop never waits on the database and a burst of photos queues instead of piling up
+connections. Connection failures become ``StorageUnavailableError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from bot.storage import images, retrains, serving, stats
+from bot.storage.engine import create_db_engine, safe_url, upgrade
+from bot.storage.records import (
+    GlobalStats,
+    IncomingImage,
+    RetrainRun,
+    SaveResult,
+    StatusReport,
+    StorageUnavailableError,
+    StoredImage,
+    UserStats,
+)
+
+T = TypeVar("T")
+DEFAULT_WORKERS = 4
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+class Storage:
+    """Every image and record the bot keeps; each method is a coroutine safe to await often."""
+
+    def __init__(self, engine: Engine, workers: int = DEFAULT_WORKERS) -> None:
+        self._engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage")
+        self.url = safe_url(engine.url)
+
+    @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self._engine.dialect.name
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(function, self._engine, *args)
+        try:
+            return await loop.run_in_executor(self._executor, call)
+        except UNAVAILABLE as exc:
+            reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            raise StorageUnavailableError(f"database {self.url} unavailable: {reason}") from exc
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (open_storage does it for you)."""
+        await self._run(upgrade)
+
+    async def save_image(self, image: IncomingImage) -> SaveResult:
+        """Keep the image once per (chat, message); a repeat gets the first row's id."""
+        return await self._run(images.save_image, image)
+
+    async def mark_answered(self, image_id: int) -> bool:
+        """True for the one call that marks it; answer only then to answer exactly once."""
+        return await self._run(images.mark_answered, image_id, _now())
+
+    async def set_feedback(self, image_id: int, user_id: int, digit: int) -> bool:
+        """False unless that image exists and belongs to that user."""
+        return await self._run(images.set_feedback, image_id, user_id, digit, _now())
+
+    async def get_image(self, image_id: int) -> StoredImage | None:
+        """Every stored field of one image."""
+        return await self._run(images.get_image, image_id)
+
+    async def find_image(self, chat_id: int, message_id: int) -> StoredImage | None:
+        """The image a Telegram message carried."""
+        return await self._run(images.find_image, chat_id, message_id)
+
+    async def forget_user(self, user_id: int) -> int:
+        """Erase every image and record of the user; returns the number of images erased."""
+        return await self._run(images.forget_user, user_id)
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete images received before ``cutoff`` (retention); returns how many."""
+        return await self._run(images.purge_older_than, cutoff)
+
+    async def training_images(self, *, include_outliers: bool = True) -> np.ndarray:
+        """Users' 28x28 images as (n, 28, 28) uint8, without feedback or identities."""
+        return await self._run(images.training_images, include_outliers)
+
+    async def set_cluster_name(self, cluster: int, name: str, set_by: int) -> None:
+        """Name or rename a cluster (an admin's word for it)."""
+        await self._run(serving.set_cluster_name, cluster, name, set_by, _now())
+
+    async def cluster_names(self) -> dict[int, str]:
+        """Every named cluster, by id."""
+        return await self._run(serving.get_cluster_names)
+
+    async def record_model(self, version: str, metadata: dict) -> None:
+        """Remember a model version served (its metadata maps clusters to digits)."""
+        await self._run(serving.record_model, version, metadata, _now())
+
+    async def set_active_model(self, version: str, path: str) -> None:
+        """Point every bot process on this database at a new model file."""
+        await self._run(serving.set_active_model, version, path, _now())
+
+    async def active_model(self) -> tuple[str, str] | None:
+        """(version, path) to serve, or None before any model was activated."""
+        return await self._run(serving.get_active_model)
+
+    async def user_stats(self, user_id: int) -> UserStats:
+        """The user's own counts."""
+        return await self._run(stats.user_stats, user_id)
+
+    async def global_stats(self, now: datetime) -> GlobalStats:
+        """Totals, today's count, live accuracy and the last retraining, for admins."""
+        return await self._run(stats.global_stats, now)
+
+    async def status_report(self, since: datetime) -> StatusReport:
+        """What happened since ``since``, for the periodic push."""
+        return await self._run(stats.status_report, since)
+
+    async def try_start_retrain(self, trigger: str, owner: str) -> int | None:
+        """The run id, or None while another run is running (in any process)."""
+        return await self._run(retrains.try_start_retrain, trigger, owner, _now())
+
+    async def heartbeat_retrain(self, run_id: int) -> bool:
+        """Keep the run from being declared stale; False if it already was, or ended."""
+        return await self._run(retrains.heartbeat_retrain, run_id, _now())
+
+    async def finish_retrain(
+        self, run_id: int, outcome: str, detail: str, metrics: dict | None
+    ) -> bool:
+        """Close the run and release the lock; False if it was not running any more."""
+        return await self._run(retrains.finish_retrain, run_id, outcome, detail, metrics, _now())
+
+    async def fail_stale_retrains(self, older_than: timedelta) -> int:
+        """Mark runs silent for ``older_than`` as failed (their process died); returns how many."""
+        return await self._run(retrains.fail_stale_retrains, older_than, _now())
+
+    async def last_retrain(self) -> RetrainRun | None:
+        """The most recently started run."""
+        return await self._run(retrains.last_retrain)
+
+    async def close(self) -> None:
+        """Wait for running queries, then close every connection."""
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        self._engine.dispose()
+
+
+async def open_storage(database_url: str, *, workers: int = DEFAULT_WORKERS) -> Storage:
+    """Connect, migrate to head and return the store; closes it again if migrating fails."""
+    storage = Storage(create_db_engine(database_url, pool_size=workers), workers=workers)
+    try:
+        await storage.migrate()
+    except BaseException:
+        await storage.close()
+        raise
+    return storage
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
