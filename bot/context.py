@@ -1,0 +1,49 @@
+"""The typed callback context: handlers reach the services put in bot_data by `post_init`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import CallbackContext, ExtBot
+
+if TYPE_CHECKING:
+    from bot.model_provider import ModelProvider
+    from bot.notify import Notifier
+    from bot.ratelimit import SlidingWindowLimiter
+    from bot.settings import Settings
+    from bot.storage import Storage
+
+SETTINGS = "settings"
+STORAGE = "storage"
+MODELS = "models"
+NOTIFIER = "notifier"
+RETRAINER = "retrainer"
+LIMITER = "limiter"
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[str, Any]]):
+    """`CallbackContext` with the bot's services as typed attributes instead of dict lookups."""
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot_data[SETTINGS]
+
+    @property
+    def storage(self) -> Storage:
+        return self.bot_data[STORAGE]
+
+    @property
+    def models(self) -> ModelProvider:
+        return self.bot_data[MODELS]
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.bot_data[NOTIFIER]
+
+    @property
+    def retrainer(self) -> Any:
+        return self.bot_data[RETRAINER]
+
+    @property
+    def limiter(self) -> SlidingWindowLimiter:
+        return self.bot_data[LIMITER]
