@@ -1,0 +1,412 @@
+"""Photo → MNIST: turn any user image of a handwritten digit into a 28x28 MNIST-style array.
+
+Training (user images) and serving both go through `to_mnist`, so a photo reaches the model
+looking like the MNIST images it learned from: white ink on black, strokes of MNIST's width,
+the digit's bounding box scaled to 20 px on its longer side and centred by centre of mass in
+28x28. Deskewing is the model's job (`model/features.py`), not done here.
+
+The pipeline works on a small grayscale copy (longer side ≤ `WORK_SIZE`): normalise the
+background (divide by a coarse, robust estimate of the paper), decide polarity from that
+background, threshold against the paper's own noise, drop ruled lines, frames, paper edges and
+specks, keep the digit and its nearby pieces, then normalise contrast and stroke width.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+from scipy import ndimage
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Images with more pixels are refused before decoding (decompression bombs)."""
+
+MIN_SIDE = 16
+WORK_SIZE = 256
+MNIST_BOX = 20
+MNIST_SIZE = 28
+STROKE_REL = 0.092
+"""MNIST's median stroke width over its bounding box's longer side (measured at level 128)."""
+STROKE_BAND = (0.055, 0.16)
+
+_MIN_CONTRAST = 0.12
+_NOISE_SIGMAS = 4.5
+
+
+class PreprocessError(ValueError):
+    """The image cannot be turned into a digit; the message tells the user what to do."""
+
+
+def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Convert a photo, scan or screenshot of one handwritten digit to MNIST format.
+
+    Parameters
+    ----------
+    data : bytes or PIL.Image.Image
+        Encoded image (JPEG, PNG, WebP, GIF, BMP, TIFF) or an already opened image.
+    max_pixels : int
+        Refuse images with more pixels than this, before decoding them.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), uint8
+        White ink on black in MNIST's framing.
+
+    Raises
+    ------
+    PreprocessError
+        Not an image, too small, too large, or no ink found.
+    """
+    gray = _decode(data, max_pixels)
+    ink = _ink_map(gray)
+    mask, floor = _digit_mask(ink)
+    return _frame(ink, mask, floor)
+
+
+def _decode(data: bytes | Image.Image, max_pixels: int) -> np.ndarray:
+    """Open, check size, rotate by EXIF and shrink to a float32 grayscale array (0..255)."""
+    image = data if isinstance(data, Image.Image) else _open(data)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PreprocessError(
+            f"The image has {width}x{height} pixels, more than the {max_pixels:,} allowed; "
+            "send a smaller photo."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise PreprocessError(
+            f"The image is only {width}x{height} pixels; send one at least "
+            f"{MIN_SIDE} pixels on each side."
+        )
+    try:
+        if image.format == "JPEG":
+            image.draft("L", (WORK_SIZE, WORK_SIZE))
+        image = ImageOps.exif_transpose(image)
+        gray = _grayscale(image)
+    except PreprocessError:
+        raise
+    except Exception as exc:
+        raise PreprocessError(
+            "The image file is damaged or in a form I cannot read; send it again as a photo."
+        ) from exc
+    return gray
+
+
+def _open(data: bytes) -> Image.Image:
+    """Read the header lazily; Pillow's own bomb check is turned into our error."""
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
+        raise PreprocessError("That is not an image; send a photo of a handwritten digit.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PreprocessError(
+            "The image has too many pixels to be processed safely; send a smaller photo."
+        ) from exc
+    except Exception as exc:
+        raise PreprocessError(
+            "That is not an image I can read; send a JPEG or PNG photo of a handwritten digit."
+        ) from exc
+
+
+def _grayscale(image: Image.Image) -> np.ndarray:
+    """Luminance as float32 0..255 at working size; a transparent background becomes paper."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max()) if values.size else 0.0
+        scale = 255.0 / 65535.0 if mode.startswith("I;16") or top > 255 else 1.0
+        if top * scale > 255:
+            scale = 255.0 / top
+        return _shrink(Image.fromarray(np.clip(values * scale, 0, 255).astype(np.float32)))
+    if (mode == "P" and "transparency" in image.info) or mode in ("LA", "La", "PA", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        return _composite(image)
+    if image.mode != "L":
+        image = image.convert("L")
+    return _shrink(image)
+
+
+def _composite(image: Image.Image) -> np.ndarray:
+    """Put transparent pixels on paper that contrasts with the opaque (ink) pixels."""
+    image = _shrink_image(image)
+    alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+    lum = np.asarray(image.convert("L"), dtype=np.float32)
+    if alpha.min() >= 1.0:
+        return lum
+    opaque_lum = float((lum * alpha).sum() / max(alpha.sum(), 1e-6))
+    paper = 255.0 if opaque_lum < 128 else 0.0
+    return lum * alpha + paper * (1.0 - alpha)
+
+
+def _shrink_image(image: Image.Image) -> Image.Image:
+    if max(image.size) <= WORK_SIZE:
+        return image
+    scale = WORK_SIZE / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _shrink(image: Image.Image) -> np.ndarray:
+    return np.asarray(_shrink_image(image), dtype=np.float32)
+
+
+def _ink_map(gray: np.ndarray) -> np.ndarray:
+    """Ink strength in [0, 1] (0 = paper) after dividing out the lit background.
+
+    Polarity follows the background: ink is whatever departs from it the most, darker on a
+    light page, lighter on a dark screen.
+    """
+    background = _background(gray, np.median)
+    residual = gray - background
+    low, high = np.percentile(residual, [0.5, 99.5])
+    if high > -low:
+        gray = 255.0 - gray
+    paper = _background(gray, _upper_quantile)
+    return 1.0 - gray / np.maximum(paper, 8.0)
+
+
+def _upper_quantile(blocks: np.ndarray, axis: int) -> np.ndarray:
+    return np.percentile(blocks, 75, axis=axis)
+
+
+def _background(gray: np.ndarray, reduce) -> np.ndarray:
+    """Coarse block statistic, median-filtered over neighbouring blocks, bilinearly upsampled."""
+    height, width = gray.shape
+    cells = max(2, min(16, max(height, width) // 12))
+    block = max(2, int(np.ceil(max(height, width) / cells)))
+    rows, cols = -(-height // block), -(-width // block)
+    padded = np.pad(gray, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
+    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    grid = reduce(blocks, axis=2).astype(np.float32)
+    grid = ndimage.median_filter(grid, size=3, mode="nearest")
+    image = Image.fromarray(grid).resize((cols * block, rows * block), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.float32)[:height, :width]
+
+
+def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """The digit's pixels (everything else on the page is dropped) and the paper's noise level."""
+    centre = np.median(ink)
+    sigma = 1.4826 * float(np.median(np.abs(ink - centre)))
+    threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
+    peak = float(ndimage.uniform_filter(ink, size=3).max())
+    if peak < max(_MIN_CONTRAST, threshold + 2 * sigma):
+        raise PreprocessError(_NO_INK)
+    mask = _remove_lines(ink > threshold)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if count == 0:
+        raise PreprocessError(_NO_INK)
+    chosen = _choose_components(ink, labels, count)
+    if chosen is None:
+        raise PreprocessError(_NO_INK)
+    return np.isin(labels, chosen), threshold
+
+
+def _remove_lines(mask: np.ndarray) -> np.ndarray:
+    """Drop ruled or squared paper lines and long straight edges, keeping strokes that cross them.
+
+    A line is a thin band, within ±10° of horizontal or vertical, that covers most of the
+    image's width or height; strokes are restored where ink continues on both sides of it.
+    """
+    if mask.sum() == 0:
+        return mask
+    lines = _lines_along(mask) | _lines_along(mask.T).T
+    if not lines.any():
+        return mask
+    rest = mask & ~lines
+    across = ndimage.binary_closing(rest, structure=np.ones((9, 1), bool)) | ndimage.binary_closing(
+        rest, structure=np.ones((1, 9), bool)
+    )
+    rest |= lines & mask & across
+    if rest.sum() < max(15, 0.01 * mask.sum()):
+        return mask
+    return rest
+
+
+def _lines_along(mask: np.ndarray) -> np.ndarray:
+    """Pixels of near-horizontal lines covering at least 60% of the width."""
+    width = mask.shape[1]
+    extent = mask.any(axis=0).sum()
+    result = np.zeros_like(mask)
+    if width < _LINE_MIN_IMAGE or extent < _LINE_COVER * width:
+        return result
+    ys, xs = np.nonzero(mask)
+    for slope in _SLOPES:
+        shifted = ys + xs * slope
+        bins = np.floor((shifted - shifted.min()) / 2).astype(np.intp)
+        hits = np.zeros((bins.max() + 3, width), bool)
+        hits[bins + 1, xs] = True
+        near = hits[1:-1] | hits[:-2] | hits[2:]
+        full = np.flatnonzero(near.sum(axis=1) >= _LINE_COVER * width)
+        if full.size:
+            on_line = np.isin(bins, full) | np.isin(bins, full - 1) | np.isin(bins, full + 1)
+            result[ys[on_line], xs[on_line]] = True
+    return result
+
+
+_LINE_COVER = 0.6
+_LINE_MIN_IMAGE = 96
+_SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
+
+_NO_INK = (
+    "I could not find a digit in this picture; write one digit in dark ink on plain paper "
+    "and photograph it up close, in good light."
+)
+
+
+def _choose_components(ink: np.ndarray, labels: np.ndarray, count: int) -> list[int] | None:
+    """Pick the digit: the heaviest central component that is not a frame, edge or speck,
+    plus pieces close to it (the detached top of a 5, the two strokes of an open 4)."""
+    height, width = labels.shape
+    index = np.arange(1, count + 1)
+    mass = ndimage.sum_labels(ink, labels, index)
+    boxes = ndimage.find_objects(labels)
+    box = np.array([[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in boxes], float)
+    touches = (box[:, 0] == 0) | (box[:, 2] == 0) | (box[:, 1] == height) | (box[:, 3] == width)
+    total = mass.sum()
+    candidates = (mass >= 0.002 * total) & ~touches
+    if not candidates.any():
+        candidates = mass >= 0.05 * total
+    candidates &= ~_frames(box, mass, candidates)
+    if not candidates.any():
+        return None
+    cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
+    cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
+    score = mass * (1.0 - 0.8 * np.hypot(cy, cx)) * candidates
+    main = int(np.argmax(score))
+    chosen = {main}
+    union = box[main].copy()
+    grew = True
+    while grew:
+        grew = False
+        side = max(union[1] - union[0], union[3] - union[2])
+        core = mass[list(chosen)].sum()
+        for i in np.flatnonzero(candidates):
+            if i in chosen:
+                continue
+            gap_y = max(0.0, union[0] - box[i, 1], box[i, 0] - union[1])
+            gap_x = max(0.0, union[2] - box[i, 3], box[i, 2] - union[3])
+            near = max(gap_y, gap_x) <= 0.3 * side
+            inside = gap_y == 0 and gap_x == 0
+            if (near and mass[i] >= 0.05 * core) or (inside and mass[i] >= 0.02 * core):
+                chosen.add(int(i))
+                union = np.array(
+                    [
+                        min(union[0], box[i, 0]),
+                        max(union[1], box[i, 1]),
+                        min(union[2], box[i, 2]),
+                        max(union[3], box[i, 3]),
+                    ]
+                )
+                grew = True
+    return [int(i) + 1 for i in chosen]
+
+
+def _frames(box: np.ndarray, mass: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Components whose box encloses another substantial component: a frame drawn around
+    the digit, or a circle around it, is not the digit."""
+    result = np.zeros(len(box), bool)
+    for i in np.flatnonzero(candidates):
+        inner = (
+            candidates
+            & (box[:, 0] > box[i, 0])
+            & (box[:, 1] < box[i, 1])
+            & (box[:, 2] > box[i, 2])
+            & (box[:, 3] < box[i, 3])
+            & (mass >= 0.15 * mass[i])
+        )
+        result[i] = inner.any()
+    return result
+
+
+def _frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
+    """MNIST framing of the chosen ink: contrast and stroke normalised, 20 px box, centred."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    keep = ndimage.binary_dilation(mask[top:bottom, left:right], iterations=1)
+    crop = np.where(keep, ink[top:bottom, left:right], 0.0)
+    level = float(np.percentile(crop[mask[top:bottom, left:right]], 90))
+    crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
+    crop = _normalise_stroke(crop)
+    return _centre(_fit_box(crop))
+
+
+def _stroke_width(binary: np.ndarray) -> float:
+    """Mean stroke width: twice the area over the perimeter (exact for long straight strokes)."""
+    padded = np.pad(binary, 1)
+    perimeter = np.count_nonzero(padded[1:] != padded[:-1]) + np.count_nonzero(
+        padded[:, 1:] != padded[:, :-1]
+    )
+    return 2.0 * np.count_nonzero(binary) / max(perimeter, 1)
+
+
+def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
+    """Thicken hairlines and thin marker strokes to MNIST's relative stroke width."""
+    side = max(crop.shape)
+    width = _stroke_width(crop >= 0.5) / side
+    if STROKE_BAND[0] <= width <= STROKE_BAND[1]:
+        return crop
+    work = 2 * MNIST_BOX
+    scale = work / side
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    crop = np.asarray(
+        Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.BILINEAR),
+        dtype=np.float32,
+    )
+    level = float(crop.max())
+    if level > 0:
+        crop = np.clip(crop / max(level * 0.8, 1e-3), 0.0, 1.0)
+    width = _stroke_width(crop >= 0.5)
+    target = STROKE_REL * work
+    radius = round((target - width) / 2)
+    if radius > 0:
+        crop = ndimage.grey_dilation(crop, footprint=_disk(radius))
+    elif radius < 0:
+        eroded = ndimage.grey_erosion(crop, footprint=_disk(-radius))
+        if eroded.max() >= 0.5:
+            crop = eroded
+    return _tight(crop)
+
+
+def _disk(radius: int) -> np.ndarray:
+    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
+    return x * x + y * y <= radius * radius + radius
+
+
+def _tight(crop: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero((crop > 0.05).any(axis=1))
+    cols = np.flatnonzero((crop > 0.05).any(axis=0))
+    return crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale so the longer side is 20 px, aspect kept, anti-aliased."""
+    scale = MNIST_BOX / max(crop.shape)
+    size = (
+        max(1, min(MNIST_BOX, round(crop.shape[1] * scale))),
+        max(1, min(MNIST_BOX, round(crop.shape[0] * scale))),
+    )
+    if size == (crop.shape[1], crop.shape[0]):
+        return crop
+    image = Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+
+
+def _centre(digit: np.ndarray) -> np.ndarray:
+    """Paste into 28x28 so the centre of mass lands on the centre, as MNIST did."""
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    height, width = digit.shape
+    total = float(digit.sum())
+    if total > 0:
+        cy = float((digit.sum(axis=1) * np.arange(height)).sum() / total)
+        cx = float((digit.sum(axis=0) * np.arange(width)).sum() / total)
+    else:
+        cy, cx = (height - 1) / 2, (width - 1) / 2
+    top = int(np.clip(round(MNIST_SIZE / 2 - cy), 0, MNIST_SIZE - height))
+    left = int(np.clip(round(MNIST_SIZE / 2 - cx), 0, MNIST_SIZE - width))
+    out[top : top + height, left : left + width] = digit
+    return np.round(out * 255.0).astype(np.uint8)
