@@ -1,11 +1,17 @@
-"""Shared fixtures: where the MNIST files are."""
+"""Shared fixtures: where the MNIST files are, and the databases the store runs on."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
+
+from bot.storage import Storage, open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,3 +27,49 @@ def mnist_dir() -> Path:
     if not (path / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST files not found in {path}; set MNIST_DIR")
     return path
+
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _libpq(url: str) -> str:
+    """The SQLAlchemy URL as a libpq connection string for psycopg."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The local PostgreSQL, or a skip saying why it cannot be used (only its tests skip)."""
+    try:
+        psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3).close()
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} ({exc}); set TEST_POSTGRES_URL")
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind: a temporary SQLite file, or a PostgreSQL schema of its own.
+
+    The schema name is random, so test runs of several engineers on one server never meet.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_libpq(server), autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    yield f"{server}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(_libpq(server), autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    """The real store, migrated, on the database of ``database_url``."""
+    store = await open_storage(database_url)
+    yield store
+    await store.close()

@@ -18,9 +18,10 @@ class StorageUnavailableError(StorageError):
     """The database cannot be reached or did not answer in time; the bot can apologise."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class IncomingImage:
-    """A photo as the bot received and classified it, ready to be kept."""
+    """A photo as the bot received and classified it, ready to be kept (compared by identity,
+    since arrays have no single truth value)."""
 
     chat_id: int
     user_id: int
@@ -53,9 +54,9 @@ class SaveResult:
     answered: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class StoredImage:
-    """Every field kept for one image, as read back (tests and audits use it)."""
+    """Every field kept for one image, as read back; compare ``id`` or fields, not instances."""
 
     id: int
     chat_id: int

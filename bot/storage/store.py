@@ -89,6 +89,7 @@ class Storage:
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Delete images received before ``cutoff`` (retention); returns how many."""
+        _require_aware(cutoff, "cutoff")
         return await self._run(images.purge_older_than, cutoff)
 
     async def training_images(self, *, include_outliers: bool = True) -> np.ndarray:
@@ -121,10 +122,12 @@ class Storage:
 
     async def global_stats(self, now: datetime) -> GlobalStats:
         """Totals, today's count, live accuracy and the last retraining, for admins."""
+        _require_aware(now, "now")
         return await self._run(stats.global_stats, now)
 
     async def status_report(self, since: datetime) -> StatusReport:
         """What happened since ``since``, for the periodic push."""
+        _require_aware(since, "since")
         return await self._run(stats.status_report, since)
 
     async def try_start_retrain(self, trigger: str, owner: str) -> int | None:
@@ -168,3 +171,9 @@ async def open_storage(database_url: str, *, workers: int = DEFAULT_WORKERS) -> 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    """Refuse naive datetimes here, before they reach SQL wrapped in a StatementError."""
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")

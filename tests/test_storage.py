@@ -1,0 +1,205 @@
+"""The store on SQLite and PostgreSQL: fields kept, duplicates, feedback, erasure, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from bot.storage import (
+    IncomingImage,
+    Storage,
+    StorageUnavailableError,
+    open_storage,
+)
+
+T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def make_image(message_id: int = 1, **fields: object) -> IncomingImage:
+    """An image as the bot would hand it over; keyword arguments override fields."""
+    rng = np.random.default_rng(message_id)
+    values: dict[str, object] = {
+        "chat_id": 1000,
+        "user_id": 42,
+        "message_id": message_id,
+        "received_at": T0,
+        "original": rng.bytes(2048),
+        "mime_type": "image/jpeg",
+        "mnist": rng.integers(0, 256, size=(28, 28), dtype=np.uint8),
+        "cluster": 3,
+        "distance": 12.5,
+        "typicality": 0.75,
+        "is_outlier": False,
+        "model_version": "20261120T000000Z-abc123",
+    }
+    values.update(fields)
+    return IncomingImage(**values)  # type: ignore[arg-type]
+
+
+async def test_every_field_round_trips_including_a_10_mb_original(storage: Storage) -> None:
+    original = np.random.default_rng(7).bytes(10 * 1024 * 1024)
+    received = datetime(2026, 11, 20, 23, 59, 59, 999999, tzinfo=UTC)
+    incoming = make_image(
+        message_id=2**40,
+        chat_id=-1001234567890,
+        user_id=2**40 + 3,
+        received_at=received.astimezone(datetime.now().astimezone().tzinfo),
+        original=original,
+        mime_type="image/png",
+        cluster=9,
+        distance=3.25e-3,
+        typicality=0.0,
+        is_outlier=True,
+    )
+
+    saved = await storage.save_image(incoming)
+    stored = await storage.get_image(saved.image_id)
+
+    assert saved.created
+    assert not saved.answered
+    assert stored is not None
+    assert stored.id == saved.image_id
+    assert (stored.chat_id, stored.user_id, stored.message_id) == (
+        -1001234567890,
+        2**40 + 3,
+        2**40,
+    )
+    assert stored.received_at == received
+    assert stored.received_at.tzinfo is not None
+    assert stored.original == original
+    assert stored.size_bytes == len(original)
+    assert stored.sha256 == hashlib.sha256(original).hexdigest()
+    assert stored.mime_type == "image/png"
+    assert stored.mnist.dtype == np.uint8
+    np.testing.assert_array_equal(stored.mnist, incoming.mnist)
+    assert (stored.cluster, stored.distance, stored.typicality, stored.is_outlier) == (
+        9,
+        3.25e-3,
+        0.0,
+        True,
+    )
+    assert stored.model_version == "20261120T000000Z-abc123"
+    assert (stored.answered_at, stored.feedback_digit, stored.feedback_at) == (None, None, None)
+    found = await storage.find_image(-1001234567890, 2**40)
+    assert found is not None
+    assert found.id == stored.id
+
+
+async def test_concurrent_deliveries_of_one_message_make_one_row(storage: Storage) -> None:
+    results = await asyncio.gather(*(storage.save_image(make_image(5)) for _ in range(24)))
+
+    assert sum(result.created for result in results) == 1
+    assert len({result.image_id for result in results}) == 1
+    assert (await storage.global_stats(T0)).images == 1
+
+
+async def test_same_message_id_in_another_chat_is_another_image(storage: Storage) -> None:
+    first = await storage.save_image(make_image(5, chat_id=1))
+    second = await storage.save_image(make_image(5, chat_id=2))
+
+    assert first.created
+    assert second.created
+    assert first.image_id != second.image_id
+
+
+async def test_a_repeated_delivery_reports_whether_it_was_answered(storage: Storage) -> None:
+    saved = await storage.save_image(make_image(8))
+
+    claims = await asyncio.gather(*(storage.mark_answered(saved.image_id) for _ in range(8)))
+    again = await storage.save_image(make_image(8))
+    stored = await storage.get_image(saved.image_id)
+
+    assert claims.count(True) == 1
+    assert again == type(again)(image_id=saved.image_id, created=False, answered=True)
+    assert stored is not None
+    assert stored.answered_at is not None
+
+
+async def test_feedback_only_from_the_owner_and_only_on_that_image(storage: Storage) -> None:
+    mine = await storage.save_image(make_image(1, user_id=42))
+    theirs = await storage.save_image(make_image(2, user_id=43))
+
+    assert await storage.set_feedback(mine.image_id, 42, 7)
+    assert not await storage.set_feedback(theirs.image_id, 42, 1)
+    assert not await storage.set_feedback(999_999, 42, 1)
+    assert await storage.set_feedback(mine.image_id, 42, 4)
+
+    stored_mine = await storage.get_image(mine.image_id)
+    stored_theirs = await storage.get_image(theirs.image_id)
+    assert stored_mine is not None
+    assert stored_mine.feedback_digit == 4
+    assert stored_mine.feedback_at is not None
+    assert stored_theirs is not None
+    assert stored_theirs.feedback_digit is None
+
+
+async def test_feedback_digit_outside_0_to_9_is_refused(storage: Storage) -> None:
+    saved = await storage.save_image(make_image())
+
+    with pytest.raises(ValueError, match="0-9"):
+        await storage.set_feedback(saved.image_id, 42, 10)
+
+
+async def test_forget_user_erases_only_that_user(storage: Storage) -> None:
+    for message_id in range(3):
+        await storage.save_image(make_image(message_id, user_id=42))
+    kept = await storage.save_image(make_image(10, user_id=43))
+    await storage.set_cluster_name(3, "threes", set_by=42)
+
+    assert await storage.forget_user(42) == 3
+    assert await storage.forget_user(42) == 0
+    assert await storage.find_image(1000, 0) is None
+    assert (await storage.user_stats(42)).images == 0
+    assert await storage.get_image(kept.image_id) is not None
+    assert await storage.cluster_names() == {3: "threes"}
+    assert (await storage.global_stats(T0)).users == 1
+
+
+async def test_purge_removes_images_received_before_the_cutoff(storage: Storage) -> None:
+    for day in range(5):
+        await storage.save_image(make_image(day, received_at=T0 + timedelta(days=day)))
+
+    assert await storage.purge_older_than(T0 + timedelta(days=2)) == 2
+    assert await storage.find_image(1000, 1) is None
+    assert await storage.find_image(1000, 2) is not None
+    assert await storage.purge_older_than(T0) == 0
+
+
+async def test_training_images_are_the_stored_28x28s_in_order(storage: Storage) -> None:
+    sent = [make_image(i, is_outlier=i == 1) for i in range(3)]
+    for image in sent:
+        await storage.save_image(image)
+
+    everything = await storage.training_images()
+    digits_only = await storage.training_images(include_outliers=False)
+
+    np.testing.assert_array_equal(everything, np.stack([image.mnist for image in sent]))
+    np.testing.assert_array_equal(digits_only, np.stack([sent[0].mnist, sent[2].mnist]))
+
+
+async def test_training_images_of_an_empty_store_have_the_right_shape(storage: Storage) -> None:
+    images = await storage.training_images()
+
+    assert images.shape == (0, 28, 28)
+    assert images.dtype == np.uint8
+
+
+async def test_naive_datetimes_are_refused(storage: Storage) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await storage.purge_older_than(datetime(2026, 1, 1))
+
+
+def test_an_image_of_the_wrong_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"\(28, 28\) uint8"):
+        make_image(mnist=np.zeros((28, 28), dtype=np.float32))
+
+
+async def test_an_unreachable_database_raises_storage_unavailable() -> None:
+    with pytest.raises(StorageUnavailableError, match="unavailable") as caught:
+        await open_storage("postgresql+psycopg://bot:secret@127.0.0.1:9/bot")
+
+    assert "secret" not in str(caught.value)
