@@ -1,0 +1,177 @@
+"""Alembic migrations from an empty database and from the previous revision with data in it."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.storage import open_storage
+from bot.storage.engine import alembic_config, create_db_engine, upgrade
+from bot.storage.schema import cluster_names, images, metadata, model_versions, retrain_runs
+
+HEAD = "0002"
+STARTED = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+MNIST = np.arange(784, dtype=np.uint32).astype(np.uint8).reshape(28, 28)
+
+
+def _revision(database_url: str) -> str | None:
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+async def test_an_empty_database_migrates_to_a_schema_matching_the_code(database_url: str) -> None:
+    storage = await open_storage(database_url)
+    await storage.close()
+
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    finally:
+        engine.dispose()
+
+    assert differences == []
+    assert _revision(database_url) == HEAD
+
+
+async def test_opening_a_migrated_database_again_changes_nothing(database_url: str) -> None:
+    first = await open_storage(database_url)
+    run_id = await first.try_start_retrain("admin", "bot-1")
+    await first.close()
+
+    second = await open_storage(database_url)
+    run = await second.last_retrain()
+    await second.close()
+
+    assert run is not None
+    assert run.id == run_id
+    assert _revision(database_url) == HEAD
+
+
+def _fill_revision_0001(database_url: str) -> None:
+    """A database as the first release left it: schema 0001 and some rows."""
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as connection:
+            connection.execute(
+                images.insert().values(
+                    chat_id=5,
+                    user_id=6,
+                    message_id=7,
+                    received_at=STARTED,
+                    original=b"\x89PNG old photo",
+                    mime_type="image/png",
+                    size_bytes=14,
+                    sha256="0" * 64,
+                    mnist=MNIST.tobytes(),
+                    cluster=2,
+                    distance=1.0,
+                    typicality=0.5,
+                    is_outlier=False,
+                    model_version="v0",
+                    feedback_digit=2,
+                    feedback_at=STARTED,
+                )
+            )
+            connection.execute(
+                retrain_runs.insert().values(
+                    trigger="schedule", owner="old-bot", state="running", started_at=STARTED
+                )
+            )
+            connection.execute(
+                cluster_names.insert().values(cluster=2, name="twos", set_by=1, set_at=STARTED)
+            )
+            connection.execute(
+                model_versions.insert().values(
+                    version="v0", metadata={"cluster_to_digit": {"2": 2}}, first_served_at=STARTED
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_a_database_at_the_previous_revision_upgrades_with_its_data(
+    database_url: str,
+) -> None:
+    _fill_revision_0001(database_url)
+    assert _revision(database_url) == "0001"
+
+    storage = await open_storage(database_url)
+    try:
+        image = await storage.find_image(5, 7)
+        run = await storage.last_retrain()
+        names = await storage.cluster_names()
+        stats = await storage.global_stats(STARTED)
+        await storage.set_active_model("v1", "/models/v1.npz")
+        active = await storage.active_model()
+    finally:
+        await storage.close()
+
+    assert _revision(database_url) == HEAD
+    assert image is not None
+    assert (image.original, image.received_at, image.feedback_digit) == (
+        b"\x89PNG old photo",
+        STARTED,
+        2,
+    )
+    np.testing.assert_array_equal(image.mnist, MNIST)
+    assert run is not None
+    assert run.heartbeat_at == run.started_at == STARTED
+    assert names == {2: "twos"}
+    assert (stats.accuracy.feedback, stats.accuracy.matching) == (1, 1)
+    assert active == ("v1", "/models/v1.npz")
+
+
+async def test_downgrading_to_the_previous_revision_and_back_keeps_images(
+    database_url: str,
+) -> None:
+    _fill_revision_0001(database_url)
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        upgrade(engine)
+        command.downgrade(alembic_config(engine), "0001")
+        with engine.connect() as connection:
+            at_0001 = connection.execute(text("SELECT count(*) FROM images")).scalar_one()
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+    storage = await open_storage(database_url)
+    run = await storage.last_retrain()
+    await storage.close()
+
+    assert at_0001 == 1
+    assert run is not None
+    assert run.heartbeat_at == STARTED
+
+
+async def test_the_default_sqlite_file_is_private_and_tuned(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "bot.sqlite3"
+
+    storage = await open_storage(f"sqlite:///{path}")
+    await storage.close()
+    engine = create_db_engine(f"sqlite:///{path}", pool_size=1)
+    try:
+        with engine.connect() as connection:
+            pragmas = {
+                name: connection.execute(text(f"PRAGMA {name}")).scalar_one()
+                for name in ("journal_mode", "foreign_keys", "secure_delete")
+            }
+    finally:
+        engine.dispose()
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "secure_delete": 1}
