@@ -41,11 +41,18 @@ def _libpq(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """The local PostgreSQL, or a skip saying why it cannot be used (only its tests skip)."""
+    """The local PostgreSQL, or a skip saying why it cannot be used (only its tests skip).
+
+    CI sets REQUIRE_POSTGRES=1 so that a missing server fails the run instead of skipping.
+    """
     try:
         psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3).close()
     except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} ({exc}); set TEST_POSTGRES_URL")
+        first_line = str(exc).splitlines()[0]
+        reason = f"PostgreSQL not reachable at {POSTGRES_URL} ({first_line}); set TEST_POSTGRES_URL"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     return POSTGRES_URL
 
 
