@@ -80,3 +80,12 @@ async def storage(database_url: str) -> AsyncIterator[Storage]:
     store = await open_storage(database_url)
     yield store
     await store.close()
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The served model file: MODEL_PATH, else the shipped data/model.npz."""
+    path = Path(os.environ.get("MODEL_PATH", ROOT / "data" / "model.npz"))
+    if not path.is_file():
+        pytest.skip(f"model file {path} not found; train one or set MODEL_PATH")
+    return path
