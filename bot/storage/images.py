@@ -130,24 +130,8 @@ def training_images(engine: Engine, include_outliers: bool) -> np.ndarray:
 
 
 def _stored(row: Row) -> StoredImage:
-    mnist = np.frombuffer(row.mnist, dtype=np.uint8).reshape(MNIST_SHAPE).copy()
-    return StoredImage(
-        id=row.id,
-        chat_id=row.chat_id,
-        user_id=row.user_id,
-        message_id=row.message_id,
-        received_at=row.received_at,
-        original=bytes(row.original),
-        mime_type=row.mime_type,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        mnist=mnist,
-        cluster=row.cluster,
-        distance=row.distance,
-        typicality=row.typicality,
-        is_outlier=row.is_outlier,
-        model_version=row.model_version,
-        answered_at=row.answered_at,
-        feedback_digit=row.feedback_digit,
-        feedback_at=row.feedback_at,
-    )
+    """Columns and fields share their names; only the two blobs need converting."""
+    fields = dict(row._mapping)
+    fields["original"] = bytes(row.original)
+    fields["mnist"] = np.frombuffer(row.mnist, dtype=np.uint8).reshape(MNIST_SHAPE).copy()
+    return StoredImage(**fields)

@@ -98,16 +98,5 @@ def retrains_since(engine: Engine, since: datetime) -> list[RetrainRun]:
 
 
 def to_run(row: Row) -> RetrainRun:
-    """A row of retrain_runs as a plain value."""
-    return RetrainRun(
-        id=row.id,
-        trigger=row.trigger,
-        owner=row.owner,
-        state=row.state,
-        started_at=row.started_at,
-        heartbeat_at=row.heartbeat_at,
-        finished_at=row.finished_at,
-        outcome=row.outcome,
-        detail=row.detail,
-        metrics=row.metrics,
-    )
+    """A row of retrain_runs as a plain value (columns and fields share their names)."""
+    return RetrainRun(**row._mapping)

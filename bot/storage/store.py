@@ -56,7 +56,7 @@ class Storage:
         try:
             return await loop.run_in_executor(self._executor, call)
         except UNAVAILABLE as exc:
-            reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise StorageUnavailableError(f"database {self.url} unavailable: {reason}") from exc
 
     async def migrate(self) -> None:
@@ -154,7 +154,10 @@ class Storage:
 
     async def close(self) -> None:
         """Wait for running queries, then close every connection."""
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._executor.shutdown(wait=True)
         self._engine.dispose()
 
 
