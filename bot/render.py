@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import io
-import math
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from model.montage import grid_image
+
 SEEN_SCALE = 16  # the 28x28 at 448x448, as tall as the 4x4 grid of samples at 4x
 SAMPLE_SCALE = 4
 GAP = 12
 LABEL_HEIGHT = 22
-BACKGROUND = 32
+BACKGROUND = 40  # the same grey as model.montage's grids
 GRID_COLUMNS = 4
 MAX_SAMPLES = 16
 
@@ -40,14 +41,7 @@ def _enlarge(image: NDArray[np.uint8], scale: int) -> Image.Image:
 
 
 def _grid(samples: NDArray[np.uint8], columns: int = GRID_COLUMNS) -> Image.Image:
-    """Tiles with a one-pixel seam so neighbouring digits do not run together."""
-    rows = math.ceil(len(samples) / columns)
-    side = 28 * SAMPLE_SCALE
-    grid = Image.new("L", (columns * (side + 1) - 1, rows * (side + 1) - 1), BACKGROUND)
-    for index, tile in enumerate(samples):
-        row, column = divmod(index, columns)
-        grid.paste(_enlarge(tile, SAMPLE_SCALE), (column * (side + 1), row * (side + 1)))
-    return grid
+    return grid_image(samples, columns=columns, scale=SAMPLE_SCALE, gap=1)
 
 
 def _side_by_side(panels: list[tuple[str, Image.Image]]) -> Image.Image:

@@ -1,0 +1,139 @@
+"""`build_application`: the one place that builds the bot and everything it talks to."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import texts
+from bot.context import LIMITER, MODELS, NOTIFIER, SETTINGS, STORAGE, BotContext
+from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
+from bot.model_provider import ModelProvider
+from bot.notify import Notifier, TelegramMirror, resolve_endpoint
+from bot.ratelimit import SlidingWindowLimiter
+from bot.settings import Settings
+from bot.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+CONCURRENT_UPDATES = 8  # one slow photo must not hold up other users' replies
+FLOOD_RETRIES = 3  # AIORateLimiter retries after Telegram's RetryAfter this many times
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings) -> BotApplication:
+    """Builder chain, handlers in matching order, error handler last; services open in post_init."""
+    root = settings.telegram_api_base_url
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .context_types(ContextTypes(context=BotContext))
+        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(open_services)
+        .post_shutdown(close_services)
+        .build()
+    )
+    application.bot_data[SETTINGS] = settings
+
+    # Commands first, so "/cluster 3" never reaches the catch-all below.
+    application.add_handlers(
+        [
+            CommandHandler(["start", "help"], info.show_help),
+            CommandHandler("model", info.show_model),
+            CommandHandler("cluster", info.show_cluster),
+            CommandHandler("stats", stats.show_stats),
+            CommandHandler("privacy", privacy.show_privacy),
+            CommandHandler("forget", privacy.ask_forget),
+            CommandHandler("name", admin.name_cluster),
+            CommandHandler("retrain", admin.retrain_now),
+        ]
+    )
+    # Inline buttons: feedback under replies, the /forget confirmation.
+    application.add_handler(CallbackQueryHandler(feedback.record_feedback, feedback.PATTERN))
+    application.add_handler(CallbackQueryHandler(privacy.confirm_forget, privacy.PATTERN))
+    # Pictures: compressed photos and image files (PNG with transparency included).
+    application.add_handler(
+        MessageHandler(filters.PHOTO | filters.Document.IMAGE, photos.classify_photo)
+    )
+    # Unknown commands get the help; anything else is told what to send instead.
+    application.add_handler(MessageHandler(filters.COMMAND, info.show_help))
+    application.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE, fallback.explain_what_to_send)
+    )
+    application.add_error_handler(fallback.report_error)
+    return application
+
+
+async def open_services(application: BotApplication) -> None:
+    """Open the database, load the model, start notifications, register the commands."""
+    settings: Settings = application.bot_data[SETTINGS]
+    storage = await open_storage(settings.database_url)
+    application.bot_data[STORAGE] = storage
+    models = ModelProvider(settings.models_dir, settings.model_path)
+    application.bot_data[MODELS] = models
+    active = await storage.active_model()
+    model = await models.run(models.reload, Path(active[1]) if active else None)
+    await storage.record_model(model.version, model.metadata)
+    application.bot_data[LIMITER] = SlidingWindowLimiter(*settings.rate_limit)
+    mirrors = []
+    if settings.notify_telegram_admins and settings.admin_ids:
+        mirrors.append(TelegramMirror(application.bot, sorted(settings.admin_ids)))
+    notifier = Notifier(
+        resolve_endpoint(settings.notify_run_endpoint),
+        action_url=settings.status_url,
+        mirrors=mirrors,
+    )
+    await notifier.start()
+    application.bot_data[NOTIFIER] = notifier
+    await register_commands(application, settings)
+    log.info("bot ready: model %s, %d clusters", model.version, model.k)
+
+
+async def close_services(application: BotApplication) -> None:
+    """Close what `open_services` opened, newest first; tolerate a half-finished start."""
+    notifier = application.bot_data.pop(NOTIFIER, None)
+    if notifier is not None:
+        await notifier.close()
+    models = application.bot_data.pop(MODELS, None)
+    if models is not None:
+        models.close()
+    storage = application.bot_data.pop(STORAGE, None)
+    if storage is not None:
+        await storage.close()
+
+
+async def register_commands(application: BotApplication, settings: Settings) -> None:
+    """Everyone sees the public commands; admins also see theirs, where Telegram allows it."""
+    public = [BotCommand(name, about) for name, about in texts.COMMANDS]
+    await application.bot.set_my_commands(public)
+    admin_commands = public + [BotCommand(name, about) for name, about in texts.ADMIN_COMMANDS]
+    for admin_id in sorted(settings.admin_ids):
+        try:
+            await application.bot.set_my_commands(
+                admin_commands, scope=BotCommandScopeChat(admin_id)
+            )
+        except BadRequest as exc:
+            log.info("admin commands not shown to %s yet (%s)", admin_id, exc.message)
+
+
+def allowed_updates() -> list[str]:
+    """The update kinds the handlers above use."""
+    return [Update.MESSAGE, Update.CALLBACK_QUERY]

@@ -1,0 +1,1 @@
+"""One short async function per command or message kind; `bot.app` registers them."""

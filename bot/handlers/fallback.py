@@ -1,0 +1,35 @@
+"""Everything that is not a picture or a command, and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden
+
+from bot import texts
+from bot.context import BotContext
+
+log = logging.getLogger(__name__)
+
+
+async def explain_what_to_send(update: Update, context: BotContext) -> None:
+    """Text, stickers, voice, video, other files: say what to send instead."""
+    message = update.effective_message
+    if message is None:
+        return
+    reply = texts.NOT_A_PICTURE_FILE if message.document else texts.NOT_AN_IMAGE
+    await message.reply_text(reply)
+
+
+async def report_error(update: object, context: BotContext) -> None:
+    """Log the failure, then tell the user something short and true, then the admins."""
+    log.error("failed to handle an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, texts.WORKING_ON_IT_FAILED)
+        except Forbidden:
+            log.info("user blocked the bot; cannot report the error to them")
+    notifier = context.bot_data.get("notifier")
+    if notifier is not None:
+        await notifier.push(f"Bot error: {type(context.error).__name__}: {context.error}")

@@ -1,0 +1,27 @@
+"""The "Which digit was it?" buttons under a reply."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+
+from bot import texts
+from bot.context import BotContext
+from bot.handlers.photos import feedback_keyboard
+
+PATTERN = re.compile(r"^fb:(\d+):(\d)$")
+
+
+async def record_feedback(update: Update, context: BotContext) -> None:
+    """Keep the digit the user pressed, only for their own image, and mark it on the keyboard."""
+    query = update.callback_query
+    match = PATTERN.match(query.data or "") if query else None
+    if query is None or match is None:
+        return
+    image_id, digit = int(match.group(1)), int(match.group(2))
+    if not await context.storage.set_feedback(image_id, query.from_user.id, digit):
+        await query.answer(texts.FEEDBACK_NOT_YOURS, show_alert=True)
+        return
+    await query.answer(texts.feedback_thanks(digit))
+    await query.edit_message_reply_markup(feedback_keyboard(image_id, chosen=digit))

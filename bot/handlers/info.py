@@ -1,0 +1,42 @@
+"""/start, /help, /model and /cluster: what the bot does and what it has learned."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import texts
+from bot.context import BotContext
+from bot.render import render_samples
+
+
+async def show_help(update: Update, context: BotContext) -> None:
+    """Say what the bot does in three lines, then the commands."""
+    if update.effective_message:
+        await update.effective_message.reply_text(texts.HELP)
+
+
+async def show_model(update: Update, context: BotContext) -> None:
+    """Version, training date and size, MNIST metrics of the model being served."""
+    model = context.models.current
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            texts.model_info(model.version, model.metadata, model.k)
+        )
+
+
+async def show_cluster(update: Update, context: BotContext) -> None:
+    """The representative samples of cluster N."""
+    message = update.effective_message
+    if message is None:
+        return
+    model = context.models.current
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdecimal() or int(args[0]) >= model.k:
+        await message.reply_text(texts.CLUSTER_USAGE.format(last=model.k - 1))
+        return
+    cluster = int(args[0])
+    samples = model.samples(cluster)
+    picture = await context.models.run(render_samples, samples)
+    names = await context.storage.cluster_names()
+    shown = min(len(samples), 32)
+    await message.reply_photo(picture, caption=texts.cluster_caption(cluster, shown, names))

@@ -1,0 +1,103 @@
+"""Photos and image files in, the cluster and its samples out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram.constants import ChatAction
+
+from bot import texts
+from bot.context import BotContext
+from bot.handlers.recognise import recognise
+from bot.storage import IncomingImage
+from model.preprocess import PreprocessError
+
+CHAT_ACTION_EVERY = 4.0  # Telegram shows an action for about 5 seconds
+
+
+async def classify_photo(update: Update, context: BotContext) -> None:
+    """Answer a photo or an image file with its cluster, the picture and feedback buttons."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    attachment: PhotoSize | Document = message.photo[-1] if message.photo else message.document
+    mime_type = "image/jpeg" if message.photo else (message.document.mime_type or "")
+    limit = context.settings.max_image_bytes
+    if attachment.file_size and attachment.file_size > limit:
+        await message.reply_text(texts.too_big(context.settings.max_image_mb))
+        return
+    wait = context.limiter.acquire(user.id)
+    if wait:
+        await message.reply_text(texts.rate_limited(wait))
+        return
+    async with _showing(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
+        file = await attachment.get_file()
+        data = bytes(await file.download_as_bytearray())
+        if len(data) > limit:
+            await message.reply_text(texts.too_big(context.settings.max_image_mb))
+            return
+        try:
+            seen = await context.models.run(recognise, context.models.current, data)
+        except PreprocessError as exc:
+            await message.reply_text(texts.unreadable(str(exc)))
+            return
+        saved = await context.storage.save_image(
+            IncomingImage(
+                chat_id=message.chat_id,
+                user_id=user.id,
+                message_id=message.message_id,
+                received_at=datetime.now(UTC),
+                original=data,
+                mime_type=mime_type,
+                mnist=seen.mnist,
+                cluster=seen.cluster,
+                distance=seen.distance,
+                typicality=seen.typicality,
+                is_outlier=seen.is_outlier,
+                model_version=seen.model_version,
+            )
+        )
+        if not saved.created and saved.answered:
+            return
+        if seen.is_outlier:
+            caption, keyboard = texts.outlier_caption(seen.model_version), None
+        else:
+            names = await context.storage.cluster_names()
+            caption = texts.reply_caption(seen.cluster, seen.typicality, seen.model_version, names)
+            keyboard = feedback_keyboard(saved.image_id)
+        await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
+    await context.storage.mark_answered(saved.image_id)
+
+
+def feedback_keyboard(image_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
+    """Buttons 0-9 bound to one stored image; the chosen digit is marked once answered."""
+    buttons = [
+        InlineKeyboardButton(
+            f"✓ {digit}" if digit == chosen else str(digit), callback_data=f"fb:{image_id}:{digit}"
+        )
+        for digit in range(10)
+    ]
+    return InlineKeyboardMarkup([buttons[:5], buttons[5:]])
+
+
+@contextlib.asynccontextmanager
+async def _showing(context: BotContext, chat_id: int, action: str) -> AsyncIterator[None]:
+    """Keep the chat action visible for as long as the work takes."""
+
+    async def repeat() -> None:
+        while True:
+            await context.bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(CHAT_ACTION_EVERY)
+
+    task = asyncio.create_task(repeat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

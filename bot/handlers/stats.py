@@ -1,0 +1,39 @@
+"""/stats: a user's own counts; for an admin, the totals across everyone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram import Update
+
+from bot import texts
+from bot.context import BotContext
+
+
+async def show_stats(update: Update, context: BotContext) -> None:
+    """A user sees only their own numbers; an admin sees the totals too."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    own = await context.storage.user_stats(user.id)
+    lines = [texts.user_stats(own.images, own.outliers, own.feedback, own.per_cluster)]
+    if user.id in context.settings.admin_ids:
+        total = await context.storage.global_stats(datetime.now(UTC))
+        run = total.last_retrain
+        last = (
+            texts.retrain_summary(run.started_at, run.outcome, run.state, run.detail)
+            if run
+            else "never"
+        )
+        lines.append(
+            texts.global_stats(
+                total.images,
+                total.users,
+                total.today,
+                total.per_cluster,
+                total.accuracy.share,
+                total.accuracy.feedback,
+                last,
+            )
+        )
+    await message.reply_text("\n\n".join(lines))

@@ -1,0 +1,107 @@
+"""Run the real bot (build_application, post_init, polling) against FakeTelegram in a test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fake_telegram import FakeTelegram
+from PIL import Image
+
+from bot.app import BotApplication, build_application
+from bot.context import MODELS, STORAGE
+from bot.model_provider import ModelProvider
+from bot.settings import Settings, load_settings
+from bot.storage import Storage
+
+TOKEN = "123456789:AAHtestTOKENthatISlongENOUGH_0123456"
+ADMIN_ID = 9001
+
+
+@dataclass
+class RunningBot:
+    """The fake Telegram server and the bot polling it, with the bot's own services."""
+
+    telegram: FakeTelegram
+    application: BotApplication
+    settings: Settings
+
+    @property
+    def storage(self) -> Storage:
+        return self.application.bot_data[STORAGE]
+
+    @property
+    def models(self) -> ModelProvider:
+        return self.application.bot_data[MODELS]
+
+
+def bot_settings(tmp_path: Path, model_path: Path, base_url: str, **overrides: Any) -> Settings:
+    """Settings for a test bot: its own database file and models dir, no .env, no notify.run."""
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": base_url,
+        "model_path": model_path,
+        "models_dir": tmp_path / "models",
+        "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        "admin_ids": str(ADMIN_ID),
+        "notify_telegram_admins": False,
+        "rate_limit": "100/minute",
+    }
+    return load_settings(**(values | overrides))
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    tmp_path: Path, model_path: Path, **overrides: Any
+) -> AsyncIterator[RunningBot]:
+    """Start FakeTelegram and the bot as `run_polling` would (initialize, post_init, start)."""
+    async with FakeTelegram(TOKEN) as telegram:
+        settings = bot_settings(tmp_path, model_path, telegram.base_url, **overrides)
+        application = build_application(settings)
+        async with application:
+            assert application.post_init is not None
+            await application.post_init(application)
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(poll_interval=0, timeout=1)
+            try:
+                yield RunningBot(telegram, application, settings)
+            finally:
+                await application.updater.stop()
+                await application.stop()
+                assert application.post_shutdown is not None
+                await application.post_shutdown(application)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Wait for work the bot does after its reply (e.g. marking it answered) to land."""
+    async with asyncio.timeout(within):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.02)
+
+
+def photo_of(digit: np.ndarray, *, size: int = 280, fmt: str = "JPEG") -> bytes:
+    """An MNIST digit as a phone would see it on paper: dark ink on white, enlarged, compressed."""
+    paper = Image.fromarray(255 - digit).resize((size, size), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    paper.convert("RGB").save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def png_with_transparency(digit: np.ndarray, *, size: int = 280) -> bytes:
+    """The digit as black ink on a transparent background, as drawing apps export it."""
+    ink = Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR)
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    image.putalpha(ink)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

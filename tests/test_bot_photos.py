@@ -1,0 +1,85 @@
+"""End to end: users send photos and image files to the real bot through FakeTelegram."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bot_harness import RunningBot, eventually, photo_of, png_with_transparency, running_bot
+from PIL import Image
+
+from model.data import load_mnist
+
+USER, CHAT = 501, 501
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir: Path) -> np.ndarray:
+    """A few MNIST test digits, the raw material of the users' photos."""
+    return load_mnist(mnist_dir).test_images[:40]
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, model_path: Path):
+    async with running_bot(tmp_path, model_path) as running:
+        yield running
+
+
+def _buttons(message: dict) -> list[str]:
+    return [b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+
+
+async def test_photo_gets_one_picture_with_cluster_caption_and_digit_buttons(
+    bot: RunningBot, digits: np.ndarray
+) -> None:
+    tg = bot.telegram
+    message_id = tg.send_photo_from_user(USER, CHAT, photo_of(digits[0]))
+
+    [reply] = await tg.wait_for_replies(CHAT, 1)
+
+    assert "photo" in reply
+    assert "cluster" in reply["caption"]
+    assert bot.models.current.version in reply["caption"]
+    assert "%" in reply["caption"]
+    image_id = int(_buttons(reply)[0].split(":")[1])
+    assert _buttons(reply) == [f"fb:{image_id}:{d}" for d in range(10)]
+    picture = Image.open(io.BytesIO(tg.uploads[reply["photo"][0]["file_id"]]))
+    assert picture.size == (reply["photo"][0]["width"], reply["photo"][0]["height"])
+    assert picture.width > 2 * 28 * 8
+    assert any(c.params["action"] == "upload_photo" for c in tg.calls_of("sendChatAction"))
+
+    stored = await bot.storage.find_image(CHAT, message_id)
+    assert stored is not None
+    assert stored.id == image_id
+    assert stored.user_id == USER
+    assert stored.mime_type == "image/jpeg"
+    assert stored.original == photo_of(digits[0])
+    assert stored.mnist.shape == (28, 28)
+    assert f"cluster {stored.cluster}" in reply["caption"]
+    assert stored.model_version == bot.models.current.version
+
+    async def answered() -> bool:
+        image = await bot.storage.get_image(image_id)
+        return image is not None and image.answered_at is not None
+
+    await eventually(answered)
+
+
+async def test_png_file_with_transparency_is_read_like_a_photo(
+    bot: RunningBot, digits: np.ndarray
+) -> None:
+    tg = bot.telegram
+    data = png_with_transparency(digits[1])
+    message_id = tg.send_document_from_user(
+        USER, CHAT, data, file_name="seven.png", mime_type="image/png"
+    )
+
+    [reply] = await tg.wait_for_replies(CHAT, 1)
+
+    assert "cluster" in reply["caption"]
+    stored = await bot.storage.find_image(CHAT, message_id)
+    assert stored is not None
+    assert stored.mime_type == "image/png"
+    assert stored.original == data
