@@ -1,0 +1,203 @@
+"""`DigitClusterer`: k clusters of handwritten digits learned without labels.
+
+The recipe, each step chosen by measurement on MNIST (see README's benchmark):
+
+1. deskew, then PCA to 50 dimensions;
+2. UMAP to a 10-dimensional manifold, where digits form dense, separated clumps;
+3. a full-covariance Gaussian mixture finds the clumps: first pseudo-labels;
+4. self-training: a small ReLU network learns the pseudo-labels from randomly rotated,
+   scaled and shifted copies, then relabels the data, for a few rounds; augmentation
+   teaches it what does not change a digit, which fixes most of UMAP's systematic errors;
+5. k-means on the network's hidden features, seeded with the pseudo-label means, gives
+   the centroids the bot assigns with: serving is numpy only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from sklearn.neural_network import MLPClassifier
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from model.features import augment, deskew
+from model.network import relu_forward, squared_distances
+
+__all__ = ["DigitClusterer", "ProgressCallback"]
+
+ProgressCallback = Callable[[str, float], None]
+_SIDE = 28
+
+
+def _seed(rs: np.random.RandomState) -> int:
+    return int(rs.randint(np.iinfo(np.int32).max))
+
+
+class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Unsupervised clustering of 28x28 digits (or of any feature vectors).
+
+    Parameters
+    ----------
+    n_clusters : int, default=10
+    images : bool, default=True
+        X holds 28x28 images (shape (n, 784) or (n, 28, 28), uint8 or [0, 1]); they are
+        deskewed, and self-training augments them. False: X is any (n, n_features) data.
+    n_pca : int, default=50
+    umap_components : int, default=10
+    umap_neighbors : int, default=10
+    hidden_layer_sizes : tuple of int, default=(256,)
+        The feature network; its last layer is the space the centroids live in.
+    augment_copies : int, default=2
+        Augmented copies of the data per self-training round (images only).
+    self_training_rounds : int, default=2
+    epochs : int, default=8
+        Passes over the (augmented) data per round.
+    random_state : int, RandomState or None, default=None
+    progress : callable(stage, fraction) or None, default=None
+        Called as training advances, for progress bars and the bot.
+
+    Attributes
+    ----------
+    weights_, biases_ : list of ndarray
+        The feature network's hidden layers.
+    cluster_centers_ : ndarray of shape (n_clusters, n_hidden)
+    labels_ : ndarray of shape (n_samples,)
+    pseudo_labels_ : ndarray of shape (n_samples,)
+        The mixture's labels before self-training (kept to measure what it adds).
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        images: bool = True,
+        n_pca: int = 50,
+        umap_components: int = 10,
+        umap_neighbors: int = 10,
+        hidden_layer_sizes: tuple[int, ...] = (256,),
+        augment_copies: int = 2,
+        self_training_rounds: int = 2,
+        epochs: int = 8,
+        random_state: int | np.random.RandomState | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.images = images
+        self.n_pca = n_pca
+        self.umap_components = umap_components
+        self.umap_neighbors = umap_neighbors
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.augment_copies = augment_copies
+        self.self_training_rounds = self_training_rounds
+        self.epochs = epochs
+        self.random_state = random_state
+        self.progress = progress
+
+    def _inputs(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
+        X = np.asarray(X) if self.images else X
+        if self.images and getattr(X, "ndim", 0) == 3:
+            X = X.reshape(len(X), -1)
+        X = validate_data(self, X, reset=reset, dtype=None if self.images else np.float64)
+        if not self.images:
+            return X.astype(np.float32)
+        if X.shape[1] != _SIDE * _SIDE:
+            raise ValueError(
+                f"expected 28x28 images, shape (n, 784) or (n, 28, 28); got {X.shape[1]} features"
+            )
+        return deskew(X.reshape(-1, _SIDE, _SIDE)).reshape(len(X), -1)
+
+    def _report(self, stage: str, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(stage, fraction)
+
+    def fit(self, X: np.ndarray, y: None = None) -> DigitClusterer:
+        """Learn the clusters from unlabeled X; `y` is ignored."""
+        import umap  # training-only dependency: keeps numba out of the serving process
+
+        if not isinstance(self.n_clusters, int | np.integer) or self.n_clusters < 2:
+            raise ValueError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
+        rs = check_random_state(self.random_state)
+        D = self._inputs(X, reset=True)
+        n = len(D)
+        if n < max(3 * self.n_clusters, 10):
+            raise ValueError(f"need at least {max(3 * self.n_clusters, 10)} samples, got {n}")
+        self._report("pca", 0.0)
+        n_pca = min(self.n_pca, D.shape[1], n - 1)
+        Z = PCA(n_pca, random_state=_seed(rs)).fit_transform(D)
+        self._report("umap", 0.05)
+        E = umap.UMAP(
+            n_components=min(self.umap_components, n - 2),
+            n_neighbors=min(self.umap_neighbors, n - 1),
+            min_dist=0.0,
+            random_state=_seed(rs),
+        ).fit_transform(Z)
+        self._report("mixture", 0.45)
+        labels = (
+            GaussianMixture(self.n_clusters, covariance_type="full", random_state=_seed(rs))
+            .fit(E)
+            .predict(E)
+        )
+        self.pseudo_labels_ = labels
+        net = None
+        for round_ in range(self.self_training_rounds):
+            self._report("self-training", 0.5 + 0.45 * round_ / self.self_training_rounds)
+            net, labels = self._self_train(D, labels, rs)
+        self._report("centroids", 0.95)
+        if net is None:
+            net = self._self_train(D, labels, rs)[0]
+        self.weights_ = [w.astype(np.float32) for w in net.coefs_[:-1]]
+        self.biases_ = [b.astype(np.float32) for b in net.intercepts_[:-1]]
+        F = relu_forward(D, self.weights_, self.biases_)
+        self._fit_centroids(F, labels, rs)
+        self._report("done", 1.0)
+        return self
+
+    def _self_train(
+        self, D: np.ndarray, labels: np.ndarray, rs: np.random.RandomState
+    ) -> tuple[MLPClassifier, np.ndarray]:
+        rng = np.random.default_rng(_seed(rs))
+        parts = [D]
+        if self.images:
+            side = D.reshape(-1, _SIDE, _SIDE)
+            parts += [augment(side, rng).reshape(len(D), -1) for _ in range(self.augment_copies)]
+        net = MLPClassifier(
+            self.hidden_layer_sizes,
+            batch_size=min(256, len(D)),
+            max_iter=self.epochs,
+            random_state=_seed(rs),
+        )
+        # Few epochs on purpose: the network should generalise the pseudo-labels, not memorise them.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            net.fit(np.concatenate(parts), np.tile(labels, len(parts)))
+        return net, net.predict(D)
+
+    def _fit_centroids(self, F: np.ndarray, labels: np.ndarray, rs: np.random.RandomState) -> None:
+        present = np.unique(labels)
+        means = np.stack([F[labels == c].mean(axis=0) for c in present])
+        if len(present) < self.n_clusters:
+            extra = F[rs.choice(len(F), self.n_clusters - len(present), replace=False)]
+            means = np.concatenate([means, extra])
+        km = KMeans(self.n_clusters, init=means, n_init=1, random_state=_seed(rs)).fit(F)
+        self.cluster_centers_ = km.cluster_centers_.astype(np.float32)
+        self.labels_ = km.labels_
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        return relu_forward(self._inputs(X, reset=False), self.weights_, self.biases_)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Distances to each centroid, shape (n_samples, n_clusters)."""
+        return np.sqrt(squared_distances(self._features(X), self.cluster_centers_))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The nearest centroid of each sample, shape (n_samples,)."""
+        return self.transform(X).argmin(axis=1)

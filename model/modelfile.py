@@ -1,0 +1,247 @@
+"""The model file: plain arrays plus JSON metadata, and `DigitModel`, the object that serves it.
+
+The file is a `.npz` archive read with `allow_pickle=False`, so loading it can never run
+code. A SHA-256 over every array and the metadata detects truncation and tampering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.network import embed, squared_distances
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "Assignments",
+    "DigitModel",
+    "ModelFileError",
+    "load_model",
+    "save_model",
+]
+
+FORMAT_NAME = "digit-cluster-model"
+FORMAT_VERSION = 1
+_QUANTILES = np.linspace(0.0, 1.0, 101)
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable, corrupt, tampered with or of another format."""
+
+
+@dataclass(frozen=True)
+class Assignments:
+    """Where each image landed.
+
+    Attributes
+    ----------
+    clusters : ndarray of shape (n_samples,), int64
+    distances : ndarray of shape (n_samples,), float32
+        Euclidean distance to the nearest centroid in feature space.
+    typicality : ndarray of shape (n_samples,), float64 in [0, 1]
+        Share of the cluster's training images lying farther from its centroid.
+    is_outlier : ndarray of shape (n_samples,), bool
+        Farther than the cluster's outlier radius: not like any training digit.
+    """
+
+    clusters: np.ndarray
+    distances: np.ndarray
+    typicality: np.ndarray
+    is_outlier: np.ndarray
+
+
+class DigitModel:
+    """A trained clustering ready to serve: a feature network and a nearest-centroid rule.
+
+    Parameters
+    ----------
+    weights, biases : lists of ndarray
+        The feature network's layers (see `model.network`).
+    centroids : ndarray of shape (k, n_features), float32
+    samples : ndarray of shape (k, m, 28, 28), uint8
+        Representative training images of each cluster, most typical first.
+    distance_quantiles : ndarray of shape (k, 101), float32
+        Percentiles 0..100 of the training images' distances to their centroid.
+    outlier_radius : ndarray of shape (k,), float32
+    metadata : dict
+        JSON-serialisable facts about the model (version, training date, metrics...).
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: list[np.ndarray],
+        biases: list[np.ndarray],
+        centroids: np.ndarray,
+        samples: np.ndarray,
+        distance_quantiles: np.ndarray,
+        outlier_radius: np.ndarray,
+        metadata: dict[str, Any],
+    ) -> None:
+        k = centroids.shape[0]
+        if samples.shape[0] != k or samples.shape[2:] != (28, 28) or samples.dtype != np.uint8:
+            raise ModelFileError("The model's sample images do not match its clusters.")
+        if distance_quantiles.shape != (k, _QUANTILES.size) or outlier_radius.shape != (k,):
+            raise ModelFileError("The model's distance statistics do not match its clusters.")
+        if not weights or weights[-1].shape[1] != centroids.shape[1]:
+            raise ModelFileError("The model's feature network does not match its centroids.")
+        self.weights = weights
+        self.biases = biases
+        self.centroids = centroids
+        self.samples_ = samples
+        self.distance_quantiles = distance_quantiles
+        self.outlier_radius = outlier_radius
+        self.metadata = metadata
+
+    @property
+    def k(self) -> int:
+        return int(self.centroids.shape[0])
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unknown"))
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """Embed images, shape (n, 28, 28) uint8, into the clustering's feature space."""
+        return embed(images, self.weights, self.biases)
+
+    def assign(self, images: np.ndarray) -> Assignments:
+        """Assign each image to its nearest centroid.
+
+        Parameters
+        ----------
+        images : ndarray of shape (n_samples, 28, 28) or (28, 28), uint8
+        """
+        return self.assign_features(self.features(images))
+
+    def assign_features(self, F: np.ndarray) -> Assignments:
+        """Nearest-centroid assignment of already embedded images, shape (n, n_features)."""
+        sq = squared_distances(F, self.centroids)
+        clusters = sq.argmin(axis=1)
+        distances = np.sqrt(sq[np.arange(len(F)), clusters]).astype(np.float32)
+        typicality = np.empty(len(F))
+        for c in np.unique(clusters):
+            mask = clusters == c
+            typicality[mask] = 1.0 - np.interp(
+                distances[mask], self.distance_quantiles[c], _QUANTILES
+            )
+        is_outlier = distances > self.outlier_radius[clusters]
+        return Assignments(clusters.astype(np.int64), distances, typicality, is_outlier)
+
+    def samples(self, cluster: int) -> np.ndarray:
+        """The cluster's representative training images, shape (m, 28, 28) uint8."""
+        if not 0 <= cluster < self.k:
+            raise IndexError(f"cluster {cluster} does not exist; clusters are 0 to {self.k - 1}")
+        return self.samples_[cluster]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the model, by its name in the file."""
+        named = {
+            "centroids": self.centroids,
+            "samples": self.samples_,
+            "distance_quantiles": self.distance_quantiles,
+            "outlier_radius": self.outlier_radius,
+        }
+        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            named[f"layer{i}_weight"] = W
+            named[f"layer{i}_bias"] = b
+        return named
+
+    def permuted(self, order: np.ndarray, metadata: dict[str, Any]) -> DigitModel:
+        """The same model with cluster `order[i]` renamed to i (stable ids across retrains)."""
+        return DigitModel(
+            weights=self.weights,
+            biases=self.biases,
+            centroids=self.centroids[order],
+            samples=self.samples_[order],
+            distance_quantiles=self.distance_quantiles[order],
+            outlier_radius=self.outlier_radius[order],
+            metadata=metadata,
+        )
+
+
+def _digest(arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    body = {key: value for key, value in metadata.items() if key != "sha256"}
+    h.update(json.dumps(body, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def save_model(model: DigitModel, path: str | os.PathLike[str]) -> Path:
+    """Write `model` atomically (temporary file, then rename) with owner-only permissions."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    arrays = model.arrays()
+    metadata = dict(model.metadata)
+    metadata.update(format=FORMAT_NAME, format_version=FORMAT_VERSION)
+    metadata["sha256"] = _digest(arrays, metadata)
+    meta_bytes = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), dtype=np.uint8)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, metadata=meta_bytes, **arrays)
+        os.chmod(tmp_name, 0o600)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load_model(path: str | os.PathLike[str]) -> DigitModel:
+    """Read a model file without executing anything from it.
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing, unreadable, of another format, truncated or modified.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ModelFileError(f"Model file {source} does not exist.")
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ModelFileError(
+            f"Model file {source} is not a readable model archive ({exc})."
+        ) from exc
+    try:
+        metadata = json.loads(arrays.pop("metadata").tobytes().decode())
+    except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"Model file {source} has no readable metadata.") from exc
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{source} is not a {FORMAT_NAME} file.")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"Model file {source} has format version {metadata.get('format_version')}; "
+            f"this program reads version {FORMAT_VERSION}."
+        )
+    if metadata.get("sha256") != _digest(arrays, metadata):
+        raise ModelFileError(f"Model file {source} is corrupt or was modified (checksum mismatch).")
+    try:
+        n_layers = sum(1 for name in arrays if name.endswith("_weight"))
+        return DigitModel(
+            weights=[arrays[f"layer{i}_weight"] for i in range(n_layers)],
+            biases=[arrays[f"layer{i}_bias"] for i in range(n_layers)],
+            centroids=arrays["centroids"],
+            samples=arrays["samples"],
+            distance_quantiles=arrays["distance_quantiles"],
+            outlier_radius=arrays["outlier_radius"],
+            metadata=metadata,
+        )
+    except KeyError as exc:
+        raise ModelFileError(f"Model file {source} lacks the array {exc}.") from exc
