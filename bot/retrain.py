@@ -1,0 +1,257 @@
+"""Retraining: one run at a time across processes, trained in a child process, gated, swapped.
+
+The lock is a row in the database (`Storage.try_start_retrain`), so a second /retrain, a
+schedule firing during a manual run, or another bot process on the same PostgreSQL all
+get "already running". The run heartbeats while the child trains; a run whose process
+died stops heartbeating and is marked failed by the next `recover()` or `start()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot import pushes
+from bot.model_versions import ModelVersions
+from bot.quality_gate import GateDecision, QualityGate, probe_images
+from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
+from model.modelfile import ModelFileError, load_model
+
+if TYPE_CHECKING:
+    from bot.model_provider import ModelProvider
+    from bot.notify import Notifier
+    from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+SCHEDULE = "schedule"
+
+
+class Retrainer:
+    """Starts retraining runs and carries each to its end: swap, or keep the current model.
+
+    `mnist_dir` is passed to the trainer when it holds the MNIST files (then the gate
+    uses accuracy on the test split); `limit` trains on the first N MNIST images only
+    (tests). `bot`, when given, tells the admin who asked how the run ended.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        provider: ModelProvider,
+        notifier: Notifier,
+        models_dir: Path,
+        *,
+        gate: QualityGate,
+        mnist_dir: Path | None = None,
+        bot: Bot | None = None,
+        time_limit: float = 3 * 3600.0,
+        heartbeat_every: float = 30.0,
+        stale_after: timedelta = timedelta(minutes=5),
+        limit: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.storage = storage
+        self.provider = provider
+        self.notifier = notifier
+        self.versions = ModelVersions(models_dir)
+        self.gate = gate
+        self.mnist_dir = mnist_dir
+        self.bot = bot
+        self.time_limit = time_limit
+        self.heartbeat_every = heartbeat_every
+        self.stale_after = stale_after
+        self.limit = limit
+        self.seed = seed
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._task: asyncio.Task[str] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while this process carries a run."""
+        return self._task is not None and not self._task.done()
+
+    async def recover(self) -> int:
+        """At start: mark runs whose process died as failed and delete their files."""
+        stale = await self.storage.fail_stale_retrains(self.stale_after)
+        if stale:
+            log.warning("marked %d retraining run(s) without heartbeat as failed", stale)
+        last = await self.storage.last_retrain()
+        alive = last.id if last is not None and last.outcome is None else None
+        await asyncio.to_thread(self.versions.clear_candidates, alive)
+        return stale
+
+    async def start(self, trigger: str, requested_by: int | None = None) -> bool:
+        """Start a run in the background; False when one is already running anywhere.
+
+        `trigger` is recorded and pushed as is ("schedule", "admin 123"); `requested_by`
+        is the chat told how the run ended.
+        """
+        await self.storage.fail_stale_retrains(self.stale_after)
+        run_id = await self.storage.try_start_retrain(trigger, self.owner)
+        if run_id is None:
+            return False
+        await self.notifier.push(pushes.retrain_started(trigger))
+        self._task = asyncio.create_task(
+            self._carry(run_id, requested_by), name=f"retrain-{run_id}"
+        )
+        return True
+
+    async def wait(self) -> str | None:
+        """Wait for this process's run to end; returns its outcome (None if there was none)."""
+        if self._task is None:
+            return None
+        return await asyncio.shield(self._task)
+
+    async def close(self) -> None:
+        """Stop a run in progress (the child is killed, the run marked failed)."""
+        if self.running:
+            assert self._task is not None
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def pick_up_active_model(self) -> bool:
+        """Serve the model another process promoted, if it differs from ours; True if swapped."""
+        active = await self.storage.active_model()
+        if active is None or active[0] == self.provider.current.version:
+            return False
+        version, path = active
+        try:
+            model = await self.provider.run(load_model, Path(path))
+        except ModelFileError as exc:
+            log.warning("cannot pick up model %s: %s", version, exc)
+            return False
+        self.provider.swap(model)
+        return True
+
+    async def _carry(self, run_id: int, requested_by: int | None) -> str:
+        """Run to the end and record the outcome; never raises except on cancellation."""
+        metrics: dict | None = None
+        try:
+            outcome, detail, text, metrics = await self._train_and_judge(run_id)
+        except asyncio.CancelledError:
+            await self._finish(run_id, "failed", "the bot stopped during training", None)
+            await self.notifier.push(pushes.retrain_failed("the bot stopped during training"))
+            raise
+        except TrainingError as exc:
+            outcome, detail = "failed", str(exc)
+            text = pushes.retrain_failed(detail)
+        except Exception as exc:
+            log.exception("retraining run %d crashed", run_id)
+            outcome, detail = "failed", f"internal error ({type(exc).__name__})"
+            text = pushes.retrain_failed(detail)
+        finally:
+            await asyncio.to_thread(self.versions.discard_run, run_id)
+        await self._finish(run_id, outcome, detail, metrics)
+        log.info("retraining run %d %s: %s", run_id, outcome, detail)
+        await self.notifier.push(text)
+        await self._tell_admin(requested_by, text)
+        return outcome
+
+    async def _train_and_judge(self, run_id: int) -> tuple[str, str, str, dict]:
+        """Train, load, gate and maybe swap: (outcome, detail, push text, metrics)."""
+        current = self.provider.current
+        user_images = await self.storage.training_images()
+        extra = await asyncio.to_thread(self._write_extra, run_id, user_images)
+        job = TrainingJob(
+            out=self.versions.candidate_path(run_id),
+            previous=self._current_path(),
+            extra=extra,
+            data_dir=self.mnist_dir if self._has_mnist() else None,
+            limit=self.limit,
+            seed=self.seed,
+        )
+        result = await run_training(
+            job,
+            time_limit=self.time_limit,
+            heartbeat=lambda: self._heartbeat(run_id),
+            heartbeat_every=self.heartbeat_every,
+        )
+        try:
+            new = await self.provider.run(load_model, result.path)
+        except ModelFileError as exc:
+            raise TrainingError(f"the new model file is unusable: {exc}") from None
+        probe = probe_images(current, user_images)
+        decision: GateDecision = await self.provider.run(
+            self.gate.judge,
+            metrics=result.metrics,
+            cluster_sizes=result.cluster_sizes,
+            new=new,
+            current=current,
+            probe=probe,
+        )
+        metrics = _run_metrics(result, decision)
+        if not decision.accepted:
+            return "rejected", decision.reason, pushes.retrain_rejected(decision.reason), metrics
+        path = await asyncio.to_thread(self.versions.promote, result.path, new.version)
+        self.provider.swap(new)
+        await self.storage.record_model(new.version, new.metadata)
+        await self.storage.set_active_model(new.version, str(path))
+        return "succeeded", decision.reason, _finished_text(result, new.version), metrics
+
+    async def _heartbeat(self, run_id: int) -> None:
+        if not await self.storage.heartbeat_retrain(run_id):
+            raise TrainingError("the run was declared dead by another process (no heartbeat)")
+
+    async def _finish(self, run_id: int, outcome: str, detail: str, metrics: dict | None) -> None:
+        if not await self.storage.finish_retrain(run_id, outcome, detail, metrics):
+            log.warning("retraining run %d was already closed when it ended %s", run_id, outcome)
+
+    async def _tell_admin(self, requested_by: int | None, text: str) -> None:
+        if self.bot is None or requested_by is None:
+            return
+        try:
+            await self.bot.send_message(requested_by, text)
+        except TelegramError as exc:
+            log.warning("could not tell the admin how retraining ended: %s", type(exc).__name__)
+
+    def _write_extra(self, run_id: int, images: np.ndarray) -> Path | None:
+        if len(images) == 0:
+            return None
+        path = self.versions.extra_path(run_id)
+        np.save(path, np.ascontiguousarray(images, dtype=np.uint8))
+        return path
+
+    def _current_path(self) -> Path | None:
+        path = self.versions.models_dir / f"{self.provider.current.version}.npz"
+        if path.is_file():
+            return path
+        shipped = self.provider.shipped_path
+        return shipped if shipped.is_file() else None
+
+    def _has_mnist(self) -> bool:
+        return self.mnist_dir is not None and any(self.mnist_dir.glob("train-images*"))
+
+
+def _finished_text(result: TrainResult, version: str) -> str:
+    return pushes.retrain_finished(
+        version=version,
+        duration_s=result.duration_s,
+        n_train=result.n_train,
+        n_extra=result.n_extra,
+        metrics=result.metrics,
+        cluster_sizes=result.cluster_sizes,
+        changed_answers=result.changed_answers,
+    )
+
+
+def _run_metrics(result: TrainResult, decision: GateDecision) -> dict:
+    return {
+        "version": result.version,
+        "metrics": result.metrics,
+        "cluster_sizes": result.cluster_sizes,
+        "changed_answers": result.changed_answers,
+        "duration_s": result.duration_s,
+        "gate": decision.reason,
+    }

@@ -1,0 +1,149 @@
+"""Run `python -m model train --json` in a separate process and read its one-line result.
+
+Training is CPU-heavy; in its own, lower-priority process it cannot stall the event loop
+or hold the GIL, so the bot keeps answering photos while a retrain runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Heartbeat = Callable[[], Awaitable[None]]
+
+# The trainer needs none of the bot's secrets, so its environment goes without them.
+_SECRET_VARIABLES = {"TELEGRAM_BOT_TOKEN", "NOTIFY_RUN_ENDPOINT", "DATABASE_URL"}
+
+
+class TrainingError(Exception):
+    """The trainer exited with an error, timed out or printed no result; str() says why."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What the trainer printed as its last stdout line (see `python -m model train --json`)."""
+
+    path: Path
+    version: str
+    duration_s: float
+    n_train: int
+    n_extra: int
+    metrics: dict[str, float] | None
+    cluster_sizes: list[int]
+    changed_answers: int | None
+
+    @classmethod
+    def from_json(cls, line: str) -> TrainResult:
+        """Parse the trainer's JSON line; TrainingError when it is not the expected shape."""
+        try:
+            data: dict[str, Any] = json.loads(line)
+            return cls(
+                path=Path(data["path"]),
+                version=str(data["version"]),
+                duration_s=float(data["duration_s"]),
+                n_train=int(data["n_train"]),
+                n_extra=int(data["n_extra"]),
+                metrics=data.get("metrics"),
+                cluster_sizes=[int(size) for size in data["cluster_sizes"]],
+                changed_answers=data.get("changed_answers"),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TrainingError(f"the trainer printed no usable result ({exc})") from None
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """The arguments of one `python -m model train` run.
+
+    `limit` trains on the first N MNIST images only (seconds instead of minutes; tests).
+    `nice` lowers the child's CPU priority so replies win on a small machine.
+    """
+
+    out: Path
+    previous: Path | None = None
+    extra: Path | None = None
+    data_dir: Path | None = None
+    limit: int | None = None
+    seed: int | None = None
+    nice: int = 10
+    python: str = sys.executable
+
+    def command(self) -> list[str]:
+        """The argv of the trainer."""
+        argv = [self.python, "-m", "model", "train", "--json", "--out", str(self.out)]
+        for flag, value in (
+            ("--previous", self.previous),
+            ("--extra", self.extra),
+            ("--data", self.data_dir),
+            ("--limit", self.limit),
+            ("--seed", self.seed),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
+        return argv
+
+
+async def run_training(
+    job: TrainingJob,
+    *,
+    time_limit: float,
+    heartbeat: Heartbeat | None = None,
+    heartbeat_every: float = 30.0,
+    cwd: Path | None = None,
+) -> TrainResult:
+    """Run the trainer, calling `heartbeat` every `heartbeat_every` seconds until it ends.
+
+    Raises TrainingError with the trainer's own one-line error (its last stderr line),
+    or when it runs longer than `time_limit` seconds. Whatever ends the wait early (the
+    time limit, a failing heartbeat, cancellation) kills the child first.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *job.command(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={name: value for name, value in os.environ.items() if name not in _SECRET_VARIABLES},
+    )
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, process.pid, job.nice)
+    output = asyncio.ensure_future(process.communicate())
+    try:
+        async with asyncio.timeout(time_limit):
+            while not (await asyncio.wait({output}, timeout=heartbeat_every))[0]:
+                if heartbeat is not None:
+                    await heartbeat()
+    except TimeoutError:
+        await _stop(process, output)
+        raise TrainingError(
+            f"training took longer than {time_limit:.0f} s and was stopped"
+        ) from None
+    except BaseException:
+        await _stop(process, output)
+        raise
+    stdout, stderr = output.result()
+    if process.returncode != 0:
+        raise TrainingError(_last_line(stderr) or f"the trainer exited with {process.returncode}")
+    return TrainResult.from_json(_last_line(stdout))
+
+
+async def _stop(process: asyncio.subprocess.Process, output: asyncio.Future[Any]) -> None:
+    """Kill the trainer and reap it, even while the caller is being cancelled."""
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    with contextlib.suppress(Exception):
+        await asyncio.shield(output)
+
+
+def _last_line(data: bytes) -> str:
+    lines = data.decode(errors="replace").strip().splitlines()
+    return lines[-1].strip() if lines else ""

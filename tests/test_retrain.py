@@ -1,0 +1,218 @@
+"""Retrainer with the real store, model provider, notifier and trainer subprocess.
+
+Runs that must fail do so fast (MNIST files that fail their checksum); the one run that
+trains for real uses `--limit` and a gate threshold no such small model can meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fake_notify import FakeNotifyRun
+
+from bot.model_provider import ModelProvider
+from bot.notify import Notifier
+from bot.quality_gate import QualityGate
+from bot.retrain import SCHEDULE, Retrainer
+from bot.storage import Storage, open_storage
+
+TRAIN_LIMIT = 1000
+
+
+@dataclass
+class Services:
+    """What a bot process holds, minus Telegram."""
+
+    storage: Storage
+    provider: ModelProvider
+    notifier: Notifier
+    models_dir: Path
+
+
+@pytest.fixture
+def fake_notify() -> Iterator[FakeNotifyRun]:
+    with FakeNotifyRun() as fake:
+        yield fake
+
+
+@pytest.fixture
+def broken_mnist(tmp_path: Path) -> Path:
+    """MNIST files that exist but fail their checksum: the trainer stops at once."""
+    directory = tmp_path / "broken-mnist"
+    directory.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (directory / name).write_bytes(b"not mnist")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (directory / name).write_bytes(b"not mnist")
+    return directory
+
+
+async def _open_services(
+    database_url: str, models_dir: Path, model_path: Path, endpoint: str
+) -> Services:
+    storage = await open_storage(database_url)
+    provider = ModelProvider(models_dir, model_path)
+    await provider.run(provider.reload)
+    notifier = Notifier(endpoint, backoff=0.01)
+    await notifier.start()
+    return Services(storage, provider, notifier, models_dir)
+
+
+async def _close_services(services: Services) -> None:
+    await services.notifier.close()
+    services.provider.close()
+    await services.storage.close()
+
+
+@pytest.fixture
+async def services(
+    database_url: str, tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun
+) -> AsyncIterator[Services]:
+    opened = await _open_services(database_url, tmp_path / "models", model_path, fake_notify.url)
+    yield opened
+    await _close_services(opened)
+
+
+def _retrainer(
+    services: Services,
+    mnist_dir: Path,
+    *,
+    min_acc: float = 0.3,
+    stale_after: timedelta = timedelta(minutes=5),
+) -> Retrainer:
+    return Retrainer(
+        services.storage,
+        services.provider,
+        services.notifier,
+        services.models_dir,
+        gate=QualityGate(min_acc=min_acc),
+        mnist_dir=mnist_dir,
+        limit=TRAIN_LIMIT,
+        heartbeat_every=0.5,
+        stale_after=stale_after,
+    )
+
+
+async def test_failed_run_keeps_the_model_and_says_why(
+    services: Services, fake_notify: FakeNotifyRun, broken_mnist: Path
+) -> None:
+    serving = services.provider.current
+    retrainer = _retrainer(services, broken_mnist)
+    assert await retrainer.start(SCHEDULE)
+    assert await retrainer.wait() == "failed"
+    await services.notifier.flush()
+    assert services.provider.current is serving
+    started, failed = fake_notify.messages
+    assert started == "🔄 Retraining started (schedule)"
+    assert failed.startswith("❌ Retraining failed, current model kept: error: ")
+    run = await services.storage.last_retrain()
+    assert run is not None
+    assert run.outcome == "failed"
+    assert run.detail is not None
+    assert run.detail.startswith("error: ")
+    assert await services.storage.active_model() is None
+    assert not list((services.models_dir / "candidates").iterdir())
+
+
+async def test_one_run_at_a_time_across_processes(
+    services: Services,
+    database_url: str,
+    tmp_path: Path,
+    model_path: Path,
+    fake_notify: FakeNotifyRun,
+    broken_mnist: Path,
+) -> None:
+    other = await _open_services(database_url, tmp_path / "models", model_path, fake_notify.url)
+    try:
+        first = _retrainer(services, broken_mnist)
+        second = _retrainer(other, broken_mnist)
+        assert await first.start("admin 1")
+        assert not await second.start("admin 2")
+        assert not await first.start("schedule")
+        assert not second.running
+        assert await first.wait() == "failed"
+        assert await second.start("admin 2")
+        assert await second.wait() == "failed"
+        await services.notifier.flush()
+        await other.notifier.flush()
+    finally:
+        await _close_services(other)
+    started = [m for m in fake_notify.messages if m.startswith("🔄")]
+    assert started == ["🔄 Retraining started (admin 1)", "🔄 Retraining started (admin 2)"]
+
+
+async def test_a_crashed_run_is_failed_at_the_next_start(
+    services: Services, broken_mnist: Path
+) -> None:
+    crashed = await services.storage.try_start_retrain("schedule", "gone-host:1")
+    assert crashed is not None
+    leftover = services.models_dir / "candidates" / f"run-{crashed}.npz"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a model")
+    retrainer = _retrainer(services, broken_mnist, stale_after=timedelta(0))
+    assert await retrainer.recover() == 1
+    run = await services.storage.last_retrain()
+    assert run is not None
+    assert (run.id, run.outcome) == (crashed, "failed")
+    assert not leftover.exists()
+    assert await retrainer.start(SCHEDULE)
+    assert await retrainer.wait() == "failed"
+
+
+async def test_recover_leaves_a_live_run_of_another_process_alone(
+    services: Services, broken_mnist: Path
+) -> None:
+    live = await services.storage.try_start_retrain("schedule", "other-host:2")
+    assert live is not None
+    candidate = services.models_dir / "candidates" / f"run-{live}.npz"
+    candidate.parent.mkdir(parents=True)
+    candidate.write_bytes(b"being written")
+    retrainer = _retrainer(services, broken_mnist)
+    assert await retrainer.recover() == 0
+    assert candidate.exists()
+    assert not await retrainer.start(SCHEDULE)
+
+
+async def test_pick_up_serves_the_model_another_process_promoted(
+    services: Services, model_path: Path
+) -> None:
+    retrainer = _retrainer(services, model_path.parent)
+    assert not await retrainer.pick_up_active_model()
+    serving = services.provider.current
+    services.models_dir.mkdir(parents=True, exist_ok=True)
+    promoted = await asyncio.to_thread(
+        shutil.copyfile, model_path, services.models_dir / "promoted.npz"
+    )
+    await services.storage.set_active_model("another-version", str(promoted))
+    assert await retrainer.pick_up_active_model()
+    assert services.provider.current is not serving
+    await services.storage.set_active_model("broken-version", str(services.models_dir / "none"))
+    assert not await retrainer.pick_up_active_model()
+
+
+@pytest.mark.slow
+async def test_run_rejected_by_the_gate_keeps_the_model(
+    services: Services, fake_notify: FakeNotifyRun, mnist_dir: Path
+) -> None:
+    serving = services.provider.current
+    retrainer = _retrainer(services, mnist_dir, min_acc=0.999)
+    assert await retrainer.start("admin 7")
+    assert await retrainer.wait() == "rejected"
+    await services.notifier.flush()
+    assert services.provider.current is serving
+    assert fake_notify.messages[0] == "🔄 Retraining started (admin 7)"
+    assert fake_notify.messages[1].startswith("⚠️ New model rejected, current model kept: ACC ")
+    assert "below the 99.9% minimum" in fake_notify.messages[1]
+    run = await services.storage.last_retrain()
+    assert run is not None
+    assert run.outcome == "rejected"
+    assert run.metrics is not None
+    assert run.metrics["metrics"]["acc"] < 0.999
+    assert list(services.models_dir.glob("*.npz")) == []
+    assert await services.storage.active_model() is None
