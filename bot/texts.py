@@ -83,8 +83,7 @@ RETENTION_DAYS = "{days} days, then they are deleted automatically (or earlier w
 def rate_limited(seconds: float) -> str:
     """The user is sending too fast: say when the next photo will be accepted."""
     wait = max(1, math.ceil(seconds))
-    unit = "second" if wait == 1 else "seconds"
-    return f"That is a lot of photos at once. Please send the next one in {wait} {unit}."
+    return f"That is a lot of photos at once. Please send the next one in {_count(wait, 'second')}."
 
 
 def too_big(limit_mb: float) -> str:
@@ -168,8 +167,7 @@ def model_info(version: str, metadata: Mapping[str, Any], k: int) -> str:
 
 def forgotten(count: int) -> str:
     """After /forget: how many images were erased."""
-    photos = "photo" if count == 1 else "photos"
-    return f"Done: I erased {count} {photos} and everything I recorded about you."
+    return f"Done: I erased {_count(count, 'photo')} and everything I recorded about you."
 
 
 def privacy(retention_days: int | None) -> str:
@@ -183,7 +181,7 @@ def user_stats(images: int, outliers: int, feedback: int, per_cluster: Mapping[i
     """A user's own /stats."""
     if not images:
         return "You have not sent me any photos yet."
-    lines = [f"You have sent me {images} photos; {outliers} did not look like a digit."]
+    lines = [f"You have sent me {_count(images, 'photo')}; {outliers} did not look like a digit."]
     lines.append(f"You told me the real digit for {feedback} of them.")
     if per_cluster:
         lines.append("By cluster: " + _per_cluster(per_cluster) + ".")
@@ -207,7 +205,7 @@ def global_stats(
     )
     return "\n".join(
         [
-            f"All users: {images} photos from {users} users, {today} today.",
+            f"All users: {_count(images, 'photo')} from {_count(users, 'user')}, {today} today.",
             "By cluster: " + (_per_cluster(per_cluster) or "none yet") + ".",
             f"Live accuracy: {live}.",
             f"Last retraining: {last_retrain}.",
@@ -226,3 +224,7 @@ def retrain_summary(
 
 def _per_cluster(per_cluster: Mapping[int, int]) -> str:
     return ", ".join(f"{cluster}: {count}" for cluster, count in sorted(per_cluster.items()))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
