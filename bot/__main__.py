@@ -24,7 +24,11 @@ def main() -> int:
         print(f"digit-cluster-bot: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.telegram_bot_token.get_secret_value())
-    application = build_application(settings)
+    try:
+        application = build_application(settings)
+    except ValueError as exc:
+        print(f"digit-cluster-bot: {exc}", file=sys.stderr)
+        return 2
     try:
         if settings.webhook_url:
             application.run_webhook(

@@ -20,11 +20,14 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.context import LIMITER, MODELS, NOTIFIER, SETTINGS, STORAGE, BotContext
+from bot.context import LIMITER, MODELS, NOTIFIER, RETRAINER, SETTINGS, STORAGE, BotContext
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
+from bot.jobs import Schedules, register_jobs
 from bot.model_provider import ModelProvider
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
+from bot.quality_gate import QualityGate
 from bot.ratelimit import SlidingWindowLimiter
+from bot.retrain import Retrainer
 from bot.settings import Settings
 from bot.storage import open_storage
 
@@ -37,7 +40,11 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 
 def build_application(settings: Settings) -> BotApplication:
-    """Builder chain, handlers in matching order, error handler last; services open in post_init."""
+    """Builder chain, handlers in matching order, error handler last, schedules.
+
+    Services open in post_init. A malformed RETRAIN_CRON or STATUS_CRON raises ValueError here,
+    before anything connects.
+    """
     root = settings.telegram_api_base_url
     application = (
         ApplicationBuilder()
@@ -79,6 +86,12 @@ def build_application(settings: Settings) -> BotApplication:
         MessageHandler(filters.UpdateType.MESSAGE, fallback.explain_what_to_send)
     )
     application.add_error_handler(fallback.report_error)
+    register_jobs(
+        application,
+        Schedules.from_crontab(
+            settings.retrain_cron, settings.status_cron, settings.retention_days
+        ),
+    )
     return application
 
 
@@ -103,12 +116,26 @@ async def open_services(application: BotApplication) -> None:
     )
     await notifier.start()
     application.bot_data[NOTIFIER] = notifier
+    retrainer = Retrainer(
+        storage,
+        models,
+        notifier,
+        settings.models_dir,
+        gate=QualityGate(min_acc=settings.retrain_min_acc),
+        mnist_dir=settings.mnist_dir,
+        bot=application.bot,
+    )
+    await retrainer.recover()
+    application.bot_data[RETRAINER] = retrainer
     await register_commands(application, settings)
     log.info("bot ready: model %s, %d clusters", model.version, model.k)
 
 
 async def close_services(application: BotApplication) -> None:
     """Close what `open_services` opened, newest first; tolerate a half-finished start."""
+    retrainer = application.bot_data.pop(RETRAINER, None)
+    if retrainer is not None:
+        await retrainer.close()
     notifier = application.bot_data.pop(NOTIFIER, None)
     if notifier is not None:
         await notifier.close()

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from bot.model_provider import ModelProvider
     from bot.notify import Notifier
     from bot.ratelimit import SlidingWindowLimiter
+    from bot.retrain import Retrainer
     from bot.settings import Settings
     from bot.storage import Storage
 
@@ -41,7 +42,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return self.bot_data[NOTIFIER]
 
     @property
-    def retrainer(self) -> Any:
+    def retrainer(self) -> Retrainer:
         return self.bot_data[RETRAINER]
 
     @property

@@ -127,3 +127,16 @@ async def test_stats_are_own_counts_for_users_and_totals_for_admins(
     assert admin["text"].startswith(texts.user_stats(0, 0, 0, {}))
     assert "All users: 2 photos from 1 user, 2 today." in admin["text"]
     assert "Last retraining: never." in admin["text"]
+
+
+async def test_retrain_by_an_admin_while_another_run_holds_the_lock(bot: RunningBot) -> None:
+    held = await bot.storage.try_start_retrain("schedule", "another-host:1")
+    assert held is not None
+
+    bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
+
+    [reply] = await bot.telegram.wait_for_replies(ADMIN_ID, 1)
+    assert reply["text"] == texts.RETRAIN_BUSY
+    last = await bot.storage.last_retrain()
+    assert last is not None
+    assert last.id == held
