@@ -30,6 +30,7 @@ class FakeNotifyRun:
     def __init__(self) -> None:
         self.posts: list[Post] = []
         self.attempts = 0
+        self.held = 0
         self.status = 200
         self.retry_after: str | None = None
         self._failures: list[int] = []
@@ -59,7 +60,7 @@ class FakeNotifyRun:
         self.retry_after = retry_after
 
     def hang(self) -> None:
-        """Hold every request open until `release()` (a hanging endpoint)."""
+        """Hold every request open until `release()` (a hanging endpoint); `held` counts them."""
         self._release.clear()
 
     def release(self) -> None:
@@ -83,8 +84,11 @@ class FakeNotifyRun:
         self._thread.join()
 
     def _answer(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
+        with self._changed:
+            self.held += 1
         self._release.wait()
         with self._changed:
+            self.held -= 1
             self.attempts += 1
             if self._failures:
                 return self._failures.pop(), self._failure_headers()

@@ -1,0 +1,108 @@
+"""The running bot with notify.run in trouble, and /retrain announced end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bot_harness import ADMIN_ID, photo_of, running_bot
+from fake_notify import FakeNotifyRun, closed_port_url
+
+from bot import texts
+from bot.context import NOTIFIER
+from bot.notify import Notifier
+from model.data import load_mnist
+
+USER = CHAT = 501
+
+
+@pytest.fixture
+def fake_notify() -> Iterator[FakeNotifyRun]:
+    with FakeNotifyRun() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def digit(mnist_dir: Path) -> np.ndarray:
+    return load_mnist(mnist_dir).test_images[0]
+
+
+@pytest.fixture
+def broken_mnist(tmp_path: Path) -> Path:
+    """MNIST files failing their checksum, so a retrain fails at once."""
+    directory = tmp_path / "broken-mnist"
+    directory.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (directory / name).write_bytes(b"not mnist")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (directory / name).write_bytes(b"not mnist")
+    return directory
+
+
+async def _until(condition: Callable[[], bool], within: float = 20.0) -> None:
+    """Poll a condition that another thread makes true."""
+    async with asyncio.timeout(within):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("trouble", ["hangs", "500", "429", "down"])
+async def test_photo_replies_do_not_wait_for_notify_run(
+    tmp_path: Path,
+    model_path: Path,
+    fake_notify: FakeNotifyRun,
+    digit: np.ndarray,
+    trouble: str,
+) -> None:
+    endpoint = closed_port_url() if trouble == "down" else fake_notify.url
+    if trouble == "hangs":
+        fake_notify.hang()
+    elif trouble in ("500", "429"):
+        fake_notify.status = int(trouble)
+        fake_notify.retry_after = "1"
+    async with running_bot(tmp_path, model_path, notify_run_endpoint=endpoint) as bot:
+        notifier: Notifier = bot.application.bot_data[NOTIFIER]
+        await notifier.push("a push into trouble")
+        if trouble != "down":
+            await _until(lambda: fake_notify.attempts + fake_notify.held >= 1)
+
+        bot.telegram.send_photo_from_user(USER, CHAT, photo_of(digit))
+        [reply] = await bot.telegram.wait_for_replies(CHAT, 1)
+
+        assert "cluster" in reply["caption"]
+        assert fake_notify.posts == []
+        if trouble == "hangs":
+            assert fake_notify.held == 1, "the reply went out while the push was still hanging"
+        fake_notify.status = 200
+        fake_notify.release()
+
+
+async def test_admin_retrain_is_announced_in_order_and_its_end_told(
+    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist: Path
+) -> None:
+    async with running_bot(
+        tmp_path,
+        model_path,
+        notify_run_endpoint=fake_notify.url,
+        notify_telegram_admins=True,
+        mnist_dir=broken_mnist,
+    ) as bot:
+        serving = bot.models.current
+        bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
+        replies = await bot.telegram.wait_for_replies(ADMIN_ID, 4)
+        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
+
+        started, failed = (post.message for post in posts)
+        assert started == f"🔄 Retraining started (admin {ADMIN_ID})"
+        assert failed.startswith("❌ Retraining failed, current model kept: error: ")
+        texts_to_admin = sorted(reply["text"] for reply in replies)
+        assert texts_to_admin == sorted([texts.RETRAIN_STARTED, started, failed, failed])
+        assert bot.models.current is serving
+        run = await bot.storage.last_retrain()
+        assert run is not None
+        assert (run.trigger, run.outcome) == (f"admin {ADMIN_ID}", "failed")
