@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,10 @@ class RunningBot:
     @property
     def models(self) -> ModelProvider:
         return self.application.bot_data[MODELS]
+
+    async def settle(self) -> None:
+        """Wait until every update the bot has fetched is fully handled (work after replies too)."""
+        await self.application.update_queue.join()
 
 
 def bot_settings(tmp_path: Path, model_path: Path, base_url: str, **overrides: Any) -> Settings:
@@ -78,15 +81,6 @@ async def running_bot(
                 await application.stop()
                 assert application.post_shutdown is not None
                 await application.post_shutdown(application)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Wait for work the bot does after its reply (e.g. marking it answered) to land."""
-    async with asyncio.timeout(within):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.02)
 
 
 def photo_of(digit: np.ndarray, *, size: int = 280, fmt: str = "JPEG") -> bytes:

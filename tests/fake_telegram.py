@@ -64,6 +64,7 @@ class FakeTelegram:
         self.uploads: dict[str, bytes] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
         self._updates: list[dict[str, Any]] = []
+        self._from_users: dict[tuple[int, int], dict[str, Any]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
@@ -155,6 +156,7 @@ class FakeTelegram:
             "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
             **content,
         }
+        self._from_users[(chat_id, message_id)] = message
         self.push_update({"message": message})
         return message_id
 
@@ -179,11 +181,14 @@ class FakeTelegram:
     def push_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue an update (an update_id is added) for the next getUpdates; returns it."""
         update = {"update_id": next(self._update_ids), **payload}
-        self.redeliver(update)
+        self._queue(update)
         return update
 
-    def redeliver(self, update: dict[str, Any]) -> None:
-        """Queue an update as is, e.g. the same message again under a new update_id."""
+    def redeliver(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """Deliver a user's message again under a new update_id, as Telegram does after a crash."""
+        return self.push_update({"message": self._from_users[(chat_id, message_id)]})
+
+    def _queue(self, update: dict[str, Any]) -> None:
         self._updates.append(update)
         task = asyncio.get_running_loop().create_task(self._notify())
         self._background.add(task)

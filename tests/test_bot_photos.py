@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bot_harness import RunningBot, eventually, photo_of, png_with_transparency, running_bot
+from bot_harness import RunningBot, photo_of, png_with_transparency, running_bot
 from PIL import Image
 
 from model.data import load_mnist
@@ -59,12 +59,10 @@ async def test_photo_gets_one_picture_with_cluster_caption_and_digit_buttons(
     assert stored.mnist.shape == (28, 28)
     assert f"cluster {stored.cluster}" in reply["caption"]
     assert stored.model_version == bot.models.current.version
-
-    async def answered() -> bool:
-        image = await bot.storage.get_image(image_id)
-        return image is not None and image.answered_at is not None
-
-    await eventually(answered)
+    await bot.settle()
+    answered = await bot.storage.get_image(image_id)
+    assert answered is not None
+    assert answered.answered_at is not None
 
 
 async def test_png_file_with_transparency_is_read_like_a_photo(

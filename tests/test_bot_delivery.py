@@ -1,0 +1,108 @@
+"""End to end: rate limits, duplicate deliveries, Telegram's flood control, errors, concurrency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bot_harness import RunningBot, photo_of, running_bot
+
+from bot import texts
+from model.data import load_mnist
+
+USER, OTHER = 901, 902
+
+
+@pytest.fixture(scope="module")
+def digit(mnist_dir: Path) -> np.ndarray:
+    return load_mnist(mnist_dir).test_images[0]
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, model_path: Path):
+    async with running_bot(tmp_path, model_path, rate_limit="2/minute") as running:
+        yield running
+
+
+async def test_photos_beyond_the_rate_limit_are_told_when_to_retry(
+    bot: RunningBot, digit: np.ndarray
+) -> None:
+    tg = bot.telegram
+    for _ in range(3):
+        tg.send_photo_from_user(USER, USER, photo_of(digit))
+    tg.send_photo_from_user(OTHER, OTHER, photo_of(digit))
+
+    replies = await tg.wait_for_replies(USER, 3)
+    await tg.wait_for_replies(OTHER, 1)
+
+    refusals = [r["text"] for r in replies if "text" in r]
+    assert len(refusals) == 1
+    assert refusals[0].startswith("That is a lot of photos at once. Please send the next one in ")
+    assert refusals[0].endswith(" seconds.")
+    assert sum("photo" in r for r in replies) == 2
+    assert "photo" in tg.sent[OTHER][0]
+    assert (await bot.storage.user_stats(USER)).images == 2
+
+
+async def test_the_same_message_delivered_twice_is_stored_and_answered_once(
+    bot: RunningBot, digit: np.ndarray
+) -> None:
+    tg = bot.telegram
+    message_id = tg.send_photo_from_user(USER, USER, photo_of(digit))
+    [reply] = await tg.wait_for_replies(USER, 1)
+    await bot.settle()
+
+    tg.redeliver(USER, message_id)
+    await tg.wait_for_calls("getFile", 2)
+    await bot.settle()
+
+    assert len(tg.calls_of("sendPhoto")) == 1
+    assert tg.sent[USER] == [reply]
+    assert (await bot.storage.user_stats(USER)).images == 1
+
+
+async def test_telegram_flood_control_is_waited_out(bot: RunningBot, digit: np.ndarray) -> None:
+    tg = bot.telegram
+    tg.fail_next("sendPhoto", status=429, retry_after=1)
+
+    tg.send_photo_from_user(USER, USER, photo_of(digit))
+    [reply] = await tg.wait_for_replies(USER, 1)
+
+    assert "photo" in reply
+    assert len(tg.calls_of("sendPhoto")) == 2
+
+
+async def test_an_unexpected_failure_is_logged_and_the_user_told(
+    bot: RunningBot, digit: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    tg = bot.telegram
+    tg.fail_next("sendPhoto", status=500, description="Internal Server Error", retry_after=None)
+
+    tg.send_photo_from_user(USER, USER, photo_of(digit))
+    [reply] = await tg.wait_for_replies(USER, 1)
+
+    assert reply["text"] == texts.WORKING_ON_IT_FAILED
+    assert any(r.message == "failed to handle an update" for r in caplog.records)
+    tg.send_text(USER, USER, "/help")
+    assert (await tg.wait_for_replies(USER, 2))[-1]["text"] == texts.HELP
+
+
+async def test_a_slow_picture_does_not_hold_up_other_users(
+    bot: RunningBot, digit: np.ndarray
+) -> None:
+    tg = bot.telegram
+    huge = photo_of(digit, size=4000, fmt="PNG")
+    tg.send_document_from_user(USER, USER, huge, file_name="scan.png", mime_type="image/png")
+    await tg.wait_for_calls("getFile", 1)
+
+    tg.send_text(OTHER, OTHER, "/help")
+    await tg.wait_for_replies(OTHER, 1)
+    await tg.wait_for_replies(USER, 1)
+
+    order = [
+        (c.method, int(c.params["chat_id"]))
+        for c in tg.calls
+        if c.method in ("sendMessage", "sendPhoto")
+    ]
+    assert order == [("sendMessage", OTHER), ("sendPhoto", USER)]
