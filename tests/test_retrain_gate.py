@@ -1,0 +1,82 @@
+"""The quality gate: accuracy when measured, balance and outliers when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.quality_gate import QualityGate, probe_images
+from model.modelfile import DigitModel, load_model
+
+
+@pytest.fixture(scope="module")
+def current(model_path: Path) -> DigitModel:
+    return load_model(model_path)
+
+
+def _with_outlier_radius(model: DigitModel, factor: float) -> DigitModel:
+    """The same model with every cluster's outlier radius scaled (a model that doubts more)."""
+    return DigitModel(
+        weights=model.weights,
+        biases=model.biases,
+        centroids=model.centroids,
+        samples=model.samples_,
+        distance_quantiles=model.distance_quantiles,
+        outlier_radius=model.outlier_radius * factor,
+        metadata=model.metadata,
+    )
+
+
+def _balanced(k: int) -> list[int]:
+    return [100] * k
+
+
+def test_measured_accuracy_decides(current: DigitModel) -> None:
+    gate = QualityGate(min_acc=0.9)
+    probe = probe_images(current, np.zeros((0, 28, 28), np.uint8))
+    common = {"cluster_sizes": _balanced(current.k), "new": current, "current": current}
+    low = gate.judge(metrics={"acc": 0.85, "nmi": 0.8}, probe=probe, **common)
+    high = gate.judge(metrics={"acc": 0.95, "nmi": 0.9}, probe=probe, **common)
+    assert (low.accepted, low.reason) == (False, "ACC 85.0% is below the 90.0% minimum")
+    assert (high.accepted, high.reason) == (True, "ACC 95.0% on the MNIST test split")
+
+
+def test_probe_is_user_images_plus_every_clusters_samples(current: DigitModel) -> None:
+    users = np.full((3, 28, 28), 255, np.uint8)
+    probe = probe_images(current, users)
+    samples = sum(len(current.samples(c)) for c in range(current.k))
+    assert probe.shape == (3 + samples, 28, 28)
+    assert probe.dtype == np.uint8
+    assert (probe[:3] == 255).all()
+
+
+def test_without_labels_the_same_model_passes(current: DigitModel) -> None:
+    probe = probe_images(current, np.zeros((0, 28, 28), np.uint8))
+    decision = QualityGate().judge(
+        metrics=None, cluster_sizes=_balanced(current.k), new=current, current=current, probe=probe
+    )
+    assert decision.accepted
+    assert decision.reason.startswith("balanced clusters, ")
+
+
+def test_without_labels_a_collapsed_cluster_is_rejected(current: DigitModel) -> None:
+    sizes = _balanced(current.k)
+    sizes[3] = 5
+    probe = probe_images(current, np.zeros((0, 28, 28), np.uint8))
+    decision = QualityGate().judge(
+        metrics=None, cluster_sizes=sizes, new=current, current=current, probe=probe
+    )
+    assert not decision.accepted
+    assert decision.reason.startswith("cluster 3 has only 5 images (a balanced one would have ")
+
+
+def test_without_labels_more_outliers_are_rejected(current: DigitModel) -> None:
+    doubting = _with_outlier_radius(current, 0.01)
+    probe = probe_images(current, np.zeros((0, 28, 28), np.uint8))
+    decision = QualityGate().judge(
+        metrics=None, cluster_sizes=_balanced(current.k), new=doubting, current=current, probe=probe
+    )
+    assert not decision.accepted
+    assert "of known images would be outliers" in decision.reason
