@@ -43,7 +43,7 @@ def retrain_finished(
         if metrics
         else "no labels to measure"
     )
-    changed = f" · {changed_answers} answers change" if changed_answers is not None else ""
+    changed = f" · {changed_answers} answers would change" if changed_answers is not None else ""
     sizes = " ".join(str(size) for size in cluster_sizes)
     return (
         f"✅ Retrained in {_duration(duration_s)}: {quality}{changed}\n"
@@ -74,13 +74,17 @@ def status_report(
     )
     clusters = " ".join(f"{c}:{n}" for c, n in sorted(report.per_cluster.items())) or "none"
     retrains = f" · {len(report.retrains)} retrains" if report.retrains else ""
-    failed = f" · {failed_pushes} pushes failed" if failed_pushes else ""
+    failed = f" · {_count(failed_pushes, 'push', 'pushes')} failed" if failed_pushes else ""
     return (
         f"📊 {report.photos} photos from {report.active_users} users in "
         f"{_duration((now - report.since).total_seconds())} · {live}\n"
         f"per cluster: {clusters} · outliers {report.outliers}\n"
         f"model {model_version} · {_size(report.original_bytes)} stored{retrains}{failed}"
     )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _duration(seconds: float) -> str:

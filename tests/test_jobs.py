@@ -193,7 +193,7 @@ async def test_status_report_figures_match_the_database(
     lines = post.message.splitlines()
     assert lines[0] == "📊 3 photos from 2 users in 24h · live accuracy 50% (2 answers rated)"
     assert lines[1] == "per cluster: 4:2 7:1 · outliers 1"
-    assert lines[2] == f"model {version} · 300 B stored · 1 pushes failed"
+    assert lines[2] == f"model {version} · 300 B stored · 1 push failed"
     report = await bot.storage.status_report(datetime.now(UTC) - timedelta(days=1))
     assert (report.photos, report.active_users, report.original_bytes) == (3, 2, 300)
 

@@ -36,7 +36,7 @@ def test_retrain_finished_shows_quality_size_and_changes() -> None:
         changed_answers=41,
     )
     first, second, third = text.splitlines()
-    assert first == "✅ Retrained in 4m12s: ACC 97.6% · NMI 93.1% · 41 answers change"
+    assert first == "✅ Retrained in 4m12s: ACC 97.6% · NMI 93.1% · 41 answers would change"
     assert second == "60000 MNIST + 132 user images · model 20261125T194000Z-3f2a1b"
     assert third == "cluster sizes: 5923 6742"
 
