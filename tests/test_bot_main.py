@@ -1,0 +1,114 @@
+"""`python -m bot` as a user runs it: configuration errors, a real session, SIGTERM, clean logs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bot_harness import TOKEN, photo_of
+from fake_telegram import FakeTelegram
+
+from bot import texts
+from model.data import load_mnist
+
+USER = 1101
+
+
+def _env(tmp_path: Path, **values: str) -> dict[str, str]:
+    """A clean environment: nothing inherited that the bot reads, except what is given."""
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "SYSTEMROOT"}}
+    return keep | {"PYTHONUNBUFFERED": "1"} | values
+
+
+async def _run_main(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, "TELEGRAM_BOT_TOKEN is not set"),
+        ({"TELEGRAM_BOT_TOKEN": "12345"}, "TELEGRAM_BOT_TOKEN is malformed"),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "RETRAIN_CRON": "every sunday"}, "RETRAIN_CRON"),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "ADMIN_IDS": "me"}, "ADMIN_IDS is invalid"),
+    ],
+)
+async def test_bad_configuration_is_one_line_and_exit_code_2(
+    tmp_path: Path, values: dict[str, str], expected: str
+) -> None:
+    code, stderr = await _run_main(tmp_path, _env(tmp_path, **values))
+
+    assert code == 2
+    assert stderr.count("\n") == 1
+    assert expected in stderr
+    assert "Traceback" not in stderr
+    if "TOKEN" in expected:
+        assert "@BotFather" in stderr
+
+
+async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_the_token(
+    tmp_path: Path, model_path: Path, mnist_dir: Path
+) -> None:
+    digit: np.ndarray = load_mnist(mnist_dir).test_images[0]
+    async with FakeTelegram(TOKEN) as tg:
+        env = _env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=tg.base_url,
+            MODEL_PATH=str(model_path),
+            MNIST_DIR=str(mnist_dir),
+            DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            LOG_LEVEL="DEBUG",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await tg.wait_for_calls("getUpdates", 1, within=60)
+            tg.send_text(USER, USER, "/start")
+            [welcome] = await tg.wait_for_replies(USER, 1, within=30)
+            tg.send_document_from_user(
+                USER,
+                USER,
+                photo_of(digit, size=3000, fmt="PNG"),
+                file_name="scan.png",
+                mime_type="image/png",
+            )
+            await tg.wait_for_calls("getFile", 1)
+            process.send_signal(signal.SIGTERM)
+            _, stderr_bytes = await asyncio.wait_for(process.communicate(), 60)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    stderr = stderr_bytes.decode()
+    assert welcome["text"] == texts.HELP
+    assert process.returncode == 0
+    assert "photo" in tg.sent[USER][1]
+    assert "bot ready" in stderr
+    assert "getUpdates" in stderr
+    assert TOKEN not in stderr
+    assert TOKEN.split(":")[1] not in stderr
