@@ -11,7 +11,7 @@ import pytest
 from bot_harness import TOKEN
 
 from bot.logs import REDACTED, configure_logging
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 
 def _settings(**values: object):
@@ -101,3 +101,13 @@ def test_token_is_redacted_from_messages_arguments_and_tracebacks(log_output: io
 def test_httpx_request_lines_are_silenced(log_output: io.StringIO) -> None:
     logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot%s", TOKEN)
     assert log_output.getvalue() == ""
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    documented = {
+        line.split("=", 1)[0].lstrip("# ").strip()
+        for line in example.read_text().splitlines()
+        if "=" in line and line.split("=", 1)[0].lstrip("# ").strip().isupper()
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
