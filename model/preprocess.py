@@ -29,7 +29,7 @@ MNIST_BOX = 20
 MNIST_SIZE = 28
 STROKE_REL = 0.092
 """MNIST's median stroke width over its bounding box's longer side (measured at level 128)."""
-STROKE_BAND = (0.055, 0.16)
+STROKE_BAND = (0.05, 0.165)
 
 _MIN_CONTRAST = 0.12
 _NOISE_SIGMAS = 4.5
@@ -157,52 +157,59 @@ def _shrink(image: Image.Image) -> np.ndarray:
 def _ink_map(gray: np.ndarray) -> np.ndarray:
     """Ink strength in [0, 1] (0 = paper) after dividing out the lit background.
 
-    Polarity follows the background: ink is whatever departs from it the most, darker on a
-    light page, lighter on a dark screen.
+    The paper is a morphological closing (or opening, for light ink) of a coarse copy, wider
+    than any stroke, so it follows gradients and hard shadow edges but not the ink. Polarity
+    follows the background: the ink is on the side with more mass standing out from it, darker
+    on a light page, lighter on a dark screen.
     """
-    background = _background(gray, np.median)
-    residual = gray - background
-    low, high = np.percentile(residual, [0.5, 99.5])
-    if high > -low:
-        gray = 255.0 - gray
-    paper = _background(gray, _upper_quantile)
+    height, width = gray.shape
+    factor = max(1, max(height, width) // _COARSE)
+    image = Image.fromarray(gray)
+    coarse = np.asarray(image.reduce(factor) if factor > 1 else image, dtype=np.float32)
+    size = max(7, max(coarse.shape) // 4)
+    paper = ndimage.grey_closing(coarse, size=(size, size))
+    screen = ndimage.grey_opening(coarse, size=(size, size))
+    dark = np.clip(paper - coarse - _POLARITY_MARGIN, 0, None).sum()
+    light = np.clip(coarse - screen - _POLARITY_MARGIN, 0, None).sum()
+    if light > dark * 2 or (dark <= light * 2 and _dark_border(coarse)):
+        gray, paper = 255.0 - gray, 255.0 - screen
+    paper = np.asarray(
+        Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR), np.float32
+    )
     return 1.0 - gray / np.maximum(paper, 8.0)
 
 
-def _upper_quantile(blocks: np.ndarray, axis: int) -> np.ndarray:
-    return np.percentile(blocks, 75, axis=axis)
+def _dark_border(coarse: np.ndarray) -> bool:
+    """Tie-break for images the digit fills (MNIST itself, app screenshots): the border is
+    background, so a border darker than mid-range means light ink."""
+    ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
+    low, high = np.percentile(coarse, [1, 99])
+    return float(np.median(ring)) < (low + high) / 2
 
 
-def _background(gray: np.ndarray, reduce) -> np.ndarray:
-    """Coarse block statistic, median-filtered over neighbouring blocks, bilinearly upsampled."""
-    height, width = gray.shape
-    cells = max(2, min(16, max(height, width) // 12))
-    block = max(2, int(np.ceil(max(height, width) / cells)))
-    rows, cols = -(-height // block), -(-width // block)
-    padded = np.pad(gray, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
-    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    grid = reduce(blocks, axis=2).astype(np.float32)
-    grid = ndimage.median_filter(grid, size=3, mode="nearest")
-    image = Image.fromarray(grid).resize((cols * block, rows * block), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.float32)[:height, :width]
+_COARSE = 64
+_POLARITY_MARGIN = 12.0
 
 
 def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
     """The digit's pixels (everything else on the page is dropped) and the paper's noise level."""
-    centre = np.median(ink)
-    sigma = 1.4826 * float(np.median(np.abs(ink - centre)))
+    sample = ink[::2, ::2]
+    centre = float(np.median(sample))
+    sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
     threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
     peak = float(ndimage.uniform_filter(ink, size=3).max())
     if peak < max(_MIN_CONTRAST, threshold + 2 * sigma):
         raise PreprocessError(_NO_INK)
-    mask = _remove_lines(ink > threshold)
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    if count == 0:
+    mask = ink > threshold
+    parts = _Components(ink, mask)
+    frames = parts.frames()
+    if frames.any():
+        mask &= ~np.isin(parts.labels, np.flatnonzero(frames) + 1)
+    parts = _Components(ink, _remove_lines(mask))
+    chosen = parts.digit()
+    if not chosen:
         raise PreprocessError(_NO_INK)
-    chosen = _choose_components(ink, labels, count)
-    if chosen is None:
-        raise PreprocessError(_NO_INK)
-    return np.isin(labels, chosen), threshold
+    return np.isin(parts.labels, chosen), threshold
 
 
 def _remove_lines(mask: np.ndarray) -> np.ndarray:
@@ -227,29 +234,58 @@ def _remove_lines(mask: np.ndarray) -> np.ndarray:
 
 
 def _lines_along(mask: np.ndarray) -> np.ndarray:
-    """Pixels of near-horizontal lines covering at least 60% of the width."""
+    """Pixels of near-horizontal thin straight lines covering most of the width.
+
+    A 3-pixel band counts as a line when it covers 60% of the columns and, at most of them,
+    the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line.
+
+    The lines' slope is the one whose row projection is sharpest (projection-profile skew
+    estimation); a second pass catches lines that perspective tilted differently.
+    """
     width = mask.shape[1]
-    extent = mask.any(axis=0).sum()
     result = np.zeros_like(mask)
-    if width < _LINE_MIN_IMAGE or extent < _LINE_COVER * width:
+    if width < _LINE_MIN_IMAGE or mask.any(axis=0).sum() < _LINE_COVER * width:
         return result
     ys, xs = np.nonzero(mask)
-    for slope in _SLOPES:
-        shifted = ys + xs * slope
-        bins = np.floor((shifted - shifted.min()) / 2).astype(np.intp)
-        hits = np.zeros((bins.max() + 3, width), bool)
-        hits[bins + 1, xs] = True
-        near = hits[1:-1] | hits[:-2] | hits[2:]
-        full = np.flatnonzero(near.sum(axis=1) >= _LINE_COVER * width)
-        if full.size:
-            on_line = np.isin(bins, full) | np.isin(bins, full - 1) | np.isin(bins, full + 1)
-            result[ys[on_line], xs[on_line]] = True
+    for _ in range(2):
+        if ys.size == 0:
+            break
+        slope = _sharpest_slope(ys, xs, _SLOPES)
+        slope = _sharpest_slope(ys, xs, slope + _SLOPE_STEPS)
+        rows = np.floor(ys + xs * slope).astype(np.intp)
+        rows -= rows.min()
+        hits = np.zeros((rows.max() + 8, width), bool)
+        hits[rows + 3, xs] = True
+        band = hits[3:-4] | hits[4:-3] | hits[5:-2]
+        flanked = band & hits[1:-6] & hits[7:]
+        covered = band.sum(axis=1)
+        thin = flanked.sum(axis=1) <= _LINE_FLANKED * covered
+        lines = np.flatnonzero((covered >= _LINE_COVER * width) & thin)
+        if lines.size == 0:
+            break
+        on_band = np.zeros(hits.shape[0], bool)
+        for offset in range(3):
+            on_band[lines + offset] = True
+        on_line = on_band[rows]
+        result[ys[on_line], xs[on_line]] = True
+        ys, xs = ys[~on_line], xs[~on_line]
     return result
 
 
+def _sharpest_slope(ys: np.ndarray, xs: np.ndarray, slopes: np.ndarray) -> float:
+    scores = []
+    for slope in slopes:
+        rows = np.floor(ys + xs * slope).astype(np.intp)
+        counts = np.bincount(rows - rows.min())
+        scores.append(float(np.dot(counts, counts)))
+    return float(slopes[int(np.argmax(scores))])
+
+
 _LINE_COVER = 0.6
+_LINE_FLANKED = 0.3
 _LINE_MIN_IMAGE = 96
 _SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
+_SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
 
 _NO_INK = (
     "I could not find a digit in this picture; write one digit in dark ink on plain paper "
@@ -257,69 +293,78 @@ _NO_INK = (
 )
 
 
-def _choose_components(ink: np.ndarray, labels: np.ndarray, count: int) -> list[int] | None:
-    """Pick the digit: the heaviest central component that is not a frame, edge or speck,
-    plus pieces close to it (the detached top of a 5, the two strokes of an open 4)."""
-    height, width = labels.shape
-    index = np.arange(1, count + 1)
-    mass = ndimage.sum_labels(ink, labels, index)
-    boxes = ndimage.find_objects(labels)
-    box = np.array([[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in boxes], float)
-    touches = (box[:, 0] == 0) | (box[:, 2] == 0) | (box[:, 1] == height) | (box[:, 3] == width)
-    total = mass.sum()
-    candidates = (mass >= 0.002 * total) & ~touches
-    if not candidates.any():
-        candidates = mass >= 0.05 * total
-    candidates &= ~_frames(box, mass, candidates)
-    if not candidates.any():
-        return None
-    cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
-    cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
-    score = mass * (1.0 - 0.8 * np.hypot(cy, cx)) * candidates
-    main = int(np.argmax(score))
-    chosen = {main}
-    union = box[main].copy()
-    grew = True
-    while grew:
-        grew = False
-        side = max(union[1] - union[0], union[3] - union[2])
-        core = mass[list(chosen)].sum()
-        for i in np.flatnonzero(candidates):
-            if i in chosen:
-                continue
-            gap_y = max(0.0, union[0] - box[i, 1], box[i, 0] - union[1])
-            gap_x = max(0.0, union[2] - box[i, 3], box[i, 2] - union[3])
-            near = max(gap_y, gap_x) <= 0.3 * side
-            inside = gap_y == 0 and gap_x == 0
-            if (near and mass[i] >= 0.05 * core) or (inside and mass[i] >= 0.02 * core):
-                chosen.add(int(i))
+class _Components:
+    """Connected ink components with their mass and bounding box (top, bottom, left, right)."""
+
+    def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
+        self.labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        self.shape = mask.shape
+        index = np.arange(1, count + 1)
+        self.mass = np.asarray(ndimage.sum_labels(ink, self.labels, index), float)
+        slices = ndimage.find_objects(self.labels)
+        self.box = np.array(
+            [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in slices], float
+        ).reshape(-1, 4)
+        height, width = self.shape
+        box = self.box
+        self.touches = (box[:, 0] == 0) | (box[:, 2] == 0)
+        self.touches |= (box[:, 1] == height) | (box[:, 3] == width)
+        self.substantial = self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
+
+    def frames(self) -> np.ndarray:
+        """Components whose box encloses another substantial one: a frame or a circle drawn
+        around the digit is not the digit."""
+        box, mass = self.box, self.mass
+        result = np.zeros(len(box), bool)
+        for i in np.flatnonzero(self.substantial):
+            inner = (
+                (box[:, 0] > box[i, 0])
+                & (box[:, 1] < box[i, 1])
+                & (box[:, 2] > box[i, 2])
+                & (box[:, 3] < box[i, 3])
+                & (mass >= 0.15 * mass[i])
+            )
+            result[i] = inner.any()
+        return result
+
+    def digit(self) -> list[int]:
+        """Labels of the digit: the heaviest central component, preferring ones clear of the
+        image border (paper edges, tables, shadows), plus pieces close to it (the detached top
+        of a 5, the two strokes of an open 4)."""
+        if not self.substantial.any():
+            return []
+        height, width = self.shape
+        box, mass = self.box, self.mass
+        cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
+        cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
+        score = mass * (1.0 - 0.8 * np.hypot(cy, cx)) * np.where(self.touches, 0.25, 1.0)
+        main = int(np.argmax(np.where(self.substantial, score, -1.0)))
+        chosen = {main}
+        union = box[main].copy()
+        grew = True
+        while grew:
+            grew = False
+            side = max(union[1] - union[0], union[3] - union[2])
+            core = mass[list(chosen)].sum()
+            gap_y = np.maximum(np.maximum(union[0] - box[:, 1], box[:, 0] - union[1]), 0)
+            gap_x = np.maximum(np.maximum(union[2] - box[:, 3], box[:, 2] - union[3]), 0)
+            near = (np.maximum(gap_y, gap_x) <= 0.3 * side) & (mass >= 0.05 * core)
+            inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
+            clear = ~self.touches | (mass >= 0.2 * core)
+            new = [i for i in np.flatnonzero((near | inside) & clear & self.substantial)]
+            new = [int(i) for i in new if int(i) not in chosen]
+            if new:
+                chosen.update(new)
                 union = np.array(
                     [
-                        min(union[0], box[i, 0]),
-                        max(union[1], box[i, 1]),
-                        min(union[2], box[i, 2]),
-                        max(union[3], box[i, 3]),
+                        min(union[0], box[new, 0].min()),
+                        max(union[1], box[new, 1].max()),
+                        min(union[2], box[new, 2].min()),
+                        max(union[3], box[new, 3].max()),
                     ]
                 )
                 grew = True
-    return [int(i) + 1 for i in chosen]
-
-
-def _frames(box: np.ndarray, mass: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Components whose box encloses another substantial component: a frame drawn around
-    the digit, or a circle around it, is not the digit."""
-    result = np.zeros(len(box), bool)
-    for i in np.flatnonzero(candidates):
-        inner = (
-            candidates
-            & (box[:, 0] > box[i, 0])
-            & (box[:, 1] < box[i, 1])
-            & (box[:, 2] > box[i, 2])
-            & (box[:, 3] < box[i, 3])
-            & (mass >= 0.15 * mass[i])
-        )
-        result[i] = inner.any()
-    return result
+        return [i + 1 for i in chosen]
 
 
 def _frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:

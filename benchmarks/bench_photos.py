@@ -1,0 +1,107 @@
+"""How often does a photo of an MNIST digit land in the same cluster as the digit itself?
+
+For each distortion kind in `model.synth.DISTORTIONS`, render seeded photo-like images of MNIST
+test digits, run them through `to_mnist` and the model, and report the share whose cluster
+equals the cluster of the clean MNIST original. A photo `to_mnist` refuses counts as a miss.
+
+    python benchmarks/bench_photos.py [--model data/model.npz] [--n 60] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model.data import load_mnist
+from model.modelfile import DigitModel, load_model
+from model.preprocess import PreprocessError, to_mnist
+from model.synth import DISTORTIONS, make_photo
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="data/model.npz", help="model file to score with")
+    parser.add_argument("--data", default=None, help="MNIST directory (default $MNIST_DIR)")
+    parser.add_argument("--n", type=int, default=60, help="photos per distortion kind")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", nargs="*", default=list(DISTORTIONS), choices=DISTORTIONS)
+    parser.add_argument("--examples", type=Path, help="write each kind's first photos here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the agreement table; exit 1 when overall agreement is below 97%."""
+    args = _parse(argv)
+    model = load_model(args.model)
+    test_images = load_mnist(args.data).test_images
+    rng = np.random.default_rng(args.seed)
+    picked = rng.choice(len(test_images), size=args.n, replace=False)
+    originals = test_images[picked]
+    reference = model.assign(originals).clusters
+    print(f"model {model.version}, {args.n} MNIST test digits per kind, seed {args.seed}")
+    print(f"{'distortion':<14}{'agree':>8}{'refused':>9}")
+    _print_references(model, originals, reference, args.seed)
+    agreed = total = 0
+    for kind in args.kinds:
+        kind_rng = np.random.default_rng([args.seed, list(DISTORTIONS).index(kind)])
+        converted = np.zeros_like(originals)
+        refused = np.zeros(args.n, bool)
+        for i, digit in enumerate(originals):
+            photo = make_photo(digit, kind_rng, kind)
+            try:
+                converted[i] = to_mnist(photo)
+            except PreprocessError:
+                refused[i] = True
+            if args.examples and i < 4:
+                _save_example(args.examples, kind, i, photo, converted[i])
+        same = (model.assign(converted).clusters == reference) & ~refused
+        agreed += int(same.sum())
+        total += args.n
+        print(f"{kind:<14}{same.mean():>8.1%}{int(refused.sum()):>9}")
+    share = agreed / total
+    print(f"{'overall':<14}{share:>8.1%}   ({agreed}/{total})")
+    return 0 if share >= 0.97 else 1
+
+
+def _print_references(
+    model: DigitModel, originals: np.ndarray, reference: np.ndarray, seed: int
+) -> None:
+    """Two rows that bound the others: MNIST itself through `to_mnist` (should be ~100%),
+    and the 28x28 digits merely rotated by up to ±15° as the photos are (the model's own
+    tolerance to rotation, which no preprocessing can undo)."""
+    encoded = [_png(digit) for digit in originals]
+    roundtrip = np.stack([to_mnist(data) for data in encoded])
+    rng = np.random.default_rng(seed)
+    rotated = np.stack(
+        [
+            np.asarray(Image.fromarray(d).rotate(rng.uniform(-15, 15), Image.Resampling.BILINEAR))
+            for d in originals
+        ]
+    )
+    for name, images in (("(mnist png)", roundtrip), ("(rotate only)", rotated)):
+        same = model.assign(images).clusters == reference
+        print(f"{name:<14}{same.mean():>8.1%}{0:>9}")
+
+
+def _png(digit: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _save_example(folder: Path, kind: str, index: int, photo: bytes, digit: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = "png" if photo.startswith(b"\x89PNG") else "jpg"
+    (folder / f"{kind}_{index}.{suffix}").write_bytes(photo)
+    Image.fromarray(digit).resize((112, 112), Image.Resampling.NEAREST).save(
+        folder / f"{kind}_{index}_mnist.png"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
