@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import os
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +22,7 @@ from bot.context import MODELS, STORAGE
 from bot.model_provider import ModelProvider
 from bot.settings import Settings, load_settings
 from bot.storage import Storage
+from model.data import load_mnist
 
 TOKEN = "123456789:AAHtestTOKENthatISlongENOUGH_0123456"
 ADMIN_ID = 9001
@@ -99,3 +104,26 @@ def png_with_transparency(digit: np.ndarray, *, size: int = 280) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+async def _real_reply(model_path: Path, mnist_dir: Path) -> tuple[bytes, str]:
+    """Send an MNIST test digit to the real bot; returns the picture and caption it replies with."""
+    digit = load_mnist(mnist_dir).test_images[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        async with running_bot(Path(scratch), model_path) as bot:
+            bot.telegram.send_photo_from_user(1, 1, photo_of(digit))
+            [reply] = await bot.telegram.wait_for_replies(1, 1)
+    return bot.telegram.uploads[reply["photo"][0]["file_id"]], str(reply["caption"])
+
+
+if __name__ == "__main__":
+    # python tests/bot_harness.py docs/reply.png — the README's picture of a real reply.
+    root = Path(__file__).resolve().parent.parent
+    picture, caption = asyncio.run(
+        _real_reply(
+            Path(os.environ.get("MODEL_PATH", root / "data" / "model.npz")),
+            Path(os.environ.get("MNIST_DIR", root.parent / "shared" / "data" / "mnist")),
+        )
+    )
+    Path(sys.argv[1]).write_bytes(picture)
+    print(caption)
