@@ -7,6 +7,8 @@ import logging
 import sys
 from urllib.parse import urlsplit
 
+from telegram.error import InvalidToken, NetworkError
+
 from bot.app import allowed_updates, build_application
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -41,6 +43,20 @@ def main() -> int:
             )
         else:
             application.run_polling(allowed_updates=allowed_updates())
+    except InvalidToken:
+        print(
+            "digit-cluster-bot: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather "
+            "(/mybots, API Token).",
+            file=sys.stderr,
+        )
+        return 1
+    except NetworkError as exc:
+        print(
+            f"digit-cluster-bot: cannot reach the Bot API at {settings.telegram_api_base_url} "
+            f"({exc.message}).",
+            file=sys.stderr,
+        )
+        return 1
     except (ModelFileError, StorageError) as exc:
         print(f"digit-cluster-bot: {exc}", file=sys.stderr)
         return 1

@@ -62,6 +62,30 @@ async def test_bad_configuration_is_one_line_and_exit_code_2(
         assert "@BotFather" in stderr
 
 
+async def test_a_rejected_token_or_unreachable_api_ends_with_one_clear_line(
+    tmp_path: Path, model_path: Path
+) -> None:
+    async with FakeTelegram("999999:" + "B" * 35) as tg:
+        values = {"TELEGRAM_BOT_TOKEN": TOKEN, "MODEL_PATH": str(model_path)}
+        rejected = await _run_main(
+            tmp_path, _env(tmp_path, **values, TELEGRAM_API_BASE_URL=tg.base_url)
+        )
+        closed_port = tg.base_url
+    unreachable = await _run_main(
+        tmp_path, _env(tmp_path, **values, TELEGRAM_API_BASE_URL=closed_port)
+    )
+
+    assert rejected[0] == 1
+    assert rejected[1].splitlines()[-1].startswith("digit-cluster-bot: Telegram rejected")
+    assert rejected[1].endswith(
+        "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather (/mybots, API Token).\n"
+    )
+    assert unreachable[0] == 1
+    last_line = unreachable[1].splitlines()[-1]
+    assert last_line.startswith(f"digit-cluster-bot: cannot reach the Bot API at {closed_port} (")
+    assert TOKEN not in rejected[1] + unreachable[1]
+
+
 async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_the_token(
     tmp_path: Path, model_path: Path, mnist_dir: Path
 ) -> None:
