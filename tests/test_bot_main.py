@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
 from bot_harness import TOKEN, photo_of
@@ -136,3 +138,66 @@ async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_
     assert "getUpdates" in stderr
     assert TOKEN not in stderr
     assert TOKEN.split(":")[1] not in stderr
+
+
+async def test_webhook_mode_accepts_only_telegram_signed_updates(
+    tmp_path: Path, model_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hook = f"http://127.0.0.1:{port}/telegram-updates"
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": USER, "type": "private"},
+            "from": {"id": USER, "is_bot": False, "first_name": "u"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    async with FakeTelegram(TOKEN) as tg:
+        env = _env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=tg.base_url,
+            MODEL_PATH=str(model_path),
+            DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            WEBHOOK_URL=hook,
+            WEBHOOK_PORT=str(port),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            [registered] = await tg.wait_for_calls("setWebhook", 1, within=60)
+            secret = registered.params["secret_token"]
+            async with aiohttp.ClientSession() as http:
+                forged = await http.post(hook, json=update)
+                signed = await http.post(
+                    hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+                )
+            [reply] = await tg.wait_for_replies(USER, 1)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), 60)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    assert registered.params["url"] == hook
+    assert TOKEN not in secret
+    assert forged.status == 403
+    assert signed.status == 200
+    assert reply["text"] == texts.HELP
+    assert len(tg.sent[USER]) == 1
+    assert not tg.calls_of("getUpdates")
+    assert process.returncode == 0
