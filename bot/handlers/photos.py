@@ -7,12 +7,19 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram import (
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    Update,
+)
 from telegram.constants import ChatAction
 
 from bot import texts
 from bot.context import BotContext
-from bot.handlers.recognise import recognise
+from bot.handlers.recognise import Recognition, recognise
 from bot.storage import IncomingImage
 from model.preprocess import PreprocessError
 
@@ -25,8 +32,12 @@ async def classify_photo(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if message is None or user is None:
         return
-    attachment: PhotoSize | Document = message.photo[-1] if message.photo else message.document
-    mime_type = "image/jpeg" if message.photo else (message.document.mime_type or "")
+    attachment: PhotoSize | Document | None = (
+        message.photo[-1] if message.photo else message.document
+    )
+    if attachment is None:
+        return
+    mime_type = attachment.mime_type or "" if isinstance(attachment, Document) else "image/jpeg"
     limit = context.settings.max_image_bytes
     if attachment.file_size and attachment.file_size > limit:
         await message.reply_text(texts.too_big(context.settings.max_image_mb))
@@ -46,32 +57,41 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         except PreprocessError as exc:
             await message.reply_text(texts.unreadable(str(exc)))
             return
-        saved = await context.storage.save_image(
-            IncomingImage(
-                chat_id=message.chat_id,
-                user_id=user.id,
-                message_id=message.message_id,
-                received_at=datetime.now(UTC),
-                original=data,
-                mime_type=mime_type,
-                mnist=seen.mnist,
-                cluster=seen.cluster,
-                distance=seen.distance,
-                typicality=seen.typicality,
-                is_outlier=seen.is_outlier,
-                model_version=seen.model_version,
-            )
-        )
+        saved = await context.storage.save_image(_incoming(message, user.id, data, mime_type, seen))
         if not saved.created and saved.answered:
             return
-        if seen.is_outlier:
-            caption, keyboard = texts.outlier_caption(seen.model_version), None
-        else:
-            names = await context.storage.cluster_names()
-            caption = texts.reply_caption(seen.cluster, seen.typicality, seen.model_version, names)
-            keyboard = feedback_keyboard(saved.image_id)
-        await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
+        await _reply(context, message, seen, saved.image_id)
     await context.storage.mark_answered(saved.image_id)
+
+
+def _incoming(
+    message: Message, user_id: int, data: bytes, mime_type: str, seen: Recognition
+) -> IncomingImage:
+    return IncomingImage(
+        chat_id=message.chat_id,
+        user_id=user_id,
+        message_id=message.message_id,
+        received_at=datetime.now(UTC),
+        original=data,
+        mime_type=mime_type,
+        mnist=seen.mnist,
+        cluster=seen.cluster,
+        distance=seen.distance,
+        typicality=seen.typicality,
+        is_outlier=seen.is_outlier,
+        model_version=seen.model_version,
+    )
+
+
+async def _reply(context: BotContext, message: Message, seen: Recognition, image_id: int) -> None:
+    """The cluster with feedback buttons, or for an outlier only what the bot saw."""
+    if seen.is_outlier:
+        caption, keyboard = texts.outlier_caption(seen.model_version), None
+    else:
+        names = await context.storage.cluster_names()
+        caption = texts.reply_caption(seen.cluster, seen.typicality, seen.model_version, names)
+        keyboard = feedback_keyboard(image_id)
+    await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
 
 
 def feedback_keyboard(image_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
