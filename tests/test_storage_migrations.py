@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -175,3 +178,47 @@ async def test_the_default_sqlite_file_is_private_and_tuned(tmp_path: Path) -> N
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "secure_delete": 1}
+
+
+async def test_processes_starting_together_on_an_empty_database_both_migrate(
+    database_url: str,
+) -> None:
+    stores = await asyncio.gather(*(open_storage(database_url) for _ in range(3)))
+    run_ids = [await store.try_start_retrain("schedule", "bot") for store in stores]
+    for store in stores:
+        await store.close()
+
+    assert _revision(database_url) == HEAD
+    assert sum(run_id is not None for run_id in run_ids) == 1
+
+
+START_ONE_BOT = """
+import asyncio, sys
+from bot.storage import open_storage
+
+async def main():
+    store = await open_storage(sys.argv[1])
+    print(await store.try_start_retrain("schedule", "process"))
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_processes_starting_together_on_an_empty_database_all_migrate(
+    database_url: str,
+) -> None:
+    bots = [
+        subprocess.Popen(
+            [sys.executable, "-c", START_ONE_BOT, database_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [(bot.wait(timeout=120), *bot.communicate()) for bot in bots]
+
+    assert [code for code, _, _ in outcomes] == [0, 0, 0], [err for _, _, err in outcomes]
+    assert sorted(out.strip() == "None" for _, out, _ in outcomes) == [False, True, True]
+    assert _revision(database_url) == HEAD

@@ -7,6 +7,7 @@ created owner-only; PostgreSQL gets a connect timeout so a down server fails fas
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_TIMEOUT_S = 15
 POOL_TIMEOUT_S = 10
+_ALEMBIC_IN_USE = threading.Lock()
 
 
 def safe_url(url: str | URL) -> str:
@@ -85,8 +87,13 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (head by default); a no-op when it is there."""
-    command.upgrade(alembic_config(engine), revision)
+    """Migrate the database to ``revision`` (head by default); a no-op when it is there.
+
+    Alembic keeps its running context in module globals, so one migration at a time per
+    process; env.py serialises processes with a database lock.
+    """
+    with _ALEMBIC_IN_USE:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def upsert_insert(engine: Engine, table: Table) -> Any:
