@@ -96,6 +96,13 @@ class Notifier:
         """Pushes delivered to the endpoint since start."""
         return self._delivered
 
+    def mirrors_to(self, chat_id: int) -> bool:
+        """True when every push already reaches `chat_id` in Telegram (an admin mirror)."""
+        return any(
+            isinstance(mirror, TelegramMirror) and chat_id in mirror.admin_ids
+            for mirror in self.mirrors
+        )
+
     def take_failures(self) -> int:
         """Failed pushes since the last call: the status report counts and resets them."""
         failures, self._failures = self._failures, 0

@@ -209,7 +209,7 @@ class Retrainer:
             log.warning("retraining run %d was already closed when it ended %s", run_id, outcome)
 
     async def _tell_admin(self, requested_by: int | None, text: str) -> None:
-        if self.bot is None or requested_by is None:
+        if self.bot is None or requested_by is None or self.notifier.mirrors_to(requested_by):
             return
         try:
             await self.bot.send_message(requested_by, text)

@@ -12,7 +12,7 @@ from bot_harness import ADMIN_ID, photo_of, running_bot
 from fake_notify import FakeNotifyRun, closed_port_url
 
 from bot import texts
-from bot.context import NOTIFIER
+from bot.context import NOTIFIER, RETRAINER
 from bot.notify import Notifier
 from model.data import load_mnist
 
@@ -82,7 +82,7 @@ async def test_photo_replies_do_not_wait_for_notify_run(
         fake_notify.release()
 
 
-async def test_admin_retrain_is_announced_in_order_and_its_end_told(
+async def test_admin_retrain_is_announced_in_order_and_mirrored_once(
     tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist: Path
 ) -> None:
     async with running_bot(
@@ -94,15 +94,36 @@ async def test_admin_retrain_is_announced_in_order_and_its_end_told(
     ) as bot:
         serving = bot.models.current
         bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
-        replies = await bot.telegram.wait_for_replies(ADMIN_ID, 4)
         posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
+        assert await bot.application.bot_data[RETRAINER].wait() == "failed"
+        await bot.application.bot_data[NOTIFIER].flush()
+        replies = await bot.telegram.wait_for_replies(ADMIN_ID, 3)
+        assert len(replies) == 3
 
         started, failed = (post.message for post in posts)
         assert started == f"🔄 Retraining started (admin {ADMIN_ID})"
         assert failed.startswith("❌ Retraining failed, current model kept: error: ")
         texts_to_admin = sorted(reply["text"] for reply in replies)
-        assert texts_to_admin == sorted([texts.RETRAIN_STARTED, started, failed, failed])
+        assert texts_to_admin == sorted([texts.RETRAIN_STARTED, started, failed])
         assert bot.models.current is serving
         run = await bot.storage.last_retrain()
         assert run is not None
         assert (run.trigger, run.outcome) == (f"admin {ADMIN_ID}", "failed")
+
+
+async def test_admin_without_mirror_is_told_how_the_retrain_ended(
+    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist: Path
+) -> None:
+    async with running_bot(
+        tmp_path,
+        model_path,
+        notify_run_endpoint=fake_notify.url,
+        notify_telegram_admins=False,
+        mnist_dir=broken_mnist,
+    ) as bot:
+        bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
+        started_reply, ended = await bot.telegram.wait_for_replies(ADMIN_ID, 2)
+        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
+        assert started_reply["text"] == texts.RETRAIN_STARTED
+        assert ended["text"] == posts[1].message
+        assert ended["text"].startswith("❌ Retraining failed")
