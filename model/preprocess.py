@@ -24,7 +24,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 """Images with more pixels are refused before decoding (decompression bombs)."""
 
 MIN_SIDE = 16
-WORK_SIZE = 256
+WORK_SIZE = 320
 MNIST_BOX = 20
 MNIST_SIZE = 28
 STROKE_REL = 0.092
@@ -32,6 +32,7 @@ STROKE_REL = 0.092
 STROKE_BAND = (0.05, 0.165)
 
 _MIN_CONTRAST = 0.12
+_MIN_INK_PIXELS = 20
 _NOISE_SIGMAS = 4.5
 
 
@@ -67,7 +68,8 @@ def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS)
 
 def _decode(data: bytes | Image.Image, max_pixels: int) -> np.ndarray:
     """Open, check size, rotate by EXIF and shrink to a float32 grayscale array (0..255)."""
-    image = data if isinstance(data, Image.Image) else _open(data)
+    owned = not isinstance(data, Image.Image)
+    image = _open(data) if owned else data
     width, height = image.size
     if width * height > max_pixels:
         raise PreprocessError(
@@ -80,9 +82,13 @@ def _decode(data: bytes | Image.Image, max_pixels: int) -> np.ndarray:
             f"{MIN_SIDE} pixels on each side."
         )
     try:
-        if image.format == "JPEG":
-            image.draft("L", (WORK_SIZE, WORK_SIZE))
-        image = ImageOps.exif_transpose(image)
+        if owned:
+            if image.format == "JPEG":
+                image.draft("L", (WORK_SIZE, WORK_SIZE))
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+        else:
+            image = ImageOps.exif_transpose(image)
         gray = _grayscale(image)
     except PreprocessError:
         raise
@@ -115,7 +121,8 @@ def _grayscale(image: Image.Image) -> np.ndarray:
     """Luminance as float32 0..255 at working size; a transparent background becomes paper."""
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float32)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), posinf=0.0, neginf=0.0)
+        values -= min(0.0, float(values.min())) if values.size else 0.0
         top = float(values.max()) if values.size else 0.0
         scale = 255.0 / 65535.0 if mode.startswith("I;16") or top > 255 else 1.0
         if top * scale > 255:
@@ -143,6 +150,10 @@ def _composite(image: Image.Image) -> np.ndarray:
 
 
 def _shrink_image(image: Image.Image) -> Image.Image:
+    """Longer side at most `WORK_SIZE`: integer box reduction first (fast), then resampling."""
+    factor = max(image.size) // WORK_SIZE
+    if factor >= 2:
+        image = image.reduce(factor)
     if max(image.size) <= WORK_SIZE:
         return image
     scale = WORK_SIZE / max(image.size)
@@ -157,59 +168,70 @@ def _shrink(image: Image.Image) -> np.ndarray:
 def _ink_map(gray: np.ndarray) -> np.ndarray:
     """Ink strength in [0, 1] (0 = paper) after dividing out the lit background.
 
-    The paper is a morphological closing (or opening, for light ink) of a coarse copy, wider
-    than any stroke, so it follows gradients and hard shadow edges but not the ink. Polarity
-    follows the background: the ink is on the side with more mass standing out from it, darker
-    on a light page, lighter on a dark screen.
+    Polarity follows the background: block medians of a coarse copy estimate it (ink is a
+    minority in every block), and the ink is on the side with more mass standing out from it,
+    darker on a light page, lighter on a dark screen. The paper is then a morphological
+    closing of the coarse copy, wider than any stroke, so it follows gradients and hard shadow
+    edges but not the ink.
     """
     height, width = gray.shape
     factor = max(1, max(height, width) // _COARSE)
     image = Image.fromarray(gray)
     coarse = np.asarray(image.reduce(factor) if factor > 1 else image, dtype=np.float32)
+    residual = coarse - _block_median(coarse)
+    spread = 3.0 * float(np.median(np.abs(residual))) + 4.0
+    dark = np.clip(-residual - spread, 0, None).sum()
+    light = np.clip(residual - spread, 0, None).sum()
+    if light > dark:
+        gray, coarse = 255.0 - gray, 255.0 - coarse
     size = max(7, max(coarse.shape) // 4)
     paper = ndimage.grey_closing(coarse, size=(size, size))
-    screen = ndimage.grey_opening(coarse, size=(size, size))
-    dark = np.clip(paper - coarse - _POLARITY_MARGIN, 0, None).sum()
-    light = np.clip(coarse - screen - _POLARITY_MARGIN, 0, None).sum()
-    if light > dark * 2 or (dark <= light * 2 and _dark_border(coarse)):
-        gray, paper = 255.0 - gray, 255.0 - screen
     paper = np.asarray(
         Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR), np.float32
     )
     return 1.0 - gray / np.maximum(paper, 8.0)
 
 
-def _dark_border(coarse: np.ndarray) -> bool:
-    """Tie-break for images the digit fills (MNIST itself, app screenshots): the border is
-    background, so a border darker than mid-range means light ink."""
-    ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
-    low, high = np.percentile(coarse, [1, 99])
-    return float(np.median(ring)) < (low + high) / 2
+def _block_median(coarse: np.ndarray) -> np.ndarray:
+    """Median of each of about 4x3 blocks, bilinearly upsampled back to the coarse size.
+
+    Small images (screenshots, crops, MNIST itself) are mostly digit, so one block.
+    """
+    cells = 4 if max(coarse.shape) >= _COARSE else 1
+    block = -(-max(coarse.shape) // cells)
+    rows, cols = -(-coarse.shape[0] // block), -(-coarse.shape[1] // block)
+    padded = np.pad(
+        coarse, ((0, rows * block - coarse.shape[0]), (0, cols * block - coarse.shape[1])), "edge"
+    )
+    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    grid = Image.fromarray(np.median(blocks, axis=2).astype(np.float32))
+    return np.asarray(grid.resize(coarse.shape[::-1], Image.Resampling.BILINEAR), np.float32)
 
 
 _COARSE = 64
-_POLARITY_MARGIN = 12.0
 
 
 def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
     """The digit's pixels (everything else on the page is dropped) and the paper's noise level."""
-    sample = ink[::2, ::2]
+    sample = ink[::4, ::4]
     centre = float(np.median(sample))
     sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
     threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
-    peak = float(ndimage.uniform_filter(ink, size=3).max())
-    if peak < max(_MIN_CONTRAST, threshold + 2 * sigma):
-        raise PreprocessError(_NO_INK)
     mask = ink > threshold
     parts = _Components(ink, mask)
     frames = parts.frames()
     if frames.any():
-        mask &= ~np.isin(parts.labels, np.flatnonzero(frames) + 1)
-    parts = _Components(ink, _remove_lines(mask))
-    chosen = parts.digit()
-    if not chosen:
+        mask &= ~np.concatenate([[False], frames])[parts.labels]
+    without_lines = _remove_lines(mask)
+    if frames.any() or without_lines is not mask:
+        parts = _Components(ink, without_lines)
+    chosen = np.zeros(len(parts.mass) + 1, bool)
+    chosen[parts.digit()] = True
+    digit = chosen[parts.labels]
+    pixels = ink[digit]
+    if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         raise PreprocessError(_NO_INK)
-    return np.isin(parts.labels, chosen), threshold
+    return digit, threshold
 
 
 def _remove_lines(mask: np.ndarray) -> np.ndarray:
@@ -299,8 +321,7 @@ class _Components:
     def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
         self.labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
         self.shape = mask.shape
-        index = np.arange(1, count + 1)
-        self.mass = np.asarray(ndimage.sum_labels(ink, self.labels, index), float)
+        self.mass = np.bincount(self.labels.ravel(), ink.ravel(), count + 1)[1:]
         slices = ndimage.find_objects(self.labels)
         self.box = np.array(
             [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in slices], float
@@ -390,7 +411,7 @@ def _stroke_width(binary: np.ndarray) -> float:
 
 
 def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
-    """Thicken hairlines and thin marker strokes to MNIST's relative stroke width."""
+    """Thicken hairlines, and thin down marker strokes, to MNIST's relative stroke width."""
     side = max(crop.shape)
     width = _stroke_width(crop >= 0.5) / side
     if STROKE_BAND[0] <= width <= STROKE_BAND[1]:
