@@ -10,7 +10,7 @@ from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
 from PIL import Image
 
 from bot import texts
-from model.data import load_mnist
+from model.data import Mnist
 
 USER, CHAT = 701, 701
 
@@ -66,9 +66,9 @@ async def test_cluster_shows_its_samples_and_explains_bad_numbers(bot: RunningBo
     assert [r["text"] for r in refusals] == [texts.CLUSTER_USAGE.format(last=k - 1)] * 4
 
 
-async def test_name_is_admin_only_and_shows_in_captions(bot: RunningBot, mnist_dir: Path) -> None:
+async def test_name_is_admin_only_and_shows_in_captions(bot: RunningBot, mnist: Mnist) -> None:
     tg = bot.telegram
-    photo = photo_of(load_mnist(mnist_dir).test_images[0])
+    photo = photo_of(mnist.test_images[0])
     first = tg.send_photo_from_user(USER, CHAT, photo)
     await tg.wait_for_replies(CHAT, 1)
     stored = await bot.storage.find_image(CHAT, first)
@@ -106,10 +106,10 @@ async def test_retrain_refuses_non_admins_and_runs_nothing(bot: RunningBot) -> N
 
 
 async def test_stats_are_own_counts_for_users_and_totals_for_admins(
-    bot: RunningBot, mnist_dir: Path
+    bot: RunningBot, mnist: Mnist
 ) -> None:
     tg = bot.telegram
-    digits = load_mnist(mnist_dir).test_images[:2]
+    digits = mnist.test_images[:2]
     tg.send_text(USER, CHAT, "/stats")
     [empty] = await tg.wait_for_replies(CHAT, 1)
     assert empty["text"] == texts.user_stats(0, 0, 0, {})

@@ -9,14 +9,14 @@ import pytest
 from bot_harness import RunningBot, photo_of, running_bot
 
 from bot import texts
-from model.data import load_mnist
+from model.data import Mnist
 
 USER, OTHER = 901, 902
 
 
 @pytest.fixture(scope="module")
-def digit(mnist_dir: Path) -> np.ndarray:
-    return load_mnist(mnist_dir).test_images[0]
+def digit(mnist: Mnist) -> np.ndarray:
+    return mnist.test_images[0]
 
 
 @pytest.fixture

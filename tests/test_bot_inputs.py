@@ -11,15 +11,15 @@ from bot_harness import RunningBot, photo_of, running_bot
 from PIL import Image
 
 from bot import texts
-from model.data import load_mnist
+from model.data import Mnist
 from model.modelfile import DigitModel, load_model, save_model
 
 USER, CHAT = 601, 601
 
 
 @pytest.fixture(scope="module")
-def digit(mnist_dir: Path) -> np.ndarray:
-    return load_mnist(mnist_dir).test_images[0]
+def digit(mnist: Mnist) -> np.ndarray:
+    return mnist.test_images[0]
 
 
 @pytest.fixture

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +19,7 @@ from bot_harness import TOKEN, photo_of
 from fake_telegram import FakeTelegram
 
 from bot import texts
-from model.data import load_mnist
+from model.data import Mnist
 
 USER = 1101
 
@@ -27,7 +30,9 @@ def _env(tmp_path: Path, **values: str) -> dict[str, str]:
     return keep | {"PYTHONUNBUFFERED": "1"} | values
 
 
-async def _run_main(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+@contextlib.asynccontextmanager
+async def _bot_process(tmp_path: Path, env: dict[str, str]) -> AsyncIterator[Process]:
+    """`python -m bot` in `tmp_path`; killed on the way out if the test did not stop it."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -37,9 +42,31 @@ async def _run_main(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _run_main(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+    async with _bot_process(tmp_path, env) as process:
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, stderr.decode()
+
+
+async def _post_once_listening(
+    http: aiohttp.ClientSession, url: str, body: dict
+) -> aiohttp.ClientResponse:
+    """POST as soon as the server accepts connections (it may open just after setWebhook)."""
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                return await http.post(url, json=body)
+            except aiohttp.ClientConnectorError:
+                await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize(
@@ -89,9 +116,9 @@ async def test_a_rejected_token_or_unreachable_api_ends_with_one_clear_line(
 
 
 async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_the_token(
-    tmp_path: Path, model_path: Path, mnist_dir: Path
+    tmp_path: Path, model_path: Path, mnist_dir: Path, mnist: Mnist
 ) -> None:
-    digit: np.ndarray = load_mnist(mnist_dir).test_images[0]
+    digit: np.ndarray = mnist.test_images[0]
     async with FakeTelegram(TOKEN) as tg:
         env = _env(
             tmp_path,
@@ -102,16 +129,7 @@ async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_
             DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
             LOG_LEVEL="DEBUG",
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
+        async with _bot_process(tmp_path, env) as process:
             await tg.wait_for_calls("getUpdates", 1, within=60)
             tg.send_text(USER, USER, "/start")
             [welcome] = await tg.wait_for_replies(USER, 1, within=30)
@@ -125,10 +143,6 @@ async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_
             await tg.wait_for_calls("getFile", 1)
             process.send_signal(signal.SIGTERM)
             _, stderr_bytes = await asyncio.wait_for(process.communicate(), 60)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
 
     stderr = stderr_bytes.decode()
     assert welcome["text"] == texts.HELP
@@ -168,30 +182,17 @@ async def test_webhook_mode_accepts_only_telegram_signed_updates(
             WEBHOOK_URL=hook,
             WEBHOOK_PORT=str(port),
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
+        async with _bot_process(tmp_path, env) as process:
             [registered] = await tg.wait_for_calls("setWebhook", 1, within=60)
             secret = registered.params["secret_token"]
             async with aiohttp.ClientSession() as http:
-                forged = await http.post(hook, json=update)
+                forged = await _post_once_listening(http, hook, update)
                 signed = await http.post(
                     hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
                 )
             [reply] = await tg.wait_for_replies(USER, 1)
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.communicate(), 60)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
 
     assert registered.params["url"] == hook
     assert TOKEN not in secret

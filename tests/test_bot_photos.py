@@ -10,15 +10,15 @@ import pytest
 from bot_harness import RunningBot, photo_of, png_with_transparency, running_bot
 from PIL import Image
 
-from model.data import load_mnist
+from model.data import Mnist
 
 USER, CHAT = 501, 501
 
 
 @pytest.fixture(scope="module")
-def digits(mnist_dir: Path) -> np.ndarray:
+def digits(mnist: Mnist) -> np.ndarray:
     """A few MNIST test digits, the raw material of the users' photos."""
-    return load_mnist(mnist_dir).test_images[:40]
+    return mnist.test_images[:40]
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ import pytest
 from bot_harness import RunningBot, photo_of, running_bot
 
 from bot import texts
-from model.data import load_mnist
+from model.data import Mnist
 
 OWNER, OTHER = 801, 802
 
 
 @pytest.fixture(scope="module")
-def digits(mnist_dir: Path) -> np.ndarray:
-    return load_mnist(mnist_dir).test_images[:2]
+def digits(mnist: Mnist) -> np.ndarray:
+    return mnist.test_images[:2]
 
 
 @pytest.fixture
