@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.storage import Storage, open_storage
+from model.data import Mnist, load_mnist
+from model.train import TrainResult, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,3 +91,15 @@ def model_path() -> Path:
     if not path.is_file():
         pytest.skip(f"model file {path} not found; train one or set MODEL_PATH")
     return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir: Path) -> Mnist:
+    """The four MNIST splits, read and checksummed once per test session."""
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def small_training(mnist: Mnist) -> TrainResult:
+    """A real training run on 2,000 images: the whole pipeline, in seconds rather than minutes."""
+    return train_model(mnist, limit=2000, random_state=0, epochs=4)
