@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import Forbidden
 
 from bot import texts
-from bot.context import BotContext
+from bot.context import NOTIFIER, BotContext
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ async def report_error(update: object, context: BotContext) -> None:
             await context.bot.send_message(update.effective_chat.id, texts.WORKING_ON_IT_FAILED)
         except Forbidden:
             log.info("user blocked the bot; cannot report the error to them")
-    notifier = context.bot_data.get("notifier")
+    notifier = context.bot_data.get(NOTIFIER)
     if notifier is not None:
-        await notifier.push(f"Bot error: {type(context.error).__name__}: {context.error}")
+        # The error's type only: its text can quote request details, the logs have the rest.
+        await notifier.push(f"Bot error: {type(context.error).__name__} (details in the logs)")
