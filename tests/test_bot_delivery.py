@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bot_harness import RunningBot, photo_of, running_bot
+from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
 
 from bot import texts
 from model.data import Mnist
@@ -106,3 +106,18 @@ async def test_a_slow_picture_does_not_hold_up_other_users(
         if c.method in ("sendMessage", "sendPhoto")
     ]
     assert order == [("sendMessage", OTHER), ("sendPhoto", USER)]
+
+
+async def test_admins_hear_of_failures_in_telegram(
+    tmp_path: Path, model_path: Path, digit: np.ndarray
+) -> None:
+    async with running_bot(tmp_path, model_path, notify_telegram_admins=True) as bot:
+        tg = bot.telegram
+        tg.fail_next("sendPhoto", status=500, description="Internal Server Error", retry_after=None)
+        tg.send_photo_from_user(USER, USER, photo_of(digit))
+        [told] = await tg.wait_for_replies(USER, 1)
+        [alert] = await tg.wait_for_replies(ADMIN_ID, 1)
+
+    assert told["text"] == texts.WORKING_ON_IT_FAILED
+    assert alert["text"].startswith("Bot error: ")
+    assert "Internal Server Error" not in alert["text"]
