@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,7 +74,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     out = Path(args.out) if args.out else MODELS_DIR / f"{result.model.version}.npz"
     save_model(result.model, out)
-    summary = {"path": str(out), **result.summary()}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    summary = {"path": str(out), **result.summary(), "peak_rss_mb": round(peak_mb)}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -81,7 +83,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"model       {out}")
         print(f"version     {summary['version']}")
         print(f"trained on  {summary['n_train']} MNIST + {summary['n_extra']} extra images")
-        print(f"duration    {summary['duration_s']} s")
+        print(f"duration    {summary['duration_s']} s, peak RSS {summary['peak_rss_mb']} MB")
         for name in ("acc", "nmi", "ari"):
             if name in metrics:
                 print(f"{name.upper():<11} {metrics[name]:.4f}  (MNIST test split)")
