@@ -75,6 +75,7 @@ class Retrainer:
         self.seed = seed
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._task: asyncio.Task[str] | None = None
+        self._open_run: int | None = None
 
     @property
     def running(self) -> bool:
@@ -102,6 +103,7 @@ class Retrainer:
         if run_id is None:
             return False
         await self.notifier.push(pushes.retrain_started(trigger))
+        self._open_run = run_id
         self._task = asyncio.create_task(
             self._carry(run_id, requested_by), name=f"retrain-{run_id}"
         )
@@ -114,12 +116,18 @@ class Retrainer:
         return await asyncio.shield(self._task)
 
     async def close(self) -> None:
-        """Stop a run in progress (the child is killed, the run marked failed)."""
-        if self.running:
-            assert self._task is not None
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop a run in progress: the child is killed, the run marked failed and announced."""
+        if self._task is None or self._task.done():
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        if self._open_run is not None:
+            run_id, self._open_run = self._open_run, None
+            reason = "the bot stopped during training"
+            await asyncio.to_thread(self.versions.discard_run, run_id)
+            await self._finish(run_id, "failed", reason, None)
+            await self.notifier.push(pushes.retrain_failed(reason))
 
     async def pick_up_active_model(self) -> bool:
         """Serve the model another process promoted, if it differs from ours; True if swapped."""
@@ -136,14 +144,10 @@ class Retrainer:
         return True
 
     async def _carry(self, run_id: int, requested_by: int | None) -> str:
-        """Run to the end and record the outcome; never raises except on cancellation."""
+        """Run to the end and record the outcome; on cancellation `close` records it."""
         metrics: dict | None = None
         try:
             outcome, detail, text, metrics = await self._train_and_judge(run_id)
-        except asyncio.CancelledError:
-            await self._finish(run_id, "failed", "the bot stopped during training", None)
-            await self.notifier.push(pushes.retrain_failed("the bot stopped during training"))
-            raise
         except TrainingError as exc:
             outcome, detail = "failed", str(exc)
             text = pushes.retrain_failed(detail)
@@ -151,9 +155,9 @@ class Retrainer:
             log.exception("retraining run %d crashed", run_id)
             outcome, detail = "failed", f"internal error ({type(exc).__name__})"
             text = pushes.retrain_failed(detail)
-        finally:
-            await asyncio.to_thread(self.versions.discard_run, run_id)
+        await asyncio.to_thread(self.versions.discard_run, run_id)
         await self._finish(run_id, outcome, detail, metrics)
+        self._open_run = None
         log.info("retraining run %d %s: %s", run_id, outcome, detail)
         await self.notifier.push(text)
         await self._tell_admin(requested_by, text)

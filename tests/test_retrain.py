@@ -216,3 +216,40 @@ async def test_run_rejected_by_the_gate_keeps_the_model(
     assert run.metrics["metrics"]["acc"] < 0.999
     assert list(services.models_dir.glob("*.npz")) == []
     assert await services.storage.active_model() is None
+
+
+async def _heartbeat_seen(storage: Storage) -> None:
+    """Wait until the run has heartbeaten once: the trainer child is running."""
+    async with asyncio.timeout(60):
+        while True:
+            run = await storage.last_retrain()
+            if (
+                run is not None
+                and run.heartbeat_at is not None
+                and run.heartbeat_at > run.started_at
+            ):
+                return
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("when", ["at once", "while training"])
+async def test_stopping_the_bot_mid_run_fails_the_run_and_kills_the_trainer(
+    services: Services, fake_notify: FakeNotifyRun, mnist_dir: Path, when: str
+) -> None:
+    serving = services.provider.current
+    retrainer = _retrainer(services, mnist_dir)
+    assert await retrainer.start(SCHEDULE)
+    if when == "while training":
+        await _heartbeat_seen(services.storage)
+    await retrainer.close()
+    await services.notifier.flush()
+    assert not retrainer.running
+    assert services.provider.current is serving
+    assert fake_notify.messages == [
+        "🔄 Retraining started (schedule)",
+        "❌ Retraining failed, current model kept: the bot stopped during training",
+    ]
+    run = await services.storage.last_retrain()
+    assert run is not None
+    assert (run.outcome, run.detail) == ("failed", "the bot stopped during training")
+    assert not list((services.models_dir / "candidates").iterdir())
