@@ -231,6 +231,7 @@ async def test_pick_up_job_serves_a_model_promoted_elsewhere(bot: Bot, model_pat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 async def test_scheduled_retrain_swaps_the_model_and_pushes_in_order(
     bot: Bot, fake_notify: FakeNotifyRun
 ) -> None:

@@ -197,6 +197,7 @@ async def test_pick_up_serves_the_model_another_process_promoted(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 async def test_run_rejected_by_the_gate_keeps_the_model(
     services: Services, fake_notify: FakeNotifyRun, mnist_dir: Path
 ) -> None:
