@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fake_notify import FakeNotifyRun
 from sqlalchemy.engine import make_url
 
 from bot.storage import Storage, open_storage
@@ -103,3 +104,25 @@ def mnist(mnist_dir: Path) -> Mnist:
 def small_training(mnist: Mnist) -> TrainResult:
     """A real training run on 2,000 images: the whole pipeline, in seconds rather than minutes."""
     return train_model(mnist, limit=2000, random_state=0, epochs=4)
+
+
+@pytest.fixture
+def fake_notify() -> Iterator[FakeNotifyRun]:
+    """A local notify.run endpoint recording what the bot pushes."""
+    with FakeNotifyRun() as fake:
+        yield fake
+
+
+@pytest.fixture
+def broken_mnist_dir(tmp_path: Path) -> Path:
+    """MNIST files that exist but fail their checksum: a retrain fails at once."""
+    directory = tmp_path / "broken-mnist"
+    directory.mkdir()
+    for prefix in (
+        "train-images-idx3",
+        "train-labels-idx1",
+        "t10k-images-idx3",
+        "t10k-labels-idx1",
+    ):
+        (directory / f"{prefix}-ubyte.gz").write_bytes(b"not mnist")
+    return directory

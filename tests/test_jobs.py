@@ -7,7 +7,7 @@ minute boundary; the crontab parsing is tested on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,12 +52,6 @@ class Bot:
     notifier: Notifier
     retrainer: Retrainer
     models_dir: Path
-
-
-@pytest.fixture
-def fake_notify() -> Iterator[FakeNotifyRun]:
-    with FakeNotifyRun() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -5,19 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fake_notify import FakeNotifyRun, closed_port_url
 
 from bot.notify import Notifier, resolve_endpoint
-
-
-@pytest.fixture
-def fake_notify() -> Iterator[FakeNotifyRun]:
-    with FakeNotifyRun() as fake:
-        yield fake
 
 
 @pytest.fixture

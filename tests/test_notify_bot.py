@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,27 +19,9 @@ from model.data import load_mnist
 USER = CHAT = 501
 
 
-@pytest.fixture
-def fake_notify() -> Iterator[FakeNotifyRun]:
-    with FakeNotifyRun() as fake:
-        yield fake
-
-
 @pytest.fixture(scope="module")
 def digit(mnist_dir: Path) -> np.ndarray:
     return load_mnist(mnist_dir).test_images[0]
-
-
-@pytest.fixture
-def broken_mnist(tmp_path: Path) -> Path:
-    """MNIST files failing their checksum, so a retrain fails at once."""
-    directory = tmp_path / "broken-mnist"
-    directory.mkdir()
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-        (directory / name).write_bytes(b"not mnist")
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        (directory / name).write_bytes(b"not mnist")
-    return directory
 
 
 async def _until(condition: Callable[[], bool], within: float = 20.0) -> None:
@@ -83,14 +65,14 @@ async def test_photo_replies_do_not_wait_for_notify_run(
 
 
 async def test_admin_retrain_is_announced_in_order_and_mirrored_once(
-    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist: Path
+    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist_dir: Path
 ) -> None:
     async with running_bot(
         tmp_path,
         model_path,
         notify_run_endpoint=fake_notify.url,
         notify_telegram_admins=True,
-        mnist_dir=broken_mnist,
+        mnist_dir=broken_mnist_dir,
     ) as bot:
         serving = bot.models.current
         bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
@@ -112,14 +94,14 @@ async def test_admin_retrain_is_announced_in_order_and_mirrored_once(
 
 
 async def test_admin_without_mirror_is_told_how_the_retrain_ended(
-    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist: Path
+    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist_dir: Path
 ) -> None:
     async with running_bot(
         tmp_path,
         model_path,
         notify_run_endpoint=fake_notify.url,
         notify_telegram_admins=False,
-        mnist_dir=broken_mnist,
+        mnist_dir=broken_mnist_dir,
     ) as bot:
         bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
         started_reply, ended = await bot.telegram.wait_for_replies(ADMIN_ID, 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,24 +33,6 @@ class Services:
     provider: ModelProvider
     notifier: Notifier
     models_dir: Path
-
-
-@pytest.fixture
-def fake_notify() -> Iterator[FakeNotifyRun]:
-    with FakeNotifyRun() as fake:
-        yield fake
-
-
-@pytest.fixture
-def broken_mnist(tmp_path: Path) -> Path:
-    """MNIST files that exist but fail their checksum: the trainer stops at once."""
-    directory = tmp_path / "broken-mnist"
-    directory.mkdir()
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-        (directory / name).write_bytes(b"not mnist")
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        (directory / name).write_bytes(b"not mnist")
-    return directory
 
 
 async def _open_services(
@@ -100,10 +82,10 @@ def _retrainer(
 
 
 async def test_failed_run_keeps_the_model_and_says_why(
-    services: Services, fake_notify: FakeNotifyRun, broken_mnist: Path
+    services: Services, fake_notify: FakeNotifyRun, broken_mnist_dir: Path
 ) -> None:
     serving = services.provider.current
-    retrainer = _retrainer(services, broken_mnist)
+    retrainer = _retrainer(services, broken_mnist_dir)
     assert await retrainer.start(SCHEDULE)
     assert await retrainer.wait() == "failed"
     await services.notifier.flush()
@@ -126,12 +108,12 @@ async def test_one_run_at_a_time_across_processes(
     tmp_path: Path,
     model_path: Path,
     fake_notify: FakeNotifyRun,
-    broken_mnist: Path,
+    broken_mnist_dir: Path,
 ) -> None:
     other = await _open_services(database_url, tmp_path / "models", model_path, fake_notify.url)
     try:
-        first = _retrainer(services, broken_mnist)
-        second = _retrainer(other, broken_mnist)
+        first = _retrainer(services, broken_mnist_dir)
+        second = _retrainer(other, broken_mnist_dir)
         assert await first.start("admin 1")
         assert not await second.start("admin 2")
         assert not await first.start("schedule")
@@ -148,14 +130,14 @@ async def test_one_run_at_a_time_across_processes(
 
 
 async def test_a_crashed_run_is_failed_at_the_next_start(
-    services: Services, broken_mnist: Path
+    services: Services, broken_mnist_dir: Path
 ) -> None:
     crashed = await services.storage.try_start_retrain("schedule", "gone-host:1")
     assert crashed is not None
     leftover = services.models_dir / "candidates" / f"run-{crashed}.npz"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"half a model")
-    retrainer = _retrainer(services, broken_mnist, stale_after=timedelta(0))
+    retrainer = _retrainer(services, broken_mnist_dir, stale_after=timedelta(0))
     assert await retrainer.recover() == 1
     run = await services.storage.last_retrain()
     assert run is not None
@@ -166,14 +148,14 @@ async def test_a_crashed_run_is_failed_at_the_next_start(
 
 
 async def test_recover_leaves_a_live_run_of_another_process_alone(
-    services: Services, broken_mnist: Path
+    services: Services, broken_mnist_dir: Path
 ) -> None:
     live = await services.storage.try_start_retrain("schedule", "other-host:2")
     assert live is not None
     candidate = services.models_dir / "candidates" / f"run-{live}.npz"
     candidate.parent.mkdir(parents=True)
     candidate.write_bytes(b"being written")
-    retrainer = _retrainer(services, broken_mnist)
+    retrainer = _retrainer(services, broken_mnist_dir)
     assert await retrainer.recover() == 0
     assert candidate.exists()
     assert not await retrainer.start(SCHEDULE)
