@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +205,26 @@ async def test_an_unreachable_database_raises_storage_unavailable() -> None:
         await open_storage("postgresql+psycopg://bot:secret@127.0.0.1:9/bot")
 
     assert "secret" not in str(caught.value)
+
+
+async def test_a_cancelled_call_returns_only_once_the_database_has_settled(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    storage = await open_storage(url, workers=2)
+    writer = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        saving = asyncio.create_task(storage.save_image(make_image(77)))
+        await asyncio.sleep(0)
+        saving.cancel()
+        asyncio.get_running_loop().call_later(0.2, writer.execute, "COMMIT")
+
+        with pytest.raises(asyncio.CancelledError):
+            await saving
+        found = await storage.find_image(1000, 77)
+    finally:
+        writer.close()
+        await storage.close()
+
+    assert found is not None

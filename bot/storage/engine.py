@@ -47,7 +47,14 @@ def create_db_engine(url: str | URL, pool_size: int) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
     if url.get_backend_name() == "postgresql":
-        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        # Keepalives turn a server that vanished mid-query into an error within a minute.
+        options["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
         return create_engine(url, **options)
     raise ValueError(
         f"unsupported database {safe_url(url)}: use sqlite:/// or postgresql+psycopg://"

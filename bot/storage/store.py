@@ -51,10 +51,19 @@ class Storage:
         return self._engine.dialect.name
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
+        """Run ``function(engine, *args)`` in a worker thread.
+
+        A thread cannot be interrupted, so a cancelled caller waits for it before the
+        cancellation goes on: once a cancelled call returns, the database has settled.
+        """
         loop = asyncio.get_running_loop()
         call = functools.partial(function, self._engine, *args)
+        future = loop.run_in_executor(self._executor, call)
         try:
-            return await loop.run_in_executor(self._executor, call)
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
         except UNAVAILABLE as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise StorageUnavailableError(f"database {self.url} unavailable: {reason}") from exc
