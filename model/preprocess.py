@@ -32,7 +32,7 @@ STROKE_REL = 0.092
 STROKE_BAND = (0.05, 0.165)
 
 _MIN_CONTRAST = 0.12
-_MIN_INK_PIXELS = 20
+_MIN_INK_PIXELS = 10
 _NOISE_SIGMAS = 4.5
 
 
@@ -60,14 +60,50 @@ def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     PreprocessError
         Not an image, too small, too large, or no ink found.
     """
-    gray = _decode(data, max_pixels)
+    gray, scale = _decode(data, max_pixels)
     ink = _ink_map(gray)
     mask, floor = _digit_mask(ink)
+    region = _zoom_region(mask, scale)
+    if region is not None:
+        try:
+            zoomed, _ = _decode(data, max_pixels, region)
+            ink = _ink_map(zoomed)
+            mask, floor = _digit_mask(ink)
+        except PreprocessError:
+            pass
     return _frame(ink, mask, floor)
 
 
-def _decode(data: bytes | Image.Image, max_pixels: int) -> np.ndarray:
-    """Open, check size, rotate by EXIF and shrink to a float32 grayscale array (0..255)."""
+def _zoom_region(mask: np.ndarray, scale: float) -> tuple[float, float, float, float] | None:
+    """Where to look again at full resolution when the digit is small in a large photo.
+
+    Returns (left, top, right, bottom) as fractions of the image, three digit-sizes wide.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    if scale < 1.5 or side >= _ZOOM_BELOW:
+        return None
+    height, width = mask.shape
+    cy, cx = (rows[0] + rows[-1] + 1) / 2, (cols[0] + cols[-1] + 1) / 2
+    return (
+        max(0.0, (cx - 1.5 * side) / width),
+        max(0.0, (cy - 1.5 * side) / height),
+        min(1.0, (cx + 1.5 * side) / width),
+        min(1.0, (cy + 1.5 * side) / height),
+    )
+
+
+_ZOOM_BELOW = 48
+
+
+def _decode(
+    data: bytes | Image.Image,
+    max_pixels: int,
+    region: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, float]:
+    """Open, check size, rotate by EXIF, crop to `region` (fractions of the upright image) and
+    shrink to a float32 grayscale array (0..255); also how much it was shrunk."""
     owned = not isinstance(data, Image.Image)
     image = _open(data) if owned else data
     width, height = image.size
@@ -84,11 +120,24 @@ def _decode(data: bytes | Image.Image, max_pixels: int) -> np.ndarray:
     try:
         if owned:
             if image.format == "JPEG":
-                image.draft("L", (WORK_SIZE, WORK_SIZE))
+                fraction = (
+                    1.0 if region is None else max(region[2] - region[0], region[3] - region[1])
+                )
+                image.draft("L", (round(WORK_SIZE / fraction),) * 2)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
         else:
             image = ImageOps.exif_transpose(image)
+        if region is not None:
+            w, h = image.size
+            image = image.crop(
+                (
+                    int(region[0] * w),
+                    int(region[1] * h),
+                    int(np.ceil(region[2] * w)),
+                    int(np.ceil(region[3] * h)),
+                )
+            )
         gray = _grayscale(image)
     except PreprocessError:
         raise
@@ -96,7 +145,7 @@ def _decode(data: bytes | Image.Image, max_pixels: int) -> np.ndarray:
         raise PreprocessError(
             "The image file is damaged or in a form I cannot read; send it again as a photo."
         ) from exc
-    return gray
+    return gray, max(width, height) / max(gray.shape)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -168,21 +217,15 @@ def _shrink(image: Image.Image) -> np.ndarray:
 def _ink_map(gray: np.ndarray) -> np.ndarray:
     """Ink strength in [0, 1] (0 = paper) after dividing out the lit background.
 
-    Polarity follows the background: block medians of a coarse copy estimate it (ink is a
-    minority in every block), and the ink is on the side with more mass standing out from it,
-    darker on a light page, lighter on a dark screen. The paper is then a morphological
-    closing of the coarse copy, wider than any stroke, so it follows gradients and hard shadow
-    edges but not the ink.
+    Polarity follows the background (`_light_ink`). The paper is then a morphological closing
+    of a coarse copy, wider than any stroke, so it follows gradients and hard shadow edges but
+    not the ink.
     """
     height, width = gray.shape
     factor = max(1, max(height, width) // _COARSE)
     image = Image.fromarray(gray)
     coarse = np.asarray(image.reduce(factor) if factor > 1 else image, dtype=np.float32)
-    residual = coarse - _block_median(coarse)
-    spread = 3.0 * float(np.median(np.abs(residual))) + 4.0
-    dark = np.clip(-residual - spread, 0, None).sum()
-    light = np.clip(residual - spread, 0, None).sum()
-    if light > dark:
+    if _light_ink(coarse):
         gray, coarse = 255.0 - gray, 255.0 - coarse
     size = max(7, max(coarse.shape) // 4)
     paper = ndimage.grey_closing(coarse, size=(size, size))
@@ -192,20 +235,21 @@ def _ink_map(gray: np.ndarray) -> np.ndarray:
     return 1.0 - gray / np.maximum(paper, 8.0)
 
 
-def _block_median(coarse: np.ndarray) -> np.ndarray:
-    """Median of each of about 4x3 blocks, bilinearly upsampled back to the coarse size.
+def _light_ink(coarse: np.ndarray) -> bool:
+    """Whether the ink is lighter than the background.
 
-    Small images (screenshots, crops, MNIST itself) are mostly digit, so one block.
+    On a photo, strokes are thin: compare what thin dark features (black top-hat) and thin
+    light ones (white top-hat) stand out from their surroundings; steps such as a paper edge
+    or a shadow and symmetric textures cancel out. An image the digit fills (MNIST itself, a
+    screenshot) has a flat background, so its median tells.
     """
-    cells = 4 if max(coarse.shape) >= _COARSE else 1
-    block = -(-max(coarse.shape) // cells)
-    rows, cols = -(-coarse.shape[0] // block), -(-coarse.shape[1] // block)
-    padded = np.pad(
-        coarse, ((0, rows * block - coarse.shape[0]), (0, cols * block - coarse.shape[1])), "edge"
-    )
-    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    grid = Image.fromarray(np.median(blocks, axis=2).astype(np.float32))
-    return np.asarray(grid.resize(coarse.shape[::-1], Image.Resampling.BILINEAR), np.float32)
+    if max(coarse.shape) < _COARSE:
+        low, high = np.percentile(coarse, [1, 99])
+        return float(np.median(coarse)) < (low + high) / 2
+    dark = ndimage.grey_closing(coarse, size=(5, 5)) - coarse
+    light = coarse - ndimage.grey_opening(coarse, size=(5, 5))
+    margin = 3.0 * float(np.median(dark + light)) + 4.0
+    return np.clip(light - margin, 0, None).sum() > np.clip(dark - margin, 0, None).sum()
 
 
 _COARSE = 64
@@ -450,16 +494,27 @@ def _tight(crop: np.ndarray) -> np.ndarray:
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:
-    """Scale so the longer side is 20 px, aspect kept, anti-aliased."""
+    """Scale so the box's longer side is 20 px, aspect kept, anti-aliased.
+
+    The box is that of the strokes at half their level: in MNIST the box of every inked pixel
+    is also the box at half level, so a blur halo outside it is not part of the digit.
+    """
+    rows = np.flatnonzero((crop >= _BOX_LEVEL).any(axis=1))
+    cols = np.flatnonzero((crop >= _BOX_LEVEL).any(axis=0))
+    crop = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = MNIST_BOX / max(crop.shape)
+    if scale == 1.0:
+        return crop
     size = (
         max(1, min(MNIST_BOX, round(crop.shape[1] * scale))),
         max(1, min(MNIST_BOX, round(crop.shape[0] * scale))),
     )
-    if size == (crop.shape[1], crop.shape[0]):
-        return crop
-    image = Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.BILINEAR)
+    kernel = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    image = Image.fromarray(crop.astype(np.float32)).resize(size, kernel)
     return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+
+
+_BOX_LEVEL = 0.5
 
 
 def _centre(digit: np.ndarray) -> np.ndarray:
@@ -475,4 +530,4 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(MNIST_SIZE / 2 - cy), 0, MNIST_SIZE - height))
     left = int(np.clip(round(MNIST_SIZE / 2 - cx), 0, MNIST_SIZE - width))
     out[top : top + height, left : left + width] = digit
-    return np.round(out * 255.0).astype(np.uint8)
+    return np.round(out * (255.0 / max(float(out.max()), 1e-6))).astype(np.uint8)
