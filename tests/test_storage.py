@@ -228,3 +228,25 @@ async def test_a_cancelled_call_returns_only_once_the_database_has_settled(
         await storage.close()
 
     assert found is not None
+
+
+async def test_erased_photos_leave_no_bytes_in_the_sqlite_files(tmp_path: Path) -> None:
+    storage = await open_storage(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    forgotten = np.random.default_rng(1).bytes(200_000)
+    purged = np.random.default_rng(2).bytes(200_000)
+    try:
+        await storage.save_image(make_image(1, user_id=5, original=forgotten))
+        await storage.save_image(make_image(2, user_id=6, original=purged, received_at=T0))
+        await storage.save_image(make_image(3, user_id=6, received_at=T0 + timedelta(days=9)))
+        await storage.forget_user(5)
+        await storage.purge_older_than(T0 + timedelta(days=1))
+        on_disk = await asyncio.to_thread(_read_database_files, tmp_path)
+    finally:
+        await storage.close()
+
+    for original in (forgotten, purged):
+        assert all(original[i : i + 64] not in on_disk for i in range(0, len(original), 20_000))
+
+
+def _read_database_files(directory: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in directory.glob("bot.sqlite3*"))

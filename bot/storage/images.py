@@ -108,13 +108,27 @@ def forget_user(engine: Engine, user_id: int) -> int:
         connection.execute(
             update(cluster_names).where(cluster_names.c.set_by == user_id).values(set_by=None)
         )
+    _flush_erased(engine)
     return erased
 
 
 def purge_older_than(engine: Engine, cutoff: datetime) -> int:
     """Delete images received before ``cutoff``; returns how many."""
     with engine.begin() as connection:
-        return connection.execute(delete(images).where(images.c.received_at < cutoff)).rowcount
+        purged = connection.execute(delete(images).where(images.c.received_at < cutoff)).rowcount
+    _flush_erased(engine)
+    return purged
+
+
+def _flush_erased(engine: Engine) -> None:
+    """Make erasure real on disk: SQLite's WAL still holds the erased pages until a checkpoint.
+
+    secure_delete has zeroed the freed pages; the checkpoint writes them into the file and
+    truncates the WAL. PostgreSQL's (auto)vacuum reclaims dead rows on its own schedule.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def training_images(engine: Engine, include_outliers: bool) -> np.ndarray:
