@@ -2,8 +2,17 @@
 
 ``storage = await open_storage(url)`` migrates the database to head and returns a
 ``Storage`` whose methods are all coroutines (sync SQLAlchemy in a bounded thread pool).
-``DEFAULT_DATABASE_URL`` is ``sqlite:///data/bot.sqlite3``, created owner-only on first
-run; deployments use ``postgresql+psycopg://user:pass@host/db``.
+``DEFAULT_DATABASE_URL`` is ``sqlite:///data/bot.sqlite3`` (relative to the working
+directory), created owner-only on first run; deployments use
+``postgresql+psycopg://user:pass@host/db``. Several processes may share one database: the
+migration at start, the retraining lock and the active model are all held by the database.
+
+Guarantees worth knowing:
+
+- A cancelled call returns (raising CancelledError) only after its worker thread is done,
+  so what the caller reads next is settled.
+- ``forget_user`` and ``purge_older_than`` leave no erased bytes in SQLite's files
+  (secure_delete plus a WAL checkpoint); on PostgreSQL, vacuum reclaims them later.
 
 Refinements of the contract in docs/ARCHITECTURE.md:
 
