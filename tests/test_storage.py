@@ -14,9 +14,11 @@ import pytest
 from bot.storage import (
     IncomingImage,
     Storage,
+    StorageConfigError,
     StorageUnavailableError,
     open_storage,
 )
+from bot.storage.engine import create_db_engine
 
 T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -250,3 +252,24 @@ async def test_erased_photos_leave_no_bytes_in_the_sqlite_files(tmp_path: Path) 
 
 def _read_database_files(directory: Path) -> bytes:
     return b"".join(path.read_bytes() for path in directory.glob("bot.sqlite3*"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://bot@localhost/bot",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:x?mode=memory",
+    ],
+)
+async def test_a_database_the_store_cannot_use_is_named_in_one_sentence(url: str) -> None:
+    with pytest.raises(StorageConfigError, match="sqlite:///"):
+        await open_storage(url)
+
+
+def test_plain_postgres_urls_mean_psycopg_3() -> None:
+    for url in ("postgres://bot@127.0.0.1/bot", "postgresql://bot@127.0.0.1/bot"):
+        engine = create_db_engine(url, pool_size=1)
+        assert engine.dialect.driver == "psycopg"
+        engine.dispose()

@@ -18,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 
+from bot.storage.records import StorageConfigError
+
 DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_S = 5
@@ -33,7 +35,7 @@ def safe_url(url: str | URL) -> str:
 
 def create_db_engine(url: str | URL, pool_size: int) -> Engine:
     """An engine whose pool holds at most ``pool_size`` connections (one per worker thread)."""
-    url = make_url(url)
+    url = _with_driver(make_url(url))
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": 0,
@@ -56,16 +58,23 @@ def create_db_engine(url: str | URL, pool_size: int) -> Engine:
             "keepalives_count": 3,
         }
         return create_engine(url, **options)
-    raise ValueError(
+    raise StorageConfigError(
         f"unsupported database {safe_url(url)}: use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _with_driver(url: URL) -> URL:
+    """postgres:// and postgresql:// (as hosting platforms hand them out) mean psycopg 3."""
+    if url.drivername in {"postgres", "postgresql"}:
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _prepare_sqlite_file(url: URL) -> None:
     """Create the database file owner-only (0600) and its directory 0700 when we make it."""
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
-        raise ValueError("SQLite needs a file path, e.g. sqlite:///data/bot.sqlite3")
+        raise StorageConfigError("SQLite needs a file path, e.g. sqlite:///data/bot.sqlite3")
     path = Path(database)
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)

@@ -14,6 +14,10 @@ class StorageError(Exception):
     """Base of the store's own errors."""
 
 
+class StorageConfigError(StorageError, ValueError):
+    """DATABASE_URL names a database the store cannot use; the message says what works."""
+
+
 class StorageUnavailableError(StorageError):
     """The database cannot be reached or did not answer in time; the bot can apologise."""
 
