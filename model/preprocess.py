@@ -33,6 +33,9 @@ STROKE_BAND = (0.05, 0.165)
 
 _MIN_CONTRAST = 0.12
 _MIN_INK_PIXELS = 10
+_STRONG = 0.4
+"""Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
+ruled line touching it does not."""
 _NOISE_SIGMAS = 4.5
 
 
@@ -269,9 +272,11 @@ def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
     without_lines = _remove_lines(mask)
     if frames.any() or without_lines is not mask:
         parts = _Components(ink, without_lines)
-    chosen = np.zeros(len(parts.mass) + 1, bool)
-    chosen[parts.digit()] = True
-    digit = chosen[parts.labels]
+    digit = parts.digit_mask()
+    if digit.any():
+        strong = digit & (ink >= _STRONG * float(np.percentile(ink[digit], 90)))
+        core = _Components(ink, strong).digit_mask()
+        digit &= ndimage.binary_dilation(core, iterations=2)
     pixels = ink[digit]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         raise PreprocessError(_NO_INK)
@@ -392,6 +397,12 @@ class _Components:
             result[i] = inner.any()
         return result
 
+    def digit_mask(self) -> np.ndarray:
+        """Boolean mask of `digit`'s components."""
+        chosen = np.zeros(len(self.mass) + 1, bool)
+        chosen[self.digit()] = True
+        return chosen[self.labels]
+
     def digit(self) -> list[int]:
         """Labels of the digit: the heaviest central component, preferring ones clear of the
         image border (paper edges, tables, shadows), plus pieces close to it (the detached top
@@ -455,10 +466,13 @@ def _stroke_width(binary: np.ndarray) -> float:
 
 
 def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
-    """Thicken hairlines, and thin down marker strokes, to MNIST's relative stroke width."""
+    """Thicken hairlines, and thin down marker strokes, to MNIST's relative stroke width.
+
+    A crop already at MNIST's scale is left alone: its strokes were drawn at that scale.
+    """
     side = max(crop.shape)
     width = _stroke_width(crop >= 0.5) / side
-    if STROKE_BAND[0] <= width <= STROKE_BAND[1]:
+    if side <= MNIST_BOX + 2 or STROKE_BAND[0] <= width <= STROKE_BAND[1]:
         return crop
     work = 2 * MNIST_BOX
     scale = work / side
