@@ -19,7 +19,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import texts
+from bot import pushes, texts
 from bot.context import LIMITER, MODELS, NOTIFIER, RETRAINER, SETTINGS, STORAGE, BotContext
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
 from bot.jobs import Schedules, register_jobs
@@ -115,6 +115,7 @@ async def open_services(application: BotApplication) -> None:
         mirrors=mirrors,
     )
     await notifier.start()
+    await notifier.push(pushes.bot_started(model.version))
     application.bot_data[NOTIFIER] = notifier
     retrainer = Retrainer(
         storage,
@@ -138,6 +139,7 @@ async def close_services(application: BotApplication) -> None:
         await retrainer.close()
     notifier = application.bot_data.pop(NOTIFIER, None)
     if notifier is not None:
+        await notifier.push(pushes.bot_stopped())
         await notifier.close()
     models = application.bot_data.pop(MODELS, None)
     if models is not None:

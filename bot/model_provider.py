@@ -48,12 +48,16 @@ class ModelProvider:
 
         Blocking (disk and numpy); call it through `run` from async code.
         """
+        skipped = 0
         for path in self._candidates(preferred):
             try:
                 model = load_model(path)
             except ModelFileError as exc:
                 log.warning("skipping model file: %s", exc)
+                skipped += 1
                 continue
+            if skipped and path == self.shipped_path:
+                log.warning("falling back to the shipped model %s (%s)", path, model.version)
             self.swap(model)
             return model
         raise ModelFileError(

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     mnist_dir: Path = Path("data/mnist")
     database_url: str = "sqlite:///data/bot.sqlite3"
     notify_run_endpoint: str | None = None
-    notify_telegram_admins: bool = True
+    notify_telegram_admins: bool = False
     status_url: str | None = None
     retrain_cron: str = "0 3 * * 0"
     status_cron: str = "0 9 * * *"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from model.clustering import ProgressCallback
 from model.data import MnistError, download_mnist, load_mnist, resolve_mnist_dir
 from model.modelfile import ModelFileError, load_model, save_model
 
@@ -18,19 +20,21 @@ SHIPPED_MODEL = Path("data/model.npz")
 MODELS_DIR = Path("data/models")
 
 
-def _progress_bar() -> tuple[object, object]:
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[ProgressCallback | None]:
     """A tqdm bar on a terminal; silence elsewhere (CI logs, the bot's subprocess)."""
     if not sys.stderr.isatty():
-        return None, None
+        yield None
+        return
     from tqdm import tqdm
 
-    bar = tqdm(total=100, unit="%", desc="training", file=sys.stderr)
+    with tqdm(total=100, unit="%", desc="training", file=sys.stderr) as bar:
 
-    def update(stage: str, fraction: float) -> None:
-        bar.set_description(stage)
-        bar.update(int(fraction * 100) - bar.n)
+        def update(stage: str, fraction: float) -> None:
+            bar.set_description(stage)
+            bar.update(int(fraction * 100) - bar.n)
 
-    return bar, update
+        yield update
 
 
 def _load_extra(path: str | None) -> np.ndarray | None:
@@ -60,18 +64,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     mnist = load_mnist(args.data)
     extra = _load_extra(args.extra)
     previous = load_model(args.previous) if args.previous else None
-    bar, update = _progress_bar()
-    result = train_model(
-        mnist,
-        extra=extra,
-        previous=previous,
-        n_clusters=args.k,
-        limit=args.limit,
-        random_state=args.seed,
-        progress=update,
-    )
-    if bar is not None:
-        bar.close()
+    with _progress_bar() as progress:
+        result = train_model(
+            mnist,
+            extra=extra,
+            previous=previous,
+            n_clusters=args.k,
+            limit=args.limit,
+            random_state=args.seed,
+            progress=progress,
+        )
     out = Path(args.out) if args.out else MODELS_DIR / f"{result.model.version}.npz"
     save_model(result.model, out)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

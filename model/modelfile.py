@@ -189,10 +189,11 @@ def save_model(model: DigitModel, path: str | os.PathLike[str]) -> Path:
     metadata.update(format=FORMAT_NAME, format_version=FORMAT_VERSION)
     metadata["sha256"] = _digest(arrays, metadata)
     meta_bytes = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), dtype=np.uint8)
+    payload: dict[str, Any] = {"metadata": meta_bytes, **arrays}
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".npz.tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, metadata=meta_bytes, **arrays)
+            np.savez_compressed(handle, **payload)
         os.chmod(tmp_name, 0o600)
         os.replace(tmp_name, target)
     except BaseException:
