@@ -241,18 +241,24 @@ def _ink_map(gray: np.ndarray) -> np.ndarray:
 def _light_ink(coarse: np.ndarray) -> bool:
     """Whether the ink is lighter than the background.
 
-    On a photo, strokes are thin: compare what thin dark features (black top-hat) and thin
-    light ones (white top-hat) stand out from their surroundings; steps such as a paper edge
-    or a shadow and symmetric textures cancel out. An image the digit fills (MNIST itself, a
-    screenshot) has a flat background, so its median tells.
+    An image the digit fills (MNIST itself, a screenshot) has a flat background, so its median
+    tells. On a photo three cues vote: which of thin dark or thin light features stand out
+    more from their surroundings (morphological top-hats) at a pen's and at a marker's width,
+    where steps such as a paper edge or a shadow and symmetric textures cancel out; and
+    whether the image's border, mostly background, is on the light side.
     """
+    low, high = np.percentile(coarse, [1, 99])
     if max(coarse.shape) < _COARSE:
-        low, high = np.percentile(coarse, [1, 99])
         return float(np.median(coarse)) < (low + high) / 2
-    dark = ndimage.grey_closing(coarse, size=(5, 5)) - coarse
-    light = coarse - ndimage.grey_opening(coarse, size=(5, 5))
-    margin = 3.0 * float(np.median(dark + light)) + 4.0
-    return np.clip(light - margin, 0, None).sum() > np.clip(dark - margin, 0, None).sum()
+    votes = 0
+    for size in (5, 11):
+        dark = ndimage.grey_closing(coarse, size=(size, size)) - coarse
+        light = coarse - ndimage.grey_opening(coarse, size=(size, size))
+        margin = 3.0 * float(np.median(dark + light)) + 4.0
+        votes += np.clip(light - margin, 0, None).sum() > np.clip(dark - margin, 0, None).sum()
+    ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
+    votes += float(np.median(ring)) < (low + high) / 2
+    return votes >= 2
 
 
 _COARSE = 64
