@@ -76,6 +76,7 @@ def build_application(settings: Settings) -> BotApplication:
     # Inline buttons: feedback under replies, the /forget confirmation.
     application.add_handler(CallbackQueryHandler(feedback.record_feedback, feedback.PATTERN))
     application.add_handler(CallbackQueryHandler(privacy.confirm_forget, privacy.PATTERN))
+    application.add_handler(CallbackQueryHandler(fallback.answer_unknown_button))
     # Pictures: compressed photos and image files (PNG with transparency included).
     application.add_handler(
         MessageHandler(filters.PHOTO | filters.Document.IMAGE, photos.classify_photo)

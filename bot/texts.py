@@ -65,6 +65,7 @@ FORGET_YES = "Yes, erase everything"
 FORGET_NO = "No, keep it"
 FORGET_CANCELLED = "Nothing was erased."
 FORGET_NOT_YOURS = "This button belongs to someone else's /forget; nothing was erased."
+BUTTON_UNKNOWN = "That button is not one of mine; nothing was changed."
 FORGET_EXPIRED = "This confirmation has expired and nothing was erased. Send /forget again."
 PRIVACY = (
     "What I store: each picture you send exactly as received, its size and type, the 28x28 "

@@ -22,6 +22,15 @@ async def explain_what_to_send(update: Update, context: BotContext) -> None:
     await message.reply_text(reply)
 
 
+async def answer_unknown_button(update: Update, context: BotContext) -> None:
+    """A button payload no handler knows (forged, or from an old version): answer, change nothing.
+
+    An unanswered callback query leaves the user's button spinning.
+    """
+    if update.callback_query:
+        await update.callback_query.answer(texts.BUTTON_UNKNOWN, show_alert=True)
+
+
 async def report_error(update: object, context: BotContext) -> None:
     """Log the failure, then tell the user something short and true, then the admins."""
     log.error("failed to handle an update", exc_info=context.error)

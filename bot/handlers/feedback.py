@@ -10,7 +10,7 @@ from bot import texts
 from bot.context import BotContext
 from bot.handlers.photos import feedback_keyboard
 
-PATTERN = re.compile(r"^fb:(\d+):(\d)$")
+PATTERN = re.compile(r"^fb:(\d{1,18}):(\d)$")  # ids past 18 digits overflow BIGINT: forged
 
 
 async def record_feedback(update: Update, context: BotContext) -> None:

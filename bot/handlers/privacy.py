@@ -10,8 +10,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot import texts
 from bot.context import BotContext
 
-PATTERN = re.compile(r"^forget:(\d+):(\d+|no)$")
+PATTERN = re.compile(r"^forget:(\d{1,18}):(\d{1,12}|no)$")
 CONFIRMATION_LIFETIME = 600  # seconds a /forget button stays valid
+CLOCK_SKEW = 60  # seconds a button may seem to come from the future (several bot hosts)
 
 
 async def show_privacy(update: Update, context: BotContext) -> None:
@@ -51,7 +52,7 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         await query.answer()
         await query.edit_message_text(texts.FORGET_CANCELLED)
         return
-    if time.time() - int(match.group(2)) > CONFIRMATION_LIFETIME:
+    if not -CLOCK_SKEW <= time.time() - int(match.group(2)) <= CONFIRMATION_LIFETIME:
         await query.answer()
         await query.edit_message_text(texts.FORGET_EXPIRED)
         return
