@@ -242,25 +242,28 @@ def _light_ink(coarse: np.ndarray) -> bool:
     """Whether the ink is lighter than the background.
 
     An image the digit fills (MNIST itself, a screenshot) has a flat background, so its median
-    tells. On a photo three cues vote: which of thin dark or thin light features stand out
-    more from their surroundings (morphological top-hats) at a pen's and at a marker's width,
-    where steps such as a paper edge or a shadow and symmetric textures cancel out; and
-    whether the image's border, mostly background, is on the light side.
+    tells. On a photo, evidence adds up in log-odds: how much thin dark and thin light features
+    stand out from their surroundings (morphological top-hats) at a pen's and at a marker's
+    width, where steps such as a paper edge or a shadow and symmetric textures cancel out; and
+    whether the border, mostly background, is darker than mid-range. Dark ink on paper is the
+    usual photo, so light ink needs clear evidence.
     """
     low, high = np.percentile(coarse, [1, 99])
     if max(coarse.shape) < _COARSE:
         return float(np.median(coarse)) < (low + high) / 2
-    votes = 0
+    ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
+    evidence = float(np.clip(((low + high) / 2 - np.median(ring)) / 20.0, -2.0, 2.0))
     for size in (5, 11):
         dark = ndimage.grey_closing(coarse, size=(size, size)) - coarse
         light = coarse - ndimage.grey_opening(coarse, size=(size, size))
         margin = 3.0 * float(np.median(dark + light)) + 4.0
-        votes += np.clip(light - margin, 0, None).sum() > np.clip(dark - margin, 0, None).sum()
-    ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
-    votes += float(np.median(ring)) < (low + high) / 2
-    return votes >= 2
+        dark_mass = np.clip(dark - margin, 0, None).sum()
+        light_mass = np.clip(light - margin, 0, None).sum()
+        evidence += float(np.log((light_mass + 1.0) / (dark_mass + 1.0)))
+    return evidence > _LIGHT_INK_EVIDENCE
 
 
+_LIGHT_INK_EVIDENCE = 1.0
 _COARSE = 64
 
 
@@ -412,7 +415,7 @@ class _Components:
     def digit(self) -> list[int]:
         """Labels of the digit: the heaviest central component, preferring ones clear of the
         image border (paper edges, tables, shadows), plus pieces close to it (the detached top
-        of a 5, the two strokes of an open 4)."""
+        of a 5, the two strokes of an open 4) and no larger than it (a paper edge is not)."""
         if not self.substantial.any():
             return []
         height, width = self.shape
@@ -433,7 +436,9 @@ class _Components:
             near = (np.maximum(gap_y, gap_x) <= 0.3 * side) & (mass >= 0.05 * core)
             inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
             clear = ~self.touches | (mass >= 0.2 * core)
-            new = [i for i in np.flatnonzero((near | inside) & clear & self.substantial)]
+            extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
+            piece = (near | inside) & clear & (extent <= 1.2 * side) & self.substantial
+            new = [i for i in np.flatnonzero(piece)]
             new = [int(i) for i in new if int(i) not in chosen]
             if new:
                 chosen.update(new)
