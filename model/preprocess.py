@@ -283,9 +283,13 @@ def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
         parts = _Components(ink, without_lines)
     digit = parts.digit_mask()
     if digit.any():
-        strong = digit & (ink >= _STRONG * float(np.percentile(ink[digit], 90)))
-        core = _Components(ink, strong).digit_mask()
-        digit &= ndimage.binary_dilation(core, iterations=2)
+        rows = np.flatnonzero(digit.any(axis=1))
+        cols = np.flatnonzero(digit.any(axis=0))
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        inside, faint = digit[box], ink[box]
+        strong = inside & (faint >= _STRONG * float(np.percentile(faint[inside], 90)))
+        core = _Components(faint, strong).digit_mask()
+        digit[box] = inside & ndimage.binary_dilation(core, iterations=2)
     pixels = ink[digit]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         raise PreprocessError(_NO_INK)
@@ -379,7 +383,7 @@ class _Components:
     def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
         self.labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
         self.shape = mask.shape
-        self.mass = np.bincount(self.labels.ravel(), ink.ravel(), count + 1)[1:]
+        self.mass = np.bincount(self.labels[mask], ink[mask], count + 1)[1:]
         slices = ndimage.find_objects(self.labels)
         self.box = np.array(
             [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in slices], float
