@@ -268,7 +268,8 @@ _COARSE = 64
 
 
 def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
-    """The digit's pixels (everything else on the page is dropped) and the paper's noise level."""
+    """The digit's pixels (everything else on the page is dropped) and the paper's noise level
+    (zero on a clean image, whose faintest anti-aliased pixels are then kept)."""
     sample = ink[::4, ::4]
     centre = float(np.median(sample))
     sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
@@ -293,7 +294,7 @@ def _digit_mask(ink: np.ndarray) -> tuple[np.ndarray, float]:
     pixels = ink[digit]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         raise PreprocessError(_NO_INK)
-    return digit, threshold
+    return digit, max(0.0, centre + _NOISE_SIGMAS * sigma)
 
 
 def _remove_lines(mask: np.ndarray) -> np.ndarray:
