@@ -18,9 +18,11 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot import pushes, texts
 from bot.context import LIMITER, MODELS, NOTIFIER, RETRAINER, SETTINGS, STORAGE, BotContext
+from bot.delivery import LedgerBot, LedgerProcessor, UpdateLedger, confirm_handled
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
 from bot.jobs import Schedules, register_jobs
 from bot.model_provider import ModelProvider
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 8  # one slow photo must not hold up other users' replies
 FLOOD_RETRIES = 3  # AIORateLimiter retries after Telegram's RetryAfter this many times
+CONNECTIONS = 256  # python-telegram-bot's default pool for Bot API calls
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -46,15 +49,25 @@ def build_application(settings: Settings) -> BotApplication:
     before anything connects.
     """
     root = settings.telegram_api_base_url
+    # Updates are confirmed to Telegram only once handled (bot/delivery.py), so the bot is
+    # built by hand with the same requests and rate limiter the builder would make.
+    ledger = UpdateLedger()
+    bot = LedgerBot(
+        ledger,
+        token=settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        request=HTTPXRequest(connection_pool_size=CONNECTIONS),
+        get_updates_request=HTTPXRequest(),
+        rate_limiter=AIORateLimiter(max_retries=FLOOD_RETRIES),
+    )
     application = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
+        .bot(bot)
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(LedgerProcessor(ledger, CONCURRENT_UPDATES))
         .post_init(open_services)
+        .post_stop(confirm_polled)
         .post_shutdown(close_services)
         .build()
     )
@@ -131,6 +144,11 @@ async def open_services(application: BotApplication) -> None:
     application.bot_data[RETRAINER] = retrainer
     await register_commands(application, settings)
     log.info("bot ready: model %s, %d clusters", model.version, model.k)
+
+
+async def confirm_polled(application: BotApplication) -> None:
+    """After a clean stop has handled every fetched update, confirm them to Telegram."""
+    await confirm_handled(application.bot)
 
 
 async def close_services(application: BotApplication) -> None:

@@ -1,0 +1,104 @@
+"""Confirm Telegram updates only once they are handled, so a crashed bot loses none.
+
+Telegram re-sends every update until a getUpdates call asks for a later offset. The stock
+python-telegram-bot poller asks for the next offset as soon as it has *queued* updates, so a
+bot killed with photos queued or in hand never sees them again. Here getUpdates always asks
+from the oldest update still being handled: after a crash Telegram re-sends the unfinished
+ones, and the database's (chat, message) uniqueness makes sure each photo is answered once.
+
+While updates are in hand Telegram answers at once (it has the unconfirmed ones), so updates
+already taken are dropped from the answer before python-telegram-bot parses them, and the
+poll is repeated after a short pause instead of long-polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ExtBot, SimpleUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+REPOLL_PAUSE = 0.05  # seconds between polls while only updates in hand are unconfirmed
+
+
+class UpdateLedger:
+    """The ids of updates fetched from Telegram and not yet fully handled."""
+
+    def __init__(self) -> None:
+        self._in_hand: set[int] = set()
+        self.next_offset: int | None = None
+
+    def offset(self, requested: int) -> int:
+        """The offset to ask for: the oldest update in hand, else what the poller asked."""
+        return min(self._in_hand, default=requested)
+
+    def took(self, update_ids: list[int]) -> None:
+        """Updates handed to the application; unconfirmed until `finished`."""
+        self._in_hand.update(update_ids)
+        if update_ids:
+            self.next_offset = max(update_ids) + 1
+
+    def finished(self, update_id: int) -> None:
+        """The update's handlers (and the error handler) are done with it."""
+        self._in_hand.discard(update_id)
+
+    @property
+    def in_hand(self) -> int:
+        return len(self._in_hand)
+
+
+class LedgerBot(ExtBot[None]):
+    """`ExtBot` whose getUpdates confirms only what the ledger says is finished."""
+
+    def __init__(self, ledger: UpdateLedger, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ledger = ledger
+
+    @property
+    def ledger(self) -> UpdateLedger:
+        return self._ledger
+
+    async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """getUpdates from the ledger's offset, returning only updates never taken before.
+
+        Filtering the raw JSON (not parsed `Update`s) keeps the repeated polls cheap.
+        """
+        if endpoint != "getUpdates" or data is None:
+            return await super()._post(endpoint, data, **kwargs)
+        requested = int(data.get("offset") or 0)
+        while True:
+            asked = data | {"offset": self._ledger.offset(requested)}
+            answer = await super()._post(endpoint, asked, **kwargs)
+            new = [update for update in answer if update["update_id"] >= requested]
+            if new or not answer:
+                self._ledger.took([update["update_id"] for update in new])
+                return new
+            await asyncio.sleep(REPOLL_PAUSE)
+
+
+class LedgerProcessor(SimpleUpdateProcessor):
+    """Runs updates concurrently, as python-telegram-bot does, and tells the ledger when done."""
+
+    def __init__(self, ledger: UpdateLedger, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._ledger = ledger
+
+    async def do_process_update(self, update: object, coroutine: Any) -> None:
+        try:
+            await coroutine
+        finally:
+            if isinstance(update, Update):
+                self._ledger.finished(update.update_id)
+
+
+async def confirm_handled(bot: LedgerBot) -> None:
+    """At a clean stop, after the last update was handled: confirm them all to Telegram."""
+    ledger = bot.ledger
+    if ledger.next_offset is None or ledger.in_hand:
+        return
+    await bot.get_updates(offset=ledger.next_offset, timeout=0)
+    log.debug("confirmed updates up to %d", ledger.next_offset - 1)
