@@ -1,0 +1,146 @@
+"""Load on the real bot: `python -m bot` in its own process, users simulated through FakeTelegram.
+
+Simulated users send a mix of messages (80% 1280 px photos, 10% PNG/JPEG files, 5% commands,
+5% broken or non-picture files) either at a fixed offered rate (open loop) or flat out (each
+user sends again as soon as answered). Prints throughput, reply latency percentiles, the
+bot's peak RSS, and checks that every message got exactly one reply and that the database
+holds exactly the pictures the bot answered with a cluster.
+
+    python benchmarks/bench_load.py --messages 10000 --users 100 --rate 50
+    python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
+    python benchmarks/bench_load.py --rate 50 --retrain 10000    # while a training runs
+
+`--retrain N` runs the trainer the bot's retraining starts (`python -m model train`, on the
+first N MNIST images) beside the bot during the load, competing for the same cores.
+
+Exit code 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from bot_harness import ADMIN_ID
+from load_driver import BotProcess, Checks, LoadRun, bot_under_load, check, message_mix
+
+from model.data import load_mnist, resolve_mnist_dir
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=50.0, help="messages/s offered; 0: flat out")
+    parser.add_argument("--model", type=Path, default=Path("data/model.npz"))
+    parser.add_argument("--data", default=None, help="MNIST directory (default $MNIST_DIR)")
+    parser.add_argument("--retrain", type=int, default=0, help="train on N images meanwhile")
+    parser.add_argument("--kill-at", type=float, default=None, help="kill -9 after this share")
+    return parser.parse_args(argv)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess) -> str:
+    """The figures as aligned lines."""
+    ms = [1000 * s for s in checks.latencies] or [0.0]
+    lines = [
+        f"messages        {checks.messages} ({pictures} pictures) in {seconds:.1f} s",
+        f"throughput      {checks.messages / seconds:.1f} messages/s, "
+        f"{pictures / seconds:.1f} pictures/s",
+        f"reply latency   p50 {statistics.median(ms):.0f} ms  p95 {_percentile(ms, 0.95):.0f} ms"
+        f"  p99 {_percentile(ms, 0.99):.0f} ms  max {max(ms):.0f} ms",
+        f"bot peak RSS    {bot.peak_rss / 2**20:.0f} MB (bot process; starts: {bot.starts})",
+        f"exactly once    unanswered {len(checks.unanswered)}, "
+        f"answered twice {len(checks.answered_twice)}",
+        f"database        {checks.stored} images stored, {checks.pictures_replied} answered "
+        f"with a cluster; stored but not answered {len(checks.stored_not_accepted)}, "
+        f"answered but not stored {len(checks.accepted_not_stored)}",
+        f"verdict         {'OK' if checks.ok else 'FAILED'}",
+    ]
+    return "\n".join(lines)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    digits = load_mnist(resolve_mnist_dir(args.data)).test_images[:60]
+    mix = message_mix(digits)
+    extra = {"ADMIN_IDS": str(ADMIN_ID), "MNIST_DIR": str(resolve_mnist_dir(args.data))}
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
+        workdir = Path(scratch)
+        async with bot_under_load(workdir, args.model.resolve(), **extra) as (telegram, bot):
+            run = LoadRun(telegram, args.users, mix)
+            kill_after = None if args.kill_at is None else int(args.kill_at * args.messages)
+
+            async def on_tick(i: int) -> None:
+                if i % 50 == 0:
+                    bot.sample_rss()
+                if i == kill_after:
+                    await bot.kill()
+                    await bot.start()
+
+            training = await _start_training(args, workdir) if args.retrain else None
+            if args.rate > 0:
+                await run.at_rate(args.messages, args.rate, on_tick)
+            else:
+                await run.flat_out(args.messages, on_tick)
+            await run.drain(within=600)
+            bot.sample_rss()
+            seconds = run.result.finished - run.result.started
+            if training is not None:
+                print(f"training        {await _training_outcome(training)}")
+        checks = check(run, f"sqlite:///{workdir / 'bot.sqlite3'}")
+        pictures = sum(m.picture for m in run.result.sent)
+        mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"
+        print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
+        print(report(checks, seconds, pictures, bot))
+        if not checks.ok:
+            print(f"log: {(workdir / 'bot.log').read_text()[-3000:]}", file=sys.stderr)
+    return 0 if checks.ok else 1
+
+
+async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "model",
+        "train",
+        "--data",
+        str(resolve_mnist_dir(args.data)),
+        "--limit",
+        str(args.retrain),
+        "--out",
+        str(workdir / "retrained.npz"),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _training_outcome(training: asyncio.subprocess.Process) -> str:
+    """Whether the training overlapped the whole load, and how long it took."""
+    if training.returncode is None:
+        training.kill()
+        await training.wait()
+        return "still running when the load ended (killed): it overlapped all of it"
+    stdout, stderr = await training.communicate()
+    if training.returncode:
+        return f"failed: {stderr.decode().strip()[-200:]}"
+    return "finished during the load: " + stdout.decode().strip().splitlines()[-1][:200]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(_run(_parse(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

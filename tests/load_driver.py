@@ -1,0 +1,339 @@
+"""Drive `python -m bot` in its own process with many simulated users through FakeTelegram.
+
+Used by benchmarks/bench_load.py (figures) and the fault tests (exactly-once checks). Every
+message a user sends gets exactly one reply from the bot, so replies are matched to messages
+per chat, in order; the database is then compared with the pictures the bot accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import random
+import signal
+import sys
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bad_inputs
+import numpy as np
+from fake_telegram import FakeTelegram
+from PIL import Image
+from sqlalchemy import create_engine, select
+
+from bot.storage.schema import images
+
+TOKEN = "123456789:AAHloadTESTtokenTHATisLONGenough_99"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TimedTelegram(FakeTelegram):
+    """FakeTelegram that also notes when each message to a chat was sent by the bot."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.reply_times: dict[int, list[float]] = defaultdict(list)
+
+    def _record_sent(self, params: dict[str, Any], content: dict[str, Any]) -> Any:
+        response = super()._record_sent(params, content)
+        self.reply_times[int(params["chat_id"])].append(time.perf_counter())
+        return response
+
+
+@dataclass
+class Sent:
+    """One message a simulated user sent: its kind, when, and whether it carried a picture."""
+
+    chat: int
+    message_id: int
+    kind: str
+    at: float
+    picture: bool
+
+
+@dataclass
+class Message:
+    """A message to send: `kind` names it in reports, `picture` when the bot should keep it."""
+
+    kind: str
+    picture: bool
+    send: Callable[[FakeTelegram, int], int]
+
+
+def _jpeg(digit: np.ndarray, size: int, quality: int) -> bytes:
+    """A phone-like photo: the digit on paper with a gradient of light, JPEG-compressed."""
+    paper = Image.fromarray(255 - digit).resize((size, size * 3 // 4), Image.Resampling.BILINEAR)
+    light = np.linspace(0.85, 1.0, paper.width, dtype=np.float32)[np.newaxis, :]
+    lit = (np.asarray(paper, dtype=np.float32) * light).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(lit).convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def message_mix(digits: np.ndarray, seed: int = 0) -> Callable[[], Message]:
+    """A source of messages: 80% photos (1280 px), 10% PNG/JPEG files, 5% commands, 5% bad.
+
+    Pictures come from a pool made once, so generating the load costs little CPU.
+    """
+    rng = random.Random(seed)
+    photos = [_jpeg(d, 1280, 85) for d in digits[:40]]
+    files = [_jpeg(d, 2000, 92) for d in digits[40:50]]
+    files += [bad_inputs.transparent_png(d) for d in digits[50:55]]
+    bad = [bad_inputs.truncated_jpeg(digits[0]), bad_inputs.pdf(), bad_inputs.one_pixel_png()]
+    commands = ["/help", "/stats", "/model", "/cluster 3", "/cluster abc"]
+
+    def photo(data: bytes) -> Callable[[FakeTelegram, int], int]:
+        return lambda tg, user: tg.send_photo_from_user(user, user, data, width=1280, height=960)
+
+    def document(data: bytes, mime: str) -> Callable[[FakeTelegram, int], int]:
+        name = "scan." + mime.rsplit("/", 1)[-1]
+        return lambda tg, user: tg.send_document_from_user(
+            user, user, data, file_name=name, mime_type=mime
+        )
+
+    def text(words: str) -> Callable[[FakeTelegram, int], int]:
+        return lambda tg, user: tg.send_text(user, user, words)
+
+    def next_message() -> Message:
+        roll = rng.random()
+        if roll < 0.80:
+            return Message("photo", True, photo(rng.choice(photos)))
+        if roll < 0.90:
+            data = rng.choice(files)
+            mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+            return Message("file", True, document(data, mime))
+        if roll < 0.95:
+            return Message("command", False, text(rng.choice(commands)))
+        data = rng.choice(bad)
+        if data.startswith(b"%PDF"):
+            return Message("bad", False, document(data, "application/pdf"))
+        return Message("bad", False, document(data, "image/jpeg"))
+
+    return next_message
+
+
+@dataclass
+class BotProcess:
+    """`python -m bot` against the fake server; `peak_rss` is the kernel's high-water mark."""
+
+    env: dict[str, str]
+    cwd: Path
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    peak_rss: int = 0
+    starts: int = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", cwd=self.cwd, env=self.env, stderr=log, stdout=log
+            )
+
+    def sample_rss(self) -> None:
+        """Read VmHWM (peak resident set) of the bot from /proc while it runs."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_rss = max(self.peak_rss, int(line.split()[1]) * 1024)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer."""
+        assert self.process is not None
+        self.sample_rss()
+        self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.sample_rss()
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 60)
+            if self.process.returncode is None:
+                self.process.kill()
+        return await self.process.wait()
+
+
+def bot_env(
+    telegram: FakeTelegram, workdir: Path, model_path: Path, **extra: str
+) -> dict[str, str]:
+    """The bot's whole environment: nothing inherited that it reads, a DB file in `workdir`."""
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    return (
+        keep
+        | {
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "MODEL_PATH": str(model_path),
+            "MODELS_DIR": str(workdir / "models"),
+            "DATABASE_URL": f"sqlite:///{workdir / 'bot.sqlite3'}",
+            "RATE_LIMIT": "10000/minute",
+            "LOG_LEVEL": "WARNING",
+            "NOTIFY_RUN_ENDPOINT": "",
+        }
+        | extra
+    )
+
+
+@dataclass
+class LoadResult:
+    """What happened: every message sent, and the bot's replies per chat."""
+
+    sent: list[Sent] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+
+    def per_chat(self) -> dict[int, list[Sent]]:
+        chats: dict[int, list[Sent]] = defaultdict(list)
+        for message in self.sent:
+            chats[message.chat].append(message)
+        return chats
+
+
+class LoadRun:
+    """Users sending a mix of messages to the bot; open loop (fixed rate) or closed loop."""
+
+    def __init__(self, telegram: TimedTelegram, users: int, mix: Callable[[], Message]) -> None:
+        self.telegram = telegram
+        self.users = [10_000 + i for i in range(users)]
+        self.mix = mix
+        self.result = LoadResult()
+        self._sent_by: dict[int, int] = defaultdict(int)
+
+    def _send(self, user: int) -> None:
+        message = self.mix()
+        message_id = message.send(self.telegram, user)
+        self._sent_by[user] += 1
+        self.result.sent.append(
+            Sent(user, message_id, message.kind, time.perf_counter(), message.picture)
+        )
+
+    async def at_rate(self, messages: int, rate: float, on_tick: Callable[[int], Any]) -> None:
+        """Open loop: message i is sent at i / rate seconds, whatever the bot is doing."""
+        self.result.started = start = time.perf_counter()
+        for i in range(messages):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._send(self.users[i % len(self.users)])
+            await on_tick(i)
+
+    async def flat_out(self, messages: int, on_tick: Callable[[int], Any]) -> None:
+        """Closed loop: each user sends its next message as soon as the last one is answered."""
+        self.result.started = time.perf_counter()
+        remaining = messages
+
+        async def user_loop(user: int) -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                self._send(user)
+                await on_tick(messages - remaining)
+                await self.answered(user, within=120)
+
+        await asyncio.gather(*(user_loop(user) for user in self.users))
+
+    async def answered(self, user: int, within: float) -> None:
+        """Wait until the user has as many replies as messages sent."""
+        sent = self._sent_by[user]
+        await self.telegram.wait_until(
+            lambda: len(self.telegram.sent.get(user, [])) >= sent, within=within
+        )
+
+    async def drain(self, within: float = 120.0) -> None:
+        """Wait until every message has a reply, then a moment for any duplicate to show."""
+        chats = self.result.per_chat()
+        await self.telegram.wait_until(
+            lambda: all(len(self.telegram.sent.get(c, [])) >= len(m) for c, m in chats.items()),
+            within=within,
+        )
+        self.result.finished = max(
+            (times[-1] for times in self.telegram.reply_times.values()), default=0.0
+        )
+        await asyncio.sleep(1.0)
+
+
+@dataclass
+class Checks:
+    """The exactly-once and database checks, with the figures the benchmark prints."""
+
+    messages: int
+    unanswered: list[Sent]
+    answered_twice: list[Sent]
+    pictures_replied: int
+    stored: int
+    stored_not_accepted: set[tuple[int, int]]
+    accepted_not_stored: set[tuple[int, int]]
+    latencies: list[float]
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.unanswered
+            or self.answered_twice
+            or self.stored_not_accepted
+            or self.accepted_not_stored
+        )
+
+
+def check(run: LoadRun, database_url: str) -> Checks:
+    """Match replies to messages per chat; compare the images table with accepted pictures."""
+    telegram, result = run.telegram, run.result
+    unanswered, twice, latencies = [], [], []
+    accepted: set[tuple[int, int]] = set()
+    for chat, messages in result.per_chat().items():
+        replies = telegram.sent.get(chat, [])
+        times = telegram.reply_times.get(chat, [])
+        unanswered += messages[len(replies) :]
+        twice += messages[: max(0, len(replies) - len(messages))]
+        for message, reply, at in zip(messages, replies, times, strict=False):
+            latencies.append(at - message.at)
+            if message.picture and "photo" in reply:
+                accepted.add((chat, message.message_id))
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(images.c.chat_id, images.c.message_id)).all()
+    finally:
+        engine.dispose()
+    stored = {(row.chat_id, row.message_id) for row in rows}
+    return Checks(
+        messages=len(result.sent),
+        unanswered=unanswered,
+        answered_twice=twice,
+        pictures_replied=len(accepted),
+        stored=len(rows),
+        stored_not_accepted=stored - accepted,
+        accepted_not_stored=accepted - stored,
+        latencies=latencies,
+    )
+
+
+@contextlib.asynccontextmanager
+async def bot_under_load(
+    workdir: Path, model_path: Path, **extra_env: str
+) -> AsyncIterator[tuple[TimedTelegram, BotProcess]]:
+    """The fake server and a started bot process (stopped with SIGTERM on the way out)."""
+    async with TimedTelegram(TOKEN) as telegram:
+        env = bot_env(telegram, workdir, model_path, **extra_env)
+        bot = BotProcess(env=env, cwd=workdir, log=workdir / "bot.log")
+        await bot.start()
+        try:
+            await telegram.wait_for_calls("getUpdates", 1, within=120)
+            yield telegram, bot
+        finally:
+            if bot.process is not None:
+                await bot.stop()
