@@ -63,9 +63,9 @@ def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess) -> st
         f"bot peak RSS    {bot.peak_rss / 2**20:.0f} MB (bot process; starts: {bot.starts})",
         f"exactly once    unanswered {len(checks.unanswered)}, "
         f"answered twice {len(checks.answered_twice)}",
-        f"database        {checks.stored} images stored, {checks.pictures_replied} answered "
-        f"with a cluster; stored but not answered {len(checks.stored_not_accepted)}, "
-        f"answered but not stored {len(checks.accepted_not_stored)}",
+        f"database        {checks.stored} images stored of {checks.pictures_sent} pictures sent "
+        f"({checks.pictures_replied} answered with a picture); stored but not sent "
+        f"{len(checks.stored_not_accepted)}, sent but not stored {len(checks.accepted_not_stored)}",
         f"verdict         {'OK' if checks.ok else 'FAILED'}",
     ]
     return "\n".join(lines)
