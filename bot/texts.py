@@ -65,6 +65,10 @@ FORGET_YES = "Yes, erase everything"
 FORGET_NO = "No, keep it"
 FORGET_CANCELLED = "Nothing was erased."
 FORGET_NOT_YOURS = "This button belongs to someone else's /forget; nothing was erased."
+NOT_KEPT = (
+    "My database is unreachable right now, so I did not keep this photo and cannot take "
+    "your answer for it. Send it again later if you want it counted."
+)
 BUTTON_UNKNOWN = "That button is not one of mine; nothing was changed."
 FORGET_EXPIRED = "This confirmation has expired and nothing was erased. Send /forget again."
 PRIVACY = (

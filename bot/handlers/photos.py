@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -20,10 +21,12 @@ from telegram.constants import ChatAction
 from bot import texts
 from bot.context import BotContext
 from bot.handlers.recognise import Recognition, recognise
-from bot.storage import IncomingImage
+from bot.storage import IncomingImage, StorageUnavailableError
 from model.preprocess import PreprocessError
 
 CHAT_ACTION_EVERY = 4.0  # Telegram shows an action for about 5 seconds
+
+log = logging.getLogger(__name__)
 
 
 async def classify_photo(update: Update, context: BotContext) -> None:
@@ -57,11 +60,23 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         except PreprocessError as exc:
             await message.reply_text(texts.unreadable(str(exc)))
             return
-        saved = await context.storage.save_image(_incoming(message, user.id, data, mime_type, seen))
+        try:
+            saved = await context.storage.save_image(
+                _incoming(message, user.id, data, mime_type, seen)
+            )
+        except StorageUnavailableError as exc:
+            # Still answer; say plainly that the photo was not kept (no buttons: no row).
+            log.warning("answering without keeping the photo: %s", exc)
+            await _reply(context, message, seen, None)
+            return
         if not saved.created and saved.answered:
             return
         await _reply(context, message, seen, saved.image_id)
-    await context.storage.mark_answered(saved.image_id)
+    try:
+        await context.storage.mark_answered(saved.image_id)
+    except StorageUnavailableError as exc:
+        # The user has the reply; a second message saying "failed" would be false.
+        log.warning("reply sent but not marked answered: %s", exc)
 
 
 def _incoming(
@@ -83,15 +98,31 @@ def _incoming(
     )
 
 
-async def _reply(context: BotContext, message: Message, seen: Recognition, image_id: int) -> None:
-    """The cluster with feedback buttons, or for an outlier only what the bot saw."""
+async def _reply(
+    context: BotContext, message: Message, seen: Recognition, image_id: int | None
+) -> None:
+    """The cluster with feedback buttons, or for an outlier only what the bot saw.
+
+    `image_id` None: the database is unreachable, the photo was not kept, so no buttons.
+    """
+    keyboard = None
     if seen.is_outlier:
-        caption, keyboard = texts.outlier_caption(seen.model_version), None
+        caption = texts.outlier_caption(seen.model_version)
     else:
-        names = await context.storage.cluster_names()
+        names = await _cluster_names(context) if image_id is not None else {}
         caption = texts.reply_caption(seen.cluster, seen.typicality, seen.model_version, names)
-        keyboard = feedback_keyboard(image_id)
+        keyboard = feedback_keyboard(image_id) if image_id is not None else None
+    if image_id is None:
+        caption = f"{caption}\n{texts.NOT_KEPT}"
     await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
+
+
+async def _cluster_names(context: BotContext) -> dict[int, str]:
+    """Admins' names for clusters; a reply goes out without them if the database just failed."""
+    try:
+        return await context.storage.cluster_names()
+    except StorageUnavailableError:
+        return {}
 
 
 def feedback_keyboard(image_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
