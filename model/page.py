@@ -1,0 +1,280 @@
+"""The page under the digit: paper, ink and clutter, for `model.preprocess`.
+
+`ink_map` divides out the lit paper and settles the ink's polarity; `find_digit` separates the
+digit from what else is on the page: ruled and squared lines, frames drawn around it, the
+paper's edge, shadows and specks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+_MIN_CONTRAST = 0.12
+_MIN_INK_PIXELS = 10
+_STRONG = 0.4
+"""Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
+ruled line touching it does not."""
+_NOISE_SIGMAS = 4.5
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """Ink strength in [0, 1] (0 = paper) after dividing out the lit background.
+
+    Parameters
+    ----------
+    gray : ndarray of shape (height, width), float32
+        Luminance 0..255, longer side at most a few hundred pixels.
+
+    Returns
+    -------
+    ndarray of shape (height, width), float32
+        About 0 on paper, up to 1 on the darkest (or, for light ink, lightest) strokes.
+
+    Polarity follows the background (`_light_ink`). The paper is then a morphological closing
+    of a coarse copy, wider than any stroke, so it follows gradients and hard shadow edges but
+    not the ink.
+    """
+    height, width = gray.shape
+    factor = max(1, max(height, width) // _COARSE)
+    image = Image.fromarray(gray)
+    coarse = np.asarray(image.reduce(factor) if factor > 1 else image, dtype=np.float32)
+    if _light_ink(coarse):
+        gray, coarse = 255.0 - gray, 255.0 - coarse
+    size = max(7, max(coarse.shape) // 4)
+    paper = ndimage.grey_closing(coarse, size=(size, size))
+    paper = np.asarray(
+        Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR), np.float32
+    )
+    return 1.0 - gray / np.maximum(paper, 8.0)
+
+
+def _light_ink(coarse: np.ndarray) -> bool:
+    """Whether the ink is lighter than the background.
+
+    An image the digit fills (MNIST itself, a screenshot) has a flat background, so its median
+    tells. On a photo, evidence adds up in log-odds: how much thin dark and thin light features
+    stand out from their surroundings (morphological top-hats) at a pen's width and, on a copy
+    halved again, at a marker's, where steps such as a paper edge or a shadow and symmetric
+    textures cancel out; and whether the border, mostly background, is darker than mid-range.
+    Dark ink on paper is the usual photo, so light ink needs clear evidence.
+    """
+    low, high = np.percentile(coarse, [1, 99])
+    if max(coarse.shape) < _COARSE:
+        return float(np.median(coarse)) < (low + high) / 2
+    ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
+    evidence = float(np.clip(((low + high) / 2 - np.median(ring)) / 20.0, -2.0, 2.0))
+    height, width = (coarse.shape[0] // 2) * 2, (coarse.shape[1] // 2) * 2
+    halved = coarse[:height, :width].reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    for image in (coarse, halved):
+        dark = ndimage.grey_closing(image, size=(5, 5)) - image
+        light = image - ndimage.grey_opening(image, size=(5, 5))
+        margin = 3.0 * float(np.median(dark + light)) + 4.0
+        dark_mass = np.clip(dark - margin, 0, None).sum()
+        light_mass = np.clip(light - margin, 0, None).sum()
+        evidence += float(np.log((light_mass + 1.0) / (dark_mass + 1.0)))
+    return evidence > _LIGHT_INK_EVIDENCE
+
+
+_LIGHT_INK_EVIDENCE = 1.0
+_COARSE = 64
+
+
+def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The digit's pixels, everything else on the page dropped, and the paper's noise level.
+
+    Parameters
+    ----------
+    ink : ndarray of shape (height, width), float32
+        From `ink_map`.
+
+    Returns
+    -------
+    (mask, floor) or None
+        mask : ndarray of shape (height, width), bool; floor : the paper's noise level in
+        ink units (zero on a clean image, whose faintest anti-aliased pixels are then kept).
+        None when there is no ink.
+    """
+    sample = ink[::4, ::4]
+    centre = float(np.median(sample))
+    sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
+    threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
+    mask = ink > threshold
+    parts = _Components(ink, mask)
+    frames = parts.frames()
+    if frames.any():
+        mask &= ~np.concatenate([[False], frames])[parts.labels]
+    without_lines = _remove_lines(mask)
+    if frames.any() or without_lines is not mask:
+        parts = _Components(ink, without_lines)
+    digit = parts.digit_mask()
+    if digit.any():
+        rows = np.flatnonzero(digit.any(axis=1))
+        cols = np.flatnonzero(digit.any(axis=0))
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        inside, faint = digit[box], ink[box]
+        strong = inside & (faint >= _STRONG * float(np.percentile(faint[inside], 90)))
+        core = _Components(faint, strong).digit_mask()
+        digit[box] = inside & ndimage.binary_dilation(core, iterations=2)
+    pixels = ink[digit]
+    if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
+        return None
+    return digit, max(0.0, centre + _NOISE_SIGMAS * sigma)
+
+
+def _remove_lines(mask: np.ndarray) -> np.ndarray:
+    """Drop ruled or squared paper lines and long straight edges, keeping strokes that cross them.
+
+    A line is a thin band, within ±10° of horizontal or vertical, that covers most of the
+    image's width or height; strokes are restored where ink continues on both sides of it.
+    """
+    if mask.sum() == 0:
+        return mask
+    lines = _lines_along(mask) | _lines_along(mask.T).T
+    if not lines.any():
+        return mask
+    rest = mask & ~lines
+    across = ndimage.binary_closing(rest, structure=np.ones((9, 1), bool)) | ndimage.binary_closing(
+        rest, structure=np.ones((1, 9), bool)
+    )
+    rest |= lines & mask & across
+    if rest.sum() < max(15, 0.01 * mask.sum()):
+        return mask
+    return rest
+
+
+def _lines_along(mask: np.ndarray) -> np.ndarray:
+    """Pixels of near-horizontal thin straight lines covering most of the width.
+
+    A 3-pixel band counts as a line when it covers 60% of the columns and, at most of them,
+    the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line.
+
+    The lines' slope is the one whose row projection is sharpest (projection-profile skew
+    estimation); a second pass catches lines that perspective tilted differently.
+    """
+    width = mask.shape[1]
+    result = np.zeros_like(mask)
+    if width < _LINE_MIN_IMAGE or mask.any(axis=0).sum() < _LINE_COVER * width:
+        return result
+    ys, xs = np.nonzero(mask)
+    for _ in range(2):
+        if ys.size == 0:
+            break
+        slope = _sharpest_slope(ys, xs, _SLOPES)
+        slope = _sharpest_slope(ys, xs, slope + _SLOPE_STEPS)
+        rows = np.floor(ys + xs * slope).astype(np.intp)
+        rows -= rows.min()
+        hits = np.zeros((rows.max() + 8, width), bool)
+        hits[rows + 3, xs] = True
+        band = hits[3:-4] | hits[4:-3] | hits[5:-2]
+        flanked = band & hits[1:-6] & hits[7:]
+        covered = band.sum(axis=1)
+        thin = flanked.sum(axis=1) <= _LINE_FLANKED * covered
+        lines = np.flatnonzero((covered >= _LINE_COVER * width) & thin)
+        if lines.size == 0:
+            break
+        on_band = np.zeros(hits.shape[0], bool)
+        for offset in range(3):
+            on_band[lines + offset] = True
+        on_line = on_band[rows]
+        result[ys[on_line], xs[on_line]] = True
+        ys, xs = ys[~on_line], xs[~on_line]
+    return result
+
+
+def _sharpest_slope(ys: np.ndarray, xs: np.ndarray, slopes: np.ndarray) -> float:
+    scores = []
+    for slope in slopes:
+        rows = np.floor(ys + xs * slope).astype(np.intp)
+        counts = np.bincount(rows - rows.min())
+        scores.append(float(np.dot(counts, counts)))
+    return float(slopes[int(np.argmax(scores))])
+
+
+_LINE_COVER = 0.6
+_LINE_FLANKED = 0.3
+_LINE_MIN_IMAGE = 96
+_SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
+_SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
+
+
+class _Components:
+    """Connected ink components with their mass and bounding box (top, bottom, left, right)."""
+
+    def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
+        self.labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        self.shape = mask.shape
+        self.mass = np.bincount(self.labels[mask], ink[mask], count + 1)[1:]
+        slices = ndimage.find_objects(self.labels)
+        self.box = np.array(
+            [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in slices], float
+        ).reshape(-1, 4)
+        height, width = self.shape
+        box = self.box
+        self.touches = (box[:, 0] == 0) | (box[:, 2] == 0)
+        self.touches |= (box[:, 1] == height) | (box[:, 3] == width)
+        self.substantial = self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
+
+    def frames(self) -> np.ndarray:
+        """Components whose box encloses another substantial one: a frame or a circle drawn
+        around the digit is not the digit."""
+        box, mass = self.box, self.mass
+        result = np.zeros(len(box), bool)
+        for i in np.flatnonzero(self.substantial):
+            inner = (
+                (box[:, 0] > box[i, 0])
+                & (box[:, 1] < box[i, 1])
+                & (box[:, 2] > box[i, 2])
+                & (box[:, 3] < box[i, 3])
+                & (mass >= 0.15 * mass[i])
+            )
+            result[i] = inner.any()
+        return result
+
+    def digit_mask(self) -> np.ndarray:
+        """Boolean mask of `digit`'s components."""
+        chosen = np.zeros(len(self.mass) + 1, bool)
+        chosen[self.digit()] = True
+        return chosen[self.labels]
+
+    def digit(self) -> list[int]:
+        """Labels of the digit: the heaviest central component, preferring ones clear of the
+        image border (paper edges, tables, shadows), plus pieces close to it (the detached top
+        of a 5, the two strokes of an open 4) and no larger than it (a paper edge is not)."""
+        if not self.substantial.any():
+            return []
+        height, width = self.shape
+        box, mass = self.box, self.mass
+        cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
+        cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
+        score = mass * (1.0 - 0.8 * np.hypot(cy, cx)) * np.where(self.touches, 0.25, 1.0)
+        main = int(np.argmax(np.where(self.substantial, score, -1.0)))
+        chosen = {main}
+        union = box[main].copy()
+        grew = True
+        while grew:
+            grew = False
+            side = max(union[1] - union[0], union[3] - union[2])
+            core = mass[list(chosen)].sum()
+            gap_y = np.maximum(np.maximum(union[0] - box[:, 1], box[:, 0] - union[1]), 0)
+            gap_x = np.maximum(np.maximum(union[2] - box[:, 3], box[:, 2] - union[3]), 0)
+            near = (np.maximum(gap_y, gap_x) <= 0.3 * side) & (mass >= 0.05 * core)
+            inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
+            clear = ~self.touches | (mass >= 0.2 * core)
+            extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
+            piece = (near | inside) & clear & (extent <= 1.2 * side) & self.substantial
+            new = [i for i in np.flatnonzero(piece)]
+            new = [int(i) for i in new if int(i) not in chosen]
+            if new:
+                chosen.update(new)
+                union = np.array(
+                    [
+                        min(union[0], box[new, 0].min()),
+                        max(union[1], box[new, 1].max()),
+                        min(union[2], box[new, 2].min()),
+                        max(union[3], box[new, 3].max()),
+                    ]
+                )
+                grew = True
+        return [i + 1 for i in chosen]
