@@ -73,6 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             limit=args.limit,
             random_state=args.seed,
             progress=progress,
+            n_jobs=args.jobs,
         )
     out = Path(args.out) if args.out else MODELS_DIR / f"{result.model.version}.npz"
     save_model(result.model, out)
@@ -183,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--k", type=int, default=10, help="number of clusters")
     train.add_argument("--limit", type=int, help="use only the first N training images")
+    train.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="UMAP threads (default: all cores; 1 makes a seed reproduce bit for bit)",
+    )
     train.add_argument("--json", action="store_true", help="print one JSON summary line")
     train.set_defaults(func=cmd_train)
 

@@ -6,9 +6,9 @@ The recipe, each step chosen by measurement on MNIST (see README's benchmark):
 2. UMAP to a 10-dimensional manifold, where digits form dense, separated clumps;
 3. a full-covariance Gaussian mixture finds the clumps: first pseudo-labels;
 4. self-training: a small ReLU network learns the pseudo-labels from randomly rotated,
-   scaled and shifted copies, then relabels the data, for a few rounds; augmentation
-   teaches it what does not change a digit, which fixes most of UMAP's systematic errors;
-5. k-means on the network's hidden features, seeded with the pseudo-label means, gives
+   scaled, sheared and shifted copies; augmentation teaches it what does not change a
+   digit, which repairs part of UMAP's systematic errors (test ACC 0.977 -> 0.982);
+5. k-means on the network's softmax outputs, seeded with the pseudo-label means, gives
    the centroids the bot assigns with: serving is numpy only.
 """
 
@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from model.features import augment, deskew
-from model.network import relu_forward, squared_distances
+from model.network import network_forward, squared_distances
 
 __all__ = ["DigitClusterer", "ProgressCallback"]
 
@@ -52,13 +52,17 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     n_pca : int, default=50
     umap_components : int, default=10
     umap_neighbors : int, default=10
-    hidden_layer_sizes : tuple of int, default=(256,)
-        The feature network; its last layer is the space the centroids live in.
-    augment_copies : int, default=2
+    hidden_layer_sizes : tuple of int, default=(512, 256)
+        The feature network's hidden layers; its softmax output is the centroids' space.
+    augment_copies : int, default=3
         Augmented copies of the data per self-training round (images only).
-    self_training_rounds : int, default=2
-    epochs : int, default=8
+    self_training_rounds : int, default=1
+        Rounds of relabelling with the network and training on (it continues training).
+    epochs : int, default=4
         Passes over the (augmented) data per round.
+    n_jobs : int or None, default=None
+        Threads for UMAP. None or 1 keeps results reproducible for a given random_state;
+        more threads are faster but UMAP's parallel layout is not bit-reproducible.
     random_state : int, RandomState or None, default=None
     progress : callable(stage, fraction) or None, default=None
         Called as training advances, for progress bars and the bot.
@@ -66,8 +70,10 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     weights_, biases_ : list of ndarray
-        The feature network's hidden layers.
-    cluster_centers_ : ndarray of shape (n_clusters, n_hidden)
+        The feature network's layers, the last one the softmax output.
+    pca_ : PCA
+        The principal subspace of the (deskewed) training data; novelty is measured there.
+    cluster_centers_ : ndarray of shape (n_clusters, n_clusters)
     labels_ : ndarray of shape (n_samples,)
     pseudo_labels_ : ndarray of shape (n_samples,)
         The mixture's labels before self-training (kept to measure what it adds).
@@ -82,10 +88,11 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         n_pca: int = 50,
         umap_components: int = 10,
         umap_neighbors: int = 10,
-        hidden_layer_sizes: tuple[int, ...] = (256,),
-        augment_copies: int = 2,
-        self_training_rounds: int = 2,
-        epochs: int = 8,
+        hidden_layer_sizes: tuple[int, ...] = (512, 256),
+        augment_copies: int = 3,
+        self_training_rounds: int = 1,
+        epochs: int = 4,
+        n_jobs: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
@@ -98,6 +105,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.augment_copies = augment_copies
         self.self_training_rounds = self_training_rounds
         self.epochs = epochs
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.progress = progress
 
@@ -131,13 +139,17 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"need at least {max(3 * self.n_clusters, 10)} samples, got {n}")
         self._report("pca", 0.0)
         n_pca = min(self.n_pca, D.shape[1], n - 1)
-        Z = PCA(n_pca, random_state=_seed(rs)).fit_transform(D)
+        self.pca_ = PCA(n_pca, random_state=_seed(rs)).fit(D)
+        Z = self.pca_.transform(D)
         self._report("umap", 0.05)
+        umap_seed = _seed(rs)
+        reproducible = self.n_jobs in (None, 1)
         E = umap.UMAP(
             n_components=min(self.umap_components, n - 2),
             n_neighbors=min(self.umap_neighbors, n - 1),
             min_dist=0.0,
-            random_state=_seed(rs),
+            random_state=umap_seed if reproducible else None,
+            n_jobs=1 if reproducible else self.n_jobs,
         ).fit_transform(Z)
         self._report("mixture", 0.45)
         labels = (
@@ -146,39 +158,43 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             .predict(E)
         )
         self.pseudo_labels_ = labels
-        net = None
-        for round_ in range(self.self_training_rounds):
-            self._report("self-training", 0.5 + 0.45 * round_ / self.self_training_rounds)
-            net, labels = self._self_train(D, labels, rs)
+        net = MLPClassifier(
+            self.hidden_layer_sizes,
+            batch_size=min(256, n),
+            max_iter=self.epochs,
+            random_state=_seed(rs),
+            warm_start=True,
+        )
+        rng = np.random.default_rng(_seed(rs))
+        rounds = max(1, self.self_training_rounds)
+        for round_ in range(rounds):
+            self._report("self-training", 0.5 + 0.45 * round_ / rounds)
+            labels = self._self_train(net, D, labels, rng)
         self._report("centroids", 0.95)
-        if net is None:
-            net = self._self_train(D, labels, rs)[0]
-        self.weights_ = [w.astype(np.float32) for w in net.coefs_[:-1]]
-        self.biases_ = [b.astype(np.float32) for b in net.intercepts_[:-1]]
-        F = relu_forward(D, self.weights_, self.biases_)
+        self.weights_ = [w.astype(np.float32) for w in net.coefs_]
+        self.biases_ = [b.astype(np.float32) for b in net.intercepts_]
+        if self.weights_[-1].shape[1] == 1:
+            # Two classes: scikit-learn uses one logistic unit, the same as softmax over [0, z].
+            self.weights_[-1] = np.hstack([np.zeros_like(self.weights_[-1]), self.weights_[-1]])
+            self.biases_[-1] = np.concatenate([np.zeros(1, np.float32), self.biases_[-1]])
+        F = network_forward(D, self.weights_, self.biases_)
         self._fit_centroids(F, labels, rs)
         self._report("done", 1.0)
         return self
 
     def _self_train(
-        self, D: np.ndarray, labels: np.ndarray, rs: np.random.RandomState
-    ) -> tuple[MLPClassifier, np.ndarray]:
-        rng = np.random.default_rng(_seed(rs))
+        self, net: MLPClassifier, D: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Fit `net` on the labels of D and augmented copies; return its relabelling of D."""
         parts = [D]
         if self.images:
             side = D.reshape(-1, _SIDE, _SIDE)
             parts += [augment(side, rng).reshape(len(D), -1) for _ in range(self.augment_copies)]
-        net = MLPClassifier(
-            self.hidden_layer_sizes,
-            batch_size=min(256, len(D)),
-            max_iter=self.epochs,
-            random_state=_seed(rs),
-        )
         # Few epochs on purpose: the network should generalise the pseudo-labels, not memorise them.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             net.fit(np.concatenate(parts), np.tile(labels, len(parts)))
-        return net, net.predict(D)
+        return np.asarray(net.predict(D))
 
     def _fit_centroids(self, F: np.ndarray, labels: np.ndarray, rs: np.random.RandomState) -> None:
         present = np.unique(labels)
@@ -192,7 +208,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        return relu_forward(self._inputs(X, reset=False), self.weights_, self.biases_)
+        return network_forward(self._inputs(X, reset=False), self.weights_, self.biases_)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Distances to each centroid, shape (n_samples, n_clusters)."""

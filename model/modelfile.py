@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from model.network import embed, squared_distances
+from model.features import deskew
+from model.network import network_forward, reconstruction_error, squared_distances
 
 __all__ = [
     "FORMAT_NAME",
@@ -50,7 +51,8 @@ class Assignments:
     typicality : ndarray of shape (n_samples,), float64 in [0, 1]
         Share of the cluster's training images lying farther from its centroid.
     is_outlier : ndarray of shape (n_samples,), bool
-        Farther than the cluster's outlier radius: not like any training digit.
+        Farther than the cluster's outlier radius, or far from the training digits'
+        principal subspace: not like any training digit.
     """
 
     clusters: np.ndarray
@@ -72,6 +74,11 @@ class DigitModel:
     distance_quantiles : ndarray of shape (k, 101), float32
         Percentiles 0..100 of the training images' distances to their centroid.
     outlier_radius : ndarray of shape (k,), float32
+    pca_mean : ndarray of shape (784,), float32
+    pca_components : ndarray of shape (n_components, 784), float32
+        The principal subspace of the deskewed training digits.
+    novelty_threshold : float
+        Reconstruction error beyond which an image is unlike any training digit.
     metadata : dict
         JSON-serialisable facts about the model (version, training date, metrics...).
     """
@@ -85,6 +92,9 @@ class DigitModel:
         samples: np.ndarray,
         distance_quantiles: np.ndarray,
         outlier_radius: np.ndarray,
+        pca_mean: np.ndarray,
+        pca_components: np.ndarray,
+        novelty_threshold: float,
         metadata: dict[str, Any],
     ) -> None:
         k = centroids.shape[0]
@@ -94,12 +104,17 @@ class DigitModel:
             raise ModelFileError("The model's distance statistics do not match its clusters.")
         if not weights or weights[-1].shape[1] != centroids.shape[1]:
             raise ModelFileError("The model's feature network does not match its centroids.")
+        if pca_components.shape[1:] != pca_mean.shape or weights[0].shape[0] != pca_mean.size:
+            raise ModelFileError("The model's novelty subspace does not match its inputs.")
         self.weights = weights
         self.biases = biases
         self.centroids = centroids
         self.samples_ = samples
         self.distance_quantiles = distance_quantiles
         self.outlier_radius = outlier_radius
+        self.pca_mean = pca_mean
+        self.pca_components = pca_components
+        self.novelty_threshold = float(novelty_threshold)
         self.metadata = metadata
 
     @property
@@ -110,21 +125,17 @@ class DigitModel:
     def version(self) -> str:
         return str(self.metadata.get("version", "unknown"))
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """Embed images, shape (n, 28, 28) uint8, into the clustering's feature space."""
-        return embed(images, self.weights, self.biases)
-
     def assign(self, images: np.ndarray) -> Assignments:
-        """Assign each image to its nearest centroid.
+        """Assign each image to its nearest centroid; flag what is unlike every digit.
 
         Parameters
         ----------
         images : ndarray of shape (n_samples, 28, 28) or (28, 28), uint8
         """
-        return self.assign_features(self.features(images))
-
-    def assign_features(self, F: np.ndarray) -> Assignments:
-        """Nearest-centroid assignment of already embedded images, shape (n, n_features)."""
+        flat = deskew(images)
+        flat = flat.reshape(len(flat), -1)
+        F = network_forward(flat, self.weights, self.biases)
+        novel = reconstruction_error(flat, self.pca_mean, self.pca_components)
         sq = squared_distances(F, self.centroids)
         clusters = sq.argmin(axis=1)
         distances = np.sqrt(sq[np.arange(len(F)), clusters]).astype(np.float32)
@@ -134,7 +145,7 @@ class DigitModel:
             typicality[mask] = 1.0 - np.interp(
                 distances[mask], self.distance_quantiles[c], _QUANTILES
             )
-        is_outlier = distances > self.outlier_radius[clusters]
+        is_outlier = (distances > self.outlier_radius[clusters]) | (novel > self.novelty_threshold)
         return Assignments(clusters.astype(np.int64), distances, typicality, is_outlier)
 
     def samples(self, cluster: int) -> np.ndarray:
@@ -150,6 +161,9 @@ class DigitModel:
             "samples": self.samples_,
             "distance_quantiles": self.distance_quantiles,
             "outlier_radius": self.outlier_radius,
+            "pca_mean": self.pca_mean,
+            "pca_components": self.pca_components,
+            "novelty_threshold": np.array([self.novelty_threshold], dtype=np.float32),
         }
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             named[f"layer{i}_weight"] = W
@@ -165,6 +179,9 @@ class DigitModel:
             samples=self.samples_[order],
             distance_quantiles=self.distance_quantiles[order],
             outlier_radius=self.outlier_radius[order],
+            pca_mean=self.pca_mean,
+            pca_components=self.pca_components,
+            novelty_threshold=self.novelty_threshold,
             metadata=metadata,
         )
 
@@ -242,6 +259,9 @@ def load_model(path: str | os.PathLike[str]) -> DigitModel:
             samples=arrays["samples"],
             distance_quantiles=arrays["distance_quantiles"],
             outlier_radius=arrays["outlier_radius"],
+            pca_mean=arrays["pca_mean"],
+            pca_components=arrays["pca_components"],
+            novelty_threshold=float(arrays["novelty_threshold"][0]),
             metadata=metadata,
         )
     except KeyError as exc:

@@ -15,14 +15,18 @@ import numpy as np
 from model.clustering import DigitClusterer, ProgressCallback
 from model.data import Mnist
 from model.evaluate import score_clustering
+from model.features import deskew
 from model.matching import align_to_previous
 from model.modelfile import DigitModel
+from model.network import network_forward, reconstruction_error, squared_distances
 
 __all__ = ["TrainResult", "build_model", "train_model"]
 
 N_SAMPLES = 32
 OUTLIER_QUANTILE = 99.9
 OUTLIER_MARGIN = 1.25
+NOVELTY_QUANTILE = 99.9
+NOVELTY_MARGIN = 1.3
 _QUANTILES = np.linspace(0.0, 100.0, 101)
 
 
@@ -79,7 +83,9 @@ def build_model(
     """
     centres = clusterer.cluster_centers_
     k = len(centres)
-    dist = clusterer.transform(reference)
+    flat = deskew(reference).reshape(len(reference), -1)
+    features = network_forward(flat, clusterer.weights_, clusterer.biases_)
+    dist = np.sqrt(squared_distances(features, centres))
     nearest = dist.argmin(axis=1)
     own = dist[np.arange(len(dist)), nearest]
     quantiles = np.zeros((k, _QUANTILES.size), dtype=np.float32)
@@ -94,6 +100,8 @@ def build_model(
         closest = members[np.argsort(own[members])][:N_SAMPLES]
         samples[c, : len(closest)] = reference[closest]
     metadata = {**metadata, "cluster_sizes": np.bincount(nearest, minlength=k).tolist()}
+    pca = clusterer.pca_
+    errors = reconstruction_error(flat, pca.mean_, pca.components_)
     return DigitModel(
         weights=clusterer.weights_,
         biases=clusterer.biases_,
@@ -101,6 +109,9 @@ def build_model(
         samples=samples,
         distance_quantiles=quantiles,
         outlier_radius=radius,
+        pca_mean=pca.mean_.astype(np.float32),
+        pca_components=pca.components_.astype(np.float32),
+        novelty_threshold=float(np.percentile(errors, NOVELTY_QUANTILE) * NOVELTY_MARGIN),
         metadata=metadata,
     )
 
