@@ -114,6 +114,8 @@ async def open_services(application: BotApplication) -> None:
     settings: Settings = application.bot_data[SETTINGS]
     storage = await open_storage(settings.database_url)
     application.bot_data[STORAGE] = storage
+    # Model files hold what users' photos taught the model: owner-only, like the database.
+    settings.models_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     models = ModelProvider(settings.models_dir, settings.model_path)
     application.bot_data[MODELS] = models
     active = await storage.active_model()

@@ -136,6 +136,19 @@ class BotProcess:
                 sys.executable, "-m", "bot", cwd=self.cwd, env=self.env, stderr=log, stdout=log
             )
 
+    async def ready(self, telegram: FakeTelegram) -> None:
+        """Wait for the first getUpdates; a bot that exits first fails with its last log line."""
+        assert self.process is not None
+        polling = asyncio.ensure_future(telegram.wait_for_calls("getUpdates", 1, within=120))
+        exited = asyncio.ensure_future(self.process.wait())
+        await asyncio.wait({polling, exited}, return_when=asyncio.FIRST_COMPLETED)
+        exited.cancel()
+        if not polling.done():
+            polling.cancel()
+            last = self.log.read_text().strip().splitlines()[-1:]
+            raise RuntimeError(f"the bot exited at start: {' '.join(last)}")
+        polling.result()
+
     def sample_rss(self) -> None:
         """Read VmHWM (peak resident set) of the bot from /proc while it runs."""
         if self.process is None or self.process.returncode is not None:
@@ -337,7 +350,7 @@ async def bot_under_load(
         bot = BotProcess(env=env, cwd=workdir, log=workdir / "bot.log")
         await bot.start()
         try:
-            await telegram.wait_for_calls("getUpdates", 1, within=120)
+            await bot.ready(telegram)
             yield telegram, bot
         finally:
             if bot.process is not None:
