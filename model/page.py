@@ -264,8 +264,7 @@ class _Components:
             clear = ~self.touches | (mass >= 0.2 * core)
             extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
             piece = (near | inside) & clear & (extent <= 1.2 * side) & self.substantial
-            new = [i for i in np.flatnonzero(piece)]
-            new = [int(i) for i in new if int(i) not in chosen]
+            new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
             if new:
                 chosen.update(new)
                 union = np.array(

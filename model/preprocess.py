@@ -109,8 +109,10 @@ def _decode(
 ) -> tuple[np.ndarray, float]:
     """Open, check size, rotate by EXIF, crop to `region` (fractions of the upright image) and
     shrink to a float32 grayscale array (0..255); also how much it was shrunk."""
-    owned = not isinstance(data, Image.Image)
-    image = _open(data) if owned else data
+    if isinstance(data, Image.Image):
+        image, owned = data, False
+    else:
+        image, owned = _open(data), True
     width, height = image.size
     if width * height > max_pixels:
         raise PreprocessError(
@@ -235,10 +237,9 @@ def _frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
 def _stroke_width(binary: np.ndarray) -> float:
     """Mean stroke width: twice the area over the perimeter (exact for long straight strokes)."""
     padded = np.pad(binary, 1)
-    perimeter = np.count_nonzero(padded[1:] != padded[:-1]) + np.count_nonzero(
-        padded[:, 1:] != padded[:, :-1]
-    )
-    return 2.0 * np.count_nonzero(binary) / max(perimeter, 1)
+    perimeter = int(np.count_nonzero(padded[1:] != padded[:-1]))
+    perimeter += int(np.count_nonzero(padded[:, 1:] != padded[:, :-1]))
+    return 2.0 * int(np.count_nonzero(binary)) / max(perimeter, 1)
 
 
 def _normalise_stroke(crop: np.ndarray) -> np.ndarray:

@@ -195,7 +195,7 @@ def _render(scene: _Scene, digit: np.ndarray) -> bytes:
     pixels = np.asarray(out, np.float32)
     if scene.blur > 0:
         pixels = ndimage.gaussian_filter(pixels, (scene.blur, scene.blur, 0))
-    pixels = pixels + rng.normal(0, scene.noise, pixels.shape)
+    pixels = pixels + rng.normal(0, scene.noise, pixels.shape).astype(np.float32)
     out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
     out.save(buffer, format="JPEG", quality=scene.quality)
@@ -264,7 +264,11 @@ def _warp_perspective(scene: _Scene, image: Image.Image) -> Image.Image:
     coeffs = np.linalg.solve(np.array(rows), source.reshape(-1))
     fill = tuple(int(c) for c in np.asarray(image)[0, 0])
     return image.transform(
-        image.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=fill
+        image.size,
+        Image.Transform.PERSPECTIVE,
+        coeffs.tolist(),
+        Image.Resampling.BILINEAR,
+        fillcolor=fill,
     )
 
 
