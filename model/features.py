@@ -56,32 +56,32 @@ def affine_warp(X: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.
     ndarray of shape (n_samples, 28, 28), float32; pixels sampled outside are 0.
     """
     n = X.shape[0]
+    width = _SIDE + 2
     rows, cols = np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float32)
-    grid = np.stack([rows.ravel(), cols.ravel()])  # (2, 784)
-    out = np.empty((n, _SIDE * _SIDE), dtype=np.float32)
-    padded = np.zeros((n, _SIDE + 2, _SIDE + 2), dtype=np.float32)
+    grid_r, grid_c = rows.ravel()[None, :], cols.ravel()[None, :]
+    padded = np.zeros((n, width, width), dtype=np.float32)
     padded[:, 1:-1, 1:-1] = X
-    flat = padded.reshape(n, -1)
+    flat = padded.ravel()
+    out = np.empty((n, _SIDE * _SIDE), dtype=np.float32)
+    m = np.asarray(matrices, dtype=np.float32)
+    o = np.asarray(offsets, dtype=np.float32) + 1.0  # +1 for the zero border
     for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
-        src = matrices[start:stop] @ grid + offsets[start:stop, :, None]  # (m, 2, 784)
-        src = np.clip(src + 1.0, 0.0, _SIDE + 0.999)  # +1 for the zero border
-        base = np.floor(src)
-        frac = (src - base).astype(np.float32)
-        r0 = base[:, 0].astype(np.intp)
-        c0 = base[:, 1].astype(np.intp)
-        r1 = np.minimum(r0 + 1, _SIDE + 1)
-        c1 = np.minimum(c0 + 1, _SIDE + 1)
-        fr, fc = frac[:, 0], frac[:, 1]
-        img = flat[start:stop]
-        width = _SIDE + 2
-        take = np.take_along_axis
-        out[start:stop] = (
-            take(img, r0 * width + c0, 1) * (1 - fr) * (1 - fc)
-            + take(img, r0 * width + c1, 1) * (1 - fr) * fc
-            + take(img, r1 * width + c0, 1) * fr * (1 - fc)
-            + take(img, r1 * width + c1, 1) * fr * fc
-        )
+        part = slice(start, min(start + _CHUNK, n))
+        mm, oo = m[part], o[part]
+        src_r = mm[:, 0, 0, None] * grid_r + mm[:, 0, 1, None] * grid_c + oo[:, 0, None]
+        src_c = mm[:, 1, 0, None] * grid_r + mm[:, 1, 1, None] * grid_c + oo[:, 1, None]
+        np.clip(src_r, 0.0, _SIDE + 0.999, out=src_r)
+        np.clip(src_c, 0.0, _SIDE + 0.999, out=src_c)
+        r0, c0 = np.floor(src_r), np.floor(src_c)
+        fr, fc = src_r - r0, src_c - c0
+        base = (np.arange(part.start, part.stop) * width * width)[:, None]
+        i00 = base + r0.astype(np.intp) * width + c0.astype(np.intp)
+        i01 = np.where(c0 < _SIDE + 1, i00 + 1, i00)
+        i10 = np.where(r0 < _SIDE + 1, i00 + width, i00)
+        i11 = np.where(c0 < _SIDE + 1, i10 + 1, i10)
+        top = flat[i00] * (1 - fc) + flat[i01] * fc
+        bottom = flat[i10] * (1 - fc) + flat[i11] * fc
+        out[part] = top * (1 - fr) + bottom * fr
     return out.reshape(n, _SIDE, _SIDE)
 
 
@@ -102,17 +102,14 @@ def deskew(X: np.ndarray) -> np.ndarray:
     """
     U = to_unit(X)
     n = U.shape[0]
-    idx = np.arange(_SIDE, dtype=np.float32)
-    mass = U.sum(axis=(1, 2))
+    r, c = np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float64)
+    basis = np.stack([np.ones_like(r), r, c, r * r, r * c]).reshape(5, -1).T
+    moments = U.reshape(n, -1).astype(np.float64) @ basis  # sums of 1, r, c, r^2, rc
+    mass = moments[:, 0]
     safe = np.where(mass > 0, mass, 1.0)
-    row_mass = U.sum(axis=2)
-    col_mass = U.sum(axis=1)
-    cr = row_mass @ idx / safe
-    cc = col_mass @ idx / safe
-    dr = idx[None, :] - cr[:, None]
-    dc = idx[None, :] - cc[:, None]
-    var_r = (row_mass * dr**2).sum(axis=1) / safe
-    cov = ((U @ dc[:, :, None])[:, :, 0] * dr).sum(axis=1) / safe
+    cr, cc = moments[:, 1] / safe, moments[:, 2] / safe
+    var_r = moments[:, 3] / safe - cr * cr
+    cov = moments[:, 4] / safe - cr * cc
     alpha = np.where((mass > 0) & (var_r > 1e-6), cov / np.maximum(var_r, 1e-6), 0.0)
     matrices = np.zeros((n, 2, 2), dtype=np.float32)
     matrices[:, 0, 0] = 1.0
