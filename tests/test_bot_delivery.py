@@ -116,8 +116,9 @@ async def test_admins_hear_of_failures_in_telegram(
         tg.fail_next("sendPhoto", status=500, description="Internal Server Error", retry_after=None)
         tg.send_photo_from_user(USER, USER, photo_of(digit))
         [told] = await tg.wait_for_replies(USER, 1)
-        [alert] = await tg.wait_for_replies(ADMIN_ID, 1)
+        started, alert = await tg.wait_for_replies(ADMIN_ID, 2)
 
     assert told["text"] == texts.WORKING_ON_IT_FAILED
+    assert started["text"].startswith("▶️ Digit bot started")
     assert alert["text"].startswith("Bot error: ")
     assert "Internal Server Error" not in alert["text"]
