@@ -115,7 +115,8 @@ def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
         box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         inside, faint = digit[box], ink[box]
         strong = inside & (faint >= _STRONG * float(np.percentile(faint[inside], 90)))
-        core = _Components(faint, strong).digit_mask()
+        # Padded, so that the box's edge is not taken for the image's border.
+        core = _Components(np.pad(faint, 1), np.pad(strong, 1)).digit_mask()[1:-1, 1:-1]
         digit[box] = inside & ndimage.binary_dilation(core, iterations=2)
     pixels = ink[digit]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
@@ -241,7 +242,7 @@ class _Components:
     def digit(self) -> list[int]:
         """Labels of the digit: the heaviest central component, preferring ones clear of the
         image border (paper edges, tables, shadows), plus pieces close to it (the detached top
-        of a 5, the two strokes of an open 4) and no larger than it (a paper edge is not)."""
+        of a 5, the two strokes of an open 4) and at most twice its size (a paper edge is not)."""
         if not self.substantial.any():
             return []
         height, width = self.shape
@@ -263,7 +264,7 @@ class _Components:
             inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
             clear = ~self.touches | (mass >= 0.2 * core)
             extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
-            piece = (near | inside) & clear & (extent <= 1.2 * side) & self.substantial
+            piece = (near | inside) & clear & (extent <= 2.0 * side) & self.substantial
             new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
             if new:
                 chosen.update(new)
