@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from model.features import deskew
-from model.network import network_forward, reconstruction_error, squared_distances
+from model.network import network_forward, pca_project, squared_distances
 
 __all__ = [
     "FORMAT_NAME",
@@ -47,18 +47,32 @@ class Assignments:
     ----------
     clusters : ndarray of shape (n_samples,), int64
     distances : ndarray of shape (n_samples,), float32
-        Euclidean distance to the nearest centroid in feature space.
+        Euclidean distance to the nearest centroid in feature space (the assignment).
     typicality : ndarray of shape (n_samples,), float64 in [0, 1]
-        Share of the cluster's training images lying farther from its centroid.
+        Share of the cluster's training images lying farther from the cluster's mean in
+        the principal subspace (1: as typical as it gets).
     is_outlier : ndarray of shape (n_samples,), bool
-        Farther than the cluster's outlier radius, or far from the training digits'
-        principal subspace: not like any training digit.
+        The image's outlier score, (spread / spread_scale)² + (residual / residual_scale)²,
+        exceeds `outlier_limit`: it is far from its cluster's mean and from the digits'
+        principal subspace, unlike (nearly) every training digit.
     """
 
     clusters: np.ndarray
     distances: np.ndarray
     typicality: np.ndarray
     is_outlier: np.ndarray
+
+
+def outlier_score(
+    spread: np.ndarray, residual: np.ndarray, spread_scale: np.ndarray, residual_scale: float
+) -> np.ndarray:
+    """How unlike a training digit an image is: about 1 at the training data's far tail.
+
+    Two distances, each scaled by its 99.9th training percentile: to the cluster's mean
+    within the principal subspace, and to that subspace. Together they are the distance to
+    the cluster's mean digit, with both parts weighed by how much they vary in MNIST.
+    """
+    return (spread / spread_scale) ** 2 + (residual / residual_scale) ** 2
 
 
 class DigitModel:
@@ -72,13 +86,20 @@ class DigitModel:
     samples : ndarray of shape (k, m, 28, 28), uint8
         Representative training images of each cluster, most typical first.
     distance_quantiles : ndarray of shape (k, 101), float32
-        Percentiles 0..100 of the training images' distances to their centroid.
-    outlier_radius : ndarray of shape (k,), float32
+        Percentiles 0..100 of the cluster's training images' distances to its mean in
+        the principal subspace.
+    spread_scale : ndarray of shape (k,), float32
+        The 99.9th percentile of the cluster's training distances to its mean in the
+        principal subspace.
+    cluster_means : ndarray of shape (k, n_components), float32
+        Each cluster's mean in the principal subspace.
     pca_mean : ndarray of shape (784,), float32
     pca_components : ndarray of shape (n_components, 784), float32
         The principal subspace of the deskewed training digits.
-    novelty_threshold : float
-        Reconstruction error beyond which an image is unlike any training digit.
+    residual_scale : float
+        The 99.9th percentile of the training digits' distances to the principal subspace.
+    outlier_limit : float
+        Outlier score beyond which an image is not taken for a digit.
     metadata : dict
         JSON-serialisable facts about the model (version, training date, metrics...).
     """
@@ -91,30 +112,36 @@ class DigitModel:
         centroids: np.ndarray,
         samples: np.ndarray,
         distance_quantiles: np.ndarray,
-        outlier_radius: np.ndarray,
+        spread_scale: np.ndarray,
+        cluster_means: np.ndarray,
         pca_mean: np.ndarray,
         pca_components: np.ndarray,
-        novelty_threshold: float,
+        residual_scale: float,
+        outlier_limit: float,
         metadata: dict[str, Any],
     ) -> None:
         k = centroids.shape[0]
         if samples.shape[0] != k or samples.shape[2:] != (28, 28) or samples.dtype != np.uint8:
             raise ModelFileError("The model's sample images do not match its clusters.")
-        if distance_quantiles.shape != (k, _QUANTILES.size) or outlier_radius.shape != (k,):
+        if distance_quantiles.shape != (k, _QUANTILES.size) or spread_scale.shape != (k,):
             raise ModelFileError("The model's distance statistics do not match its clusters.")
         if not weights or weights[-1].shape[1] != centroids.shape[1]:
             raise ModelFileError("The model's feature network does not match its centroids.")
         if pca_components.shape[1:] != pca_mean.shape or weights[0].shape[0] != pca_mean.size:
-            raise ModelFileError("The model's novelty subspace does not match its inputs.")
+            raise ModelFileError("The model's principal subspace does not match its inputs.")
+        if cluster_means.shape != (k, pca_components.shape[0]):
+            raise ModelFileError("The model's cluster means do not match its clusters.")
         self.weights = weights
         self.biases = biases
         self.centroids = centroids
         self.samples_ = samples
         self.distance_quantiles = distance_quantiles
-        self.outlier_radius = outlier_radius
+        self.spread_scale = spread_scale
+        self.cluster_means = cluster_means
         self.pca_mean = pca_mean
         self.pca_components = pca_components
-        self.novelty_threshold = float(novelty_threshold)
+        self.residual_scale = float(residual_scale)
+        self.outlier_limit = float(outlier_limit)
         self.metadata = metadata
 
     @property
@@ -134,18 +161,17 @@ class DigitModel:
         """
         flat = deskew(images)
         flat = flat.reshape(len(flat), -1)
-        F = network_forward(flat, self.weights, self.biases)
-        novel = reconstruction_error(flat, self.pca_mean, self.pca_components)
-        sq = squared_distances(F, self.centroids)
+        sq = squared_distances(network_forward(flat, self.weights, self.biases), self.centroids)
         clusters = sq.argmin(axis=1)
-        distances = np.sqrt(sq[np.arange(len(F)), clusters]).astype(np.float32)
-        typicality = np.empty(len(F))
+        distances = np.sqrt(sq[np.arange(len(sq)), clusters]).astype(np.float32)
+        coordinates, residual = pca_project(flat, self.pca_mean, self.pca_components)
+        spread = np.linalg.norm(coordinates - self.cluster_means[clusters], axis=1)
+        typicality = np.empty(len(sq))
         for c in np.unique(clusters):
             mask = clusters == c
-            typicality[mask] = 1.0 - np.interp(
-                distances[mask], self.distance_quantiles[c], _QUANTILES
-            )
-        is_outlier = (distances > self.outlier_radius[clusters]) | (novel > self.novelty_threshold)
+            typicality[mask] = 1.0 - np.interp(spread[mask], self.distance_quantiles[c], _QUANTILES)
+        score = outlier_score(spread, residual, self.spread_scale[clusters], self.residual_scale)
+        is_outlier = score > self.outlier_limit
         return Assignments(clusters.astype(np.int64), distances, typicality, is_outlier)
 
     def samples(self, cluster: int) -> np.ndarray:
@@ -160,28 +186,44 @@ class DigitModel:
             "centroids": self.centroids,
             "samples": self.samples_,
             "distance_quantiles": self.distance_quantiles,
-            "outlier_radius": self.outlier_radius,
+            "spread_scale": self.spread_scale,
+            "cluster_means": self.cluster_means,
             "pca_mean": self.pca_mean,
             "pca_components": self.pca_components,
-            "novelty_threshold": np.array([self.novelty_threshold], dtype=np.float32),
+            "residual_scale": np.array([self.residual_scale], dtype=np.float32),
+            "outlier_limit": np.array([self.outlier_limit], dtype=np.float32),
         }
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             named[f"layer{i}_weight"] = W
             named[f"layer{i}_bias"] = b
         return named
 
+    def replace(self, **changes: Any) -> DigitModel:
+        """A copy with some constructor arguments changed (like `dataclasses.replace`)."""
+        fields = {
+            "weights": self.weights,
+            "biases": self.biases,
+            "centroids": self.centroids,
+            "samples": self.samples_,
+            "distance_quantiles": self.distance_quantiles,
+            "spread_scale": self.spread_scale,
+            "cluster_means": self.cluster_means,
+            "pca_mean": self.pca_mean,
+            "pca_components": self.pca_components,
+            "residual_scale": self.residual_scale,
+            "outlier_limit": self.outlier_limit,
+            "metadata": self.metadata,
+        }
+        return DigitModel(**{**fields, **changes})
+
     def permuted(self, order: np.ndarray, metadata: dict[str, Any]) -> DigitModel:
         """The same model with cluster `order[i]` renamed to i (stable ids across retrains)."""
-        return DigitModel(
-            weights=self.weights,
-            biases=self.biases,
+        return self.replace(
             centroids=self.centroids[order],
             samples=self.samples_[order],
             distance_quantiles=self.distance_quantiles[order],
-            outlier_radius=self.outlier_radius[order],
-            pca_mean=self.pca_mean,
-            pca_components=self.pca_components,
-            novelty_threshold=self.novelty_threshold,
+            spread_scale=self.spread_scale[order],
+            cluster_means=self.cluster_means[order],
             metadata=metadata,
         )
 
@@ -258,10 +300,12 @@ def load_model(path: str | os.PathLike[str]) -> DigitModel:
             centroids=arrays["centroids"],
             samples=arrays["samples"],
             distance_quantiles=arrays["distance_quantiles"],
-            outlier_radius=arrays["outlier_radius"],
+            spread_scale=arrays["spread_scale"],
+            cluster_means=arrays["cluster_means"],
             pca_mean=arrays["pca_mean"],
             pca_components=arrays["pca_components"],
-            novelty_threshold=float(arrays["novelty_threshold"][0]),
+            residual_scale=float(arrays["residual_scale"][0]),
+            outlier_limit=float(arrays["outlier_limit"][0]),
             metadata=metadata,
         )
     except KeyError as exc:

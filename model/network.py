@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["network_forward", "reconstruction_error", "squared_distances"]
+__all__ = ["network_forward", "pca_project", "squared_distances"]
 
 
 def network_forward(
@@ -48,11 +48,14 @@ def network_forward(
     return H.astype(np.float32, copy=False)
 
 
-def reconstruction_error(X: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
-    """Distance from each row to the principal subspace of the training digits.
+def pca_project(
+    X: np.ndarray, mean: np.ndarray, components: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates in the training digits' principal subspace, and the distance to it.
 
-    A high error means "unlike any MNIST digit", whatever cluster the network would pick:
-    a softmax is confident about stars and smileys too, so novelty is measured here.
+    The distance (reconstruction error) says "unlike any MNIST digit" whatever cluster the
+    network picks: a softmax is confident about stars and smileys too. The coordinates
+    say how typical an image is of its cluster, which the near one-hot softmax cannot.
 
     Parameters
     ----------
@@ -62,11 +65,13 @@ def reconstruction_error(X: np.ndarray, mean: np.ndarray, components: np.ndarray
 
     Returns
     -------
-    ndarray of shape (n_samples,), float32
+    coordinates : ndarray of shape (n_samples, n_components), float32
+    residual : ndarray of shape (n_samples,), float32
     """
     centred = np.asarray(X, dtype=np.float32) - mean
-    projected = (centred @ components.T) @ components
-    return np.linalg.norm(centred - projected, axis=1).astype(np.float32)
+    coordinates = centred @ components.T
+    residual_sq = (centred * centred).sum(axis=1) - (coordinates * coordinates).sum(axis=1)
+    return coordinates.astype(np.float32), np.sqrt(np.maximum(residual_sq, 0.0)).astype(np.float32)
 
 
 def squared_distances(F: np.ndarray, centroids: np.ndarray) -> np.ndarray:

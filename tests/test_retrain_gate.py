@@ -16,17 +16,9 @@ def current(model_path: Path) -> DigitModel:
     return load_model(model_path)
 
 
-def _with_outlier_radius(model: DigitModel, factor: float) -> DigitModel:
-    """The same model with every cluster's outlier radius scaled (a model that doubts more)."""
-    return DigitModel(
-        weights=model.weights,
-        biases=model.biases,
-        centroids=model.centroids,
-        samples=model.samples_,
-        distance_quantiles=model.distance_quantiles,
-        outlier_radius=model.outlier_radius * factor,
-        metadata=model.metadata,
-    )
+def _with_outlier_limit(model: DigitModel, factor: float) -> DigitModel:
+    """The same model with its outlier limit scaled (a model that doubts more)."""
+    return model.replace(outlier_limit=model.outlier_limit * factor)
 
 
 def _balanced(k: int) -> list[int]:
@@ -73,7 +65,7 @@ def test_without_labels_a_collapsed_cluster_is_rejected(current: DigitModel) -> 
 
 
 def test_without_labels_more_outliers_are_rejected(current: DigitModel) -> None:
-    doubting = _with_outlier_radius(current, 0.01)
+    doubting = _with_outlier_limit(current, 0.01)
     probe = probe_images(current, np.zeros((0, 28, 28), np.uint8))
     decision = QualityGate().judge(
         metrics=None, cluster_sizes=_balanced(current.k), new=doubting, current=current, probe=probe
