@@ -262,8 +262,8 @@ class _Components:
             gap_x = np.maximum(np.maximum(union[2] - box[:, 3], box[:, 2] - union[3]), 0)
             near = (np.maximum(gap_y, gap_x) <= 0.3 * side) & (mass >= 0.05 * core)
             inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
-            clear = ~self.touches | (mass >= 0.2 * core)
             extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
+            clear = ~self.touches | ((mass >= 0.2 * core) & (extent <= side))
             piece = (near | inside) & clear & (extent <= 2.0 * side) & self.substantial
             new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
             if new:
