@@ -11,7 +11,7 @@ import pytest
 from bot_harness import ADMIN_ID, photo_of, running_bot
 from fake_notify import FakeNotifyRun, closed_port_url
 
-from bot import texts
+from bot import pushes, texts
 from bot.context import NOTIFIER, RETRAINER
 from bot.notify import Notifier
 from model.data import load_mnist
@@ -76,17 +76,18 @@ async def test_admin_retrain_is_announced_in_order_and_mirrored_once(
     ) as bot:
         serving = bot.models.current
         bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
-        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
+        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 3)
         assert await bot.application.bot_data[RETRAINER].wait() == "failed"
         await bot.application.bot_data[NOTIFIER].flush()
-        replies = await bot.telegram.wait_for_replies(ADMIN_ID, 3)
-        assert len(replies) == 3
+        replies = await bot.telegram.wait_for_replies(ADMIN_ID, 4)
+        assert len(replies) == 4
 
-        started, failed = (post.message for post in posts)
+        boot, started, failed = (post.message for post in posts)
+        assert boot == f"▶️ Digit bot started · model {serving.version}"
         assert started == f"🔄 Retraining started (admin {ADMIN_ID})"
         assert failed.startswith("❌ Retraining failed, current model kept: error: ")
         texts_to_admin = sorted(reply["text"] for reply in replies)
-        assert texts_to_admin == sorted([texts.RETRAIN_STARTED, started, failed])
+        assert texts_to_admin == sorted([boot, texts.RETRAIN_STARTED, started, failed])
         assert bot.models.current is serving
         run = await bot.storage.last_retrain()
         assert run is not None
@@ -105,7 +106,19 @@ async def test_admin_without_mirror_is_told_how_the_retrain_ended(
     ) as bot:
         bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
         started_reply, ended = await bot.telegram.wait_for_replies(ADMIN_ID, 2)
-        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
+        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 3)
+        assert posts[0].message.startswith("▶️ Digit bot started")
         assert started_reply["text"] == texts.RETRAIN_STARTED
-        assert ended["text"] == posts[1].message
+        assert ended["text"] == posts[2].message
         assert ended["text"].startswith("❌ Retraining failed")
+
+
+async def test_start_and_stop_are_pushed(
+    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun
+) -> None:
+    async with running_bot(tmp_path, model_path, notify_run_endpoint=fake_notify.url) as bot:
+        version = bot.models.current.version
+        [boot] = await asyncio.to_thread(fake_notify.wait_for_posts, 1)
+        assert boot.message == f"▶️ Digit bot started · model {version}"
+    posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
+    assert [post.message for post in posts][-1] == pushes.bot_stopped()
