@@ -13,6 +13,14 @@ __all__ = ["affine_warp", "augment", "deskew", "to_unit"]
 _SIDE = 28
 _CENTRE = (_SIDE - 1) / 2.0
 _CHUNK = 8192
+# Pixel coordinates, built once: serving one image should not pay for them every call.
+_ROWS, _COLS = (a.ravel()[None, :] for a in np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float32))
+# Per-pixel 1, r, c, r², rc: an image's moments are one product with this basis.
+_MOMENT_BASIS = (
+    np.stack([np.ones_like(_ROWS), _ROWS, _COLS, _ROWS * _ROWS, _ROWS * _COLS])
+    .reshape(5, -1)
+    .T.astype(np.float64)
+)
 
 
 def _check_images(X: np.ndarray) -> np.ndarray:
@@ -57,8 +65,7 @@ def affine_warp(X: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.
     """
     n = X.shape[0]
     width = _SIDE + 2
-    rows, cols = np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float32)
-    grid_r, grid_c = rows.ravel()[None, :], cols.ravel()[None, :]
+    grid_r, grid_c = _ROWS, _COLS
     padded = np.zeros((n, width, width), dtype=np.float32)
     padded[:, 1:-1, 1:-1] = X
     flat = padded.ravel()
@@ -102,9 +109,7 @@ def deskew(X: np.ndarray) -> np.ndarray:
     """
     U = to_unit(X)
     n = U.shape[0]
-    r, c = np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float64)
-    basis = np.stack([np.ones_like(r), r, c, r * r, r * c]).reshape(5, -1).T
-    moments = U.reshape(n, -1).astype(np.float64) @ basis  # sums of 1, r, c, r^2, rc
+    moments = U.reshape(n, -1).astype(np.float64) @ _MOMENT_BASIS
     mass = moments[:, 0]
     safe = np.where(mass > 0, mass, 1.0)
     cr, cc = moments[:, 1] / safe, moments[:, 2] / safe
