@@ -72,8 +72,10 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     weights_, biases_ : list of ndarray
         The feature network's layers, the last one the softmax output.
     pca_ : PCA
-        The principal subspace of the (deskewed) training data; novelty is measured there.
-    cluster_centers_ : ndarray of shape (n_clusters, n_clusters)
+        The principal subspace of the (deskewed) training data, where the model file judges
+        typicality and outliers.
+    cluster_centers_ : ndarray of shape (n_clusters, n_outputs)
+        Centroids in the network's softmax output (n_outputs: the classes it learned).
     labels_ : ndarray of shape (n_samples,)
     pseudo_labels_ : ndarray of shape (n_samples,)
         The mixture's labels before self-training (kept to measure what it adds).
@@ -110,9 +112,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.progress = progress
 
     def _inputs(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
-        X = np.asarray(X) if self.images else X
-        if self.images and getattr(X, "ndim", 0) == 3:
-            X = X.reshape(len(X), -1)
+        if self.images and np.ndim(X) == 3:
+            X = np.asarray(X).reshape(len(X), -1)
         X = validate_data(self, X, reset=reset, dtype=None if self.images else np.float64)
         if not self.images:
             return X.astype(np.float32)
