@@ -93,29 +93,22 @@ def test_montage_writes_the_cluster_samples(
     assert "cluster 99 does not exist" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_train_json_writes_a_model_the_bot_can_load(mnist_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "small.npz"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model",
-            "train",
-            "--data",
-            str(mnist_dir),
-            "--limit",
-            "800",
-            "--out",
-            str(out),
-            "--json",
-            "--jobs",
-            "1",
-        ],
+def _train(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m model train ...` in its own process, as a user or the bot runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "model", "train", *args],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+    )
+
+
+@pytest.mark.slow
+def test_train_json_writes_a_model_the_bot_can_load(mnist_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "small.npz"
+    run = _train(
+        "--data", str(mnist_dir), "--limit", "800", "--out", str(out), "--json", "--jobs", "1"
     )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
@@ -129,25 +122,9 @@ def test_train_json_writes_a_model_the_bot_can_load(mnist_dir: Path, tmp_path: P
 def test_train_refuses_malformed_extra_images_in_one_line(mnist_dir: Path, tmp_path: Path) -> None:
     extra = tmp_path / "extra.npy"
     np.save(extra, np.zeros((4, 32, 32), dtype=np.uint8))
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model",
-            "train",
-            "--data",
-            str(mnist_dir),
-            "--limit",
-            "300",
-            "--extra",
-            str(extra),
-            "--out",
-            str(tmp_path / "m.npz"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    out = tmp_path / "m.npz"
+    run = _train(
+        "--data", str(mnist_dir), "--limit", "300", "--extra", str(extra), "--out", str(out)
     )
     assert run.returncode == 1
     assert run.stderr.strip().startswith("error: extra images must be an array of shape")
