@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from fake_notify import FakeNotifyRun
@@ -98,6 +99,12 @@ def model_path() -> Path:
 def mnist(mnist_dir: Path) -> Mnist:
     """The four MNIST splits, read and checksummed once per test session."""
     return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def digit(mnist: Mnist) -> np.ndarray:
+    """A plain 7 (MNIST test image 0), read-only, for tests that send one photo."""
+    return mnist.test_images[0]
 
 
 @pytest.fixture(scope="session")

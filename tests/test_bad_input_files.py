@@ -18,7 +18,6 @@ import pytest_asyncio
 from bot_harness import RunningBot, running_bot
 
 from bot import texts
-from model.data import Mnist
 from model.preprocess import to_mnist
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -100,11 +99,6 @@ CASES = [
     FileCase("PDF", _const(bad_inputs.pdf()), "application/pdf", "not a picture"),
     FileCase("file without a type", bad_inputs.jpeg, "application/octet-stream", "not a picture"),
 ]
-
-
-@pytest.fixture(scope="module")
-def digit(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[0]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -21,17 +21,11 @@ from bot_harness import ADMIN_ID, RunningBot, running_bot
 from fake_telegram import BOT_USERNAME
 
 from bot import texts
-from model.data import Mnist
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 _users = itertools.count(30_001)
 SQL = "'; DROP TABLE images; --"
-
-
-@pytest.fixture(scope="module")
-def digit(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[0]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -9,14 +9,8 @@ import pytest
 from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
 
 from bot import texts
-from model.data import Mnist
 
 USER, OTHER = 901, 902
-
-
-@pytest.fixture(scope="module")
-def digit(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[0]
 
 
 @pytest.fixture

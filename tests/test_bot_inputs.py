@@ -11,14 +11,8 @@ from bot_harness import RunningBot, photo_of, running_bot
 from PIL import Image, ImageDraw
 
 from bot import texts
-from model.data import Mnist
 
 USER, CHAT = 601, 601
-
-
-@pytest.fixture(scope="module")
-def digit(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[0]
 
 
 @pytest.fixture

@@ -14,14 +14,8 @@ from fake_notify import FakeNotifyRun, closed_port_url
 from bot import pushes, texts
 from bot.context import NOTIFIER, RETRAINER
 from bot.notify import Notifier
-from model.data import load_mnist
 
 USER = CHAT = 501
-
-
-@pytest.fixture(scope="module")
-def digit(mnist_dir: Path) -> np.ndarray:
-    return load_mnist(mnist_dir).test_images[0]
 
 
 async def _until(condition: Callable[[], bool], within: float = 20.0) -> None:

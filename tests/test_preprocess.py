@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from model.data import load_mnist
 from model.preprocess import MNIST_BOX, STROKE_BAND, PreprocessError, to_mnist
 from model.synth import DISTORTIONS, make_photo
 
@@ -24,15 +23,9 @@ Scene = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @pytest.fixture(scope="module")
-def digits(mnist_dir) -> np.ndarray:
+def digits(mnist) -> np.ndarray:
     """Forty MNIST test digits, all ten classes."""
-    return load_mnist(mnist_dir).test_images[:40]
-
-
-@pytest.fixture(scope="module")
-def digit(digits) -> np.ndarray:
-    """A 7 with a plain shape (MNIST test image 0)."""
-    return digits[0]
+    return mnist.test_images[:40]
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -346,10 +339,9 @@ def test_paper_clutter_is_not_the_digit(digit, scene):
 
 
 @pytest.mark.parametrize(("label", "cut_at"), [(5, 0.25), (4, 0.3), (7, 0.3)])
-def test_digit_in_pieces_is_kept_whole(mnist_dir, label, cut_at):
+def test_digit_in_pieces_is_kept_whole(mnist, label, cut_at):
     """A 5 whose top bar is drawn apart from its body, a 4 whose arms do not meet its crossbar,
     a 7 whose bar floats above its stem: every piece belongs to the digit."""
-    mnist = load_mnist(mnist_dir)
     piece = mnist.test_images[np.flatnonzero(mnist.test_labels == label)[0]].copy()
     rows = np.flatnonzero(piece.max(axis=1) > 0)
     cut = rows[0] + round(cut_at * len(rows))
