@@ -11,6 +11,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from model.imageops import bounding_box, closing, grow, opening, quantile, upsample
+
 _MIN_CONTRAST = 0.12
 _MIN_INK_PIXELS = 10
 _STRONG = 0.4
@@ -43,10 +45,7 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     if _light_ink(coarse):
         gray, coarse = 255.0 - gray, 255.0 - coarse
     size = max(7, max(coarse.shape) // 4)
-    paper = ndimage.grey_closing(coarse, size=(size, size))
-    paper = np.asarray(
-        Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR), np.float32
-    )
+    paper = upsample(closing(coarse, size), (height, width))
     return 1.0 - gray / np.maximum(paper, 8.0)
 
 
@@ -54,23 +53,24 @@ def _light_ink(coarse: np.ndarray) -> bool:
     """Whether the ink is lighter than the background.
 
     An image the digit fills (MNIST itself, a screenshot) has a flat background, so its median
-    tells. On a photo, evidence adds up in log-odds: how much thin dark and thin light features
-    stand out from their surroundings (morphological top-hats) at a pen's width and, on a copy
-    halved again, at a marker's, where steps such as a paper edge or a shadow and symmetric
-    textures cancel out; and whether the border, mostly background, is darker than mid-range.
-    Dark ink on paper is the usual photo, so light ink needs clear evidence.
+    tells; so must it for a strip too thin for the top-hats below. On a photo, evidence adds up
+    in log-odds: how much thin dark and thin light features stand out from their surroundings
+    (morphological top-hats) at a pen's width and, on a copy halved again, at a marker's,
+    where steps such as a paper edge or a shadow and symmetric textures cancel out; and
+    whether the border, mostly background, is darker than mid-range. Dark ink on paper is the
+    usual photo, so light ink needs clear evidence.
     """
-    low, high = np.percentile(coarse, [1, 99])
-    if max(coarse.shape) < _COARSE:
-        return float(np.median(coarse)) < (low + high) / 2
+    middle = (quantile(coarse, 0.01) + quantile(coarse, 0.99)) / 2
+    if max(coarse.shape) < _COARSE or min(coarse.shape) < 2:
+        return quantile(coarse, 0.5) < middle
     ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
-    evidence = float(np.clip(((low + high) / 2 - np.median(ring)) / 20.0, -2.0, 2.0))
-    height, width = (coarse.shape[0] // 2) * 2, (coarse.shape[1] // 2) * 2
-    halved = coarse[:height, :width].reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    evidence = float(np.clip((middle - quantile(ring, 0.5)) / 20.0, -2.0, 2.0))
+    even = coarse[: coarse.shape[0] // 2 * 2, : coarse.shape[1] // 2 * 2]
+    halved = (even[::2, ::2] + even[1::2, ::2] + even[::2, 1::2] + even[1::2, 1::2]) / 4
     for image in (coarse, halved):
-        dark = ndimage.grey_closing(image, size=(5, 5)) - image
-        light = image - ndimage.grey_opening(image, size=(5, 5))
-        margin = 3.0 * float(np.median(dark + light)) + 4.0
+        dark = closing(image, 5) - image
+        light = image - opening(image, 5)
+        margin = 3.0 * quantile(dark + light, 0.5) + 4.0
         dark_mass = np.clip(dark - margin, 0, None).sum()
         light_mass = np.clip(light - margin, 0, None).sum()
         evidence += float(np.log((light_mass + 1.0) / (dark_mass + 1.0)))
@@ -97,27 +97,25 @@ def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
         None when there is no ink.
     """
     sample = ink[::4, ::4]
-    centre = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
+    centre = quantile(sample, 0.5)
+    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
     threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
     mask = ink > threshold
     parts = _Components(ink, mask)
     frames = parts.frames()
     if frames.any():
-        mask &= ~np.concatenate([[False], frames])[parts.labels]
+        mask &= ~parts.mask_of(frames)
     without_lines = _remove_lines(mask)
     if frames.any() or without_lines is not mask:
         parts = _Components(ink, without_lines)
     digit = parts.digit_mask()
     if digit.any():
-        rows = np.flatnonzero(digit.any(axis=1))
-        cols = np.flatnonzero(digit.any(axis=0))
-        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        box = bounding_box(digit)
         inside, faint = digit[box], ink[box]
-        strong = inside & (faint >= _STRONG * float(np.percentile(faint[inside], 90)))
+        strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
         # Padded, so that the box's edge is not taken for the image's border.
         core = _Components(np.pad(faint, 1), np.pad(strong, 1)).digit_mask()[1:-1, 1:-1]
-        digit[box] = inside & ndimage.binary_dilation(core, iterations=2)
+        digit[box] = inside & grow(core, 2)
     pixels = ink[digit]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         return None
@@ -201,15 +199,25 @@ _SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
 
 
 class _Components:
-    """Connected ink components with their mass and bounding box (top, bottom, left, right)."""
+    """Connected ink components with their mass and bounding box (top, bottom, left, right).
+
+    Only the ink's bounding box is labelled: on a clean page that is a fraction of the image,
+    and labelling costs by the pixel, ink or not.
+    """
 
     def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
-        self.labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
         self.shape = mask.shape
-        self.mass = np.bincount(self.labels[mask], ink[mask], count + 1)[1:]
-        slices = ndimage.find_objects(self.labels)
+        self.window = bounding_box(mask) if mask.any() else np.s_[: mask.shape[0], : mask.shape[1]]
+        inside = mask[self.window]
+        self.labels, count = ndimage.label(inside, structure=np.ones((3, 3), bool))
+        self.mass = np.bincount(self.labels[inside], ink[self.window][inside], count + 1)[1:]
+        top, left = self.window[0].start, self.window[1].start
         self.box = np.array(
-            [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in slices], float
+            [
+                [s[0].start + top, s[0].stop + top, s[1].start + left, s[1].stop + left]
+                for s in ndimage.find_objects(self.labels)
+            ],
+            float,
         ).reshape(-1, 4)
         height, width = self.shape
         box = self.box
@@ -233,16 +241,23 @@ class _Components:
             result[i] = inner.any()
         return result
 
+    def mask_of(self, chosen: np.ndarray) -> np.ndarray:
+        """Image-sized boolean mask of the components where `chosen` (one flag each) is set."""
+        result = np.zeros(self.shape, bool)
+        result[self.window] = np.concatenate([[False], chosen])[self.labels]
+        return result
+
     def digit_mask(self) -> np.ndarray:
         """Boolean mask of `digit`'s components."""
-        chosen = np.zeros(len(self.mass) + 1, bool)
+        chosen = np.zeros(len(self.mass), bool)
         chosen[self.digit()] = True
-        return chosen[self.labels]
+        return self.mask_of(chosen)
 
     def digit(self) -> list[int]:
-        """Labels of the digit: the heaviest central component, preferring ones clear of the
-        image border (paper edges, tables, shadows), plus pieces close to it (the detached top
-        of a 5, the two strokes of an open 4) and at most twice its size (a paper edge is not)."""
+        """Indices of the digit's components: the heaviest central one, preferring ones clear
+        of the image border (paper edges, tables, shadows), plus pieces close to it (the
+        detached top of a 5, the two strokes of an open 4) and at most twice its size (a paper
+        edge is not)."""
         if not self.substantial.any():
             return []
         height, width = self.shape
@@ -277,4 +292,4 @@ class _Components:
                     ]
                 )
                 grew = True
-        return [i + 1 for i in chosen]
+        return sorted(chosen)

@@ -14,12 +14,14 @@ specks, keep the digit and its nearby pieces, then normalise contrast and stroke
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
+from model.imageops import bounding_box, grow, quantile
 from model.page import find_digit, ink_map
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -84,13 +86,12 @@ def _zoom_region(mask: np.ndarray, scale: float) -> tuple[float, float, float, f
 
     Returns (left, top, right, bottom) as fractions of the image, three digit-sizes wide.
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    rows, cols = bounding_box(mask)
+    side = max(rows.stop - rows.start, cols.stop - cols.start)
     if scale < 1.5 or side >= _ZOOM_BELOW:
         return None
     height, width = mask.shape
-    cy, cx = (rows[0] + rows[-1] + 1) / 2, (cols[0] + cols[-1] + 1) / 2
+    cy, cx = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
     return (
         max(0.0, (cx - 1.5 * side) / width),
         max(0.0, (cy - 1.5 * side) / height),
@@ -127,10 +128,7 @@ def _decode(
     try:
         if owned:
             if image.format == "JPEG":
-                fraction = (
-                    1.0 if region is None else max(region[2] - region[0], region[3] - region[1])
-                )
-                image.draft("L", (round(WORK_SIZE / fraction),) * 2)
+                image.draft("L", _draft_size(width, height, region))
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
         else:
@@ -153,6 +151,19 @@ def _decode(
             "The image file is damaged or in a form I cannot read; send it again as a photo."
         ) from exc
     return gray, max(width, height) / max(gray.shape)
+
+
+def _draft_size(
+    width: int, height: int, region: tuple[float, float, float, float] | None
+) -> tuple[int, int]:
+    """The least size to decode a JPEG at (DCT scaling skips most of the decoding work): the
+    longer side `WORK_SIZE`; for a `region`, both sides large enough that the crop's longer
+    side reaches `WORK_SIZE` whichever way EXIF then turns the image."""
+    if region is None:
+        scale = WORK_SIZE / max(width, height)
+        return math.ceil(width * scale), math.ceil(height * scale)
+    fraction = max(region[2] - region[0], region[3] - region[1])
+    return (round(WORK_SIZE / fraction),) * 2
 
 
 def _open(data: bytes) -> Image.Image:
@@ -223,12 +234,10 @@ def _shrink(image: Image.Image) -> np.ndarray:
 
 def _frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
     """MNIST framing of the chosen ink: contrast and stroke normalised, 20 px box, centred."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    keep = ndimage.binary_dilation(mask[top:bottom, left:right], iterations=1)
-    crop = np.where(keep, ink[top:bottom, left:right], 0.0)
-    level = float(np.percentile(crop[mask[top:bottom, left:right]], 90))
+    box = bounding_box(mask)
+    inside = mask[box]
+    crop = np.where(grow(inside), ink[box], 0.0)
+    level = quantile(crop[inside], 0.9)
     crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
     crop = _normalise_stroke(crop)
     return _centre(_fit_box(crop))
@@ -279,9 +288,7 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _tight(crop: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero((crop > 0.05).any(axis=1))
-    cols = np.flatnonzero((crop > 0.05).any(axis=0))
-    return crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return crop[bounding_box(crop > 0.05)]
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:
@@ -290,9 +297,7 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
     The box is that of the strokes at half their level: in MNIST the box of every inked pixel
     is also the box at half level, so a blur halo outside it is not part of the digit.
     """
-    rows = np.flatnonzero((crop >= _BOX_LEVEL).any(axis=1))
-    cols = np.flatnonzero((crop >= _BOX_LEVEL).any(axis=0))
-    crop = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = crop[bounding_box(crop >= _BOX_LEVEL)]
     scale = MNIST_BOX / max(crop.shape)
     if scale == 1.0:
         return crop
