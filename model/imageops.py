@@ -16,13 +16,14 @@ _Extreme = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def quantile(values: np.ndarray, q: float) -> float:
-    """`np.quantile(values, q)` (linear interpolation) by a partial sort."""
+    """`np.quantile(values, q)` (linear interpolation) by one partial sort: the value just
+    below the position is the largest of those partitioned before it."""
     flat = values.ravel()
     position = q * (flat.size - 1)
-    below = int(position)
-    above = min(below + 1, flat.size - 1)
-    part = np.partition(flat, (below, above))
-    return float(part[below] + (position - below) * (part[above] - part[below]))
+    above = min(int(position) + 1, flat.size - 1)
+    part = np.partition(flat, above)
+    below = part[:above].max() if above > position else part[above]
+    return float(below + (position - int(position)) * (part[above] - below))
 
 
 def closing(image: np.ndarray, size: int) -> np.ndarray:
@@ -96,17 +97,28 @@ def grow(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
 
 
 def upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Pillow's bilinear resize of a float image to a larger `shape` (rows, columns), as two
-    small matrix products: no conversion to and from a Pillow image."""
-    rows = _bilinear(image.shape[0], shape[0])
-    columns = _bilinear(image.shape[1], shape[1])
-    return rows @ (image @ columns.T)
+    """Pillow's bilinear resize of a float image to a larger `shape` (rows, columns), with no
+    conversion to and from a Pillow image (slow for float images): each output pixel mixes
+    the two source pixels nearest its centre, one axis at a time. Not as matrix products:
+    BLAS threads spinning on a process's only core would cost milliseconds."""
+    columns = _mix(image, *_taps(image.shape[1], shape[1]), axis=1)
+    return _mix(columns, *_taps(image.shape[0], shape[0]), axis=0)
+
+
+def _mix(
+    image: np.ndarray, first: np.ndarray, second: np.ndarray, weight: np.ndarray, axis: int
+) -> np.ndarray:
+    """Along `axis`, each output is `first` + `weight` x (`second` - `first`) of the taps."""
+    lower = np.take(image, first, axis=axis)
+    upper = np.take(image, second, axis=axis)
+    return lower + (upper - lower) * (weight if axis == 1 else weight[:, None])
 
 
 @lru_cache(maxsize=16)
-def _bilinear(size: int, new_size: int) -> np.ndarray:
-    """Weights (new_size, size) of Pillow's bilinear filter when enlarging: a triangle one
-    source pixel wide around each output pixel's centre, renormalised at the edges."""
-    centres = (np.arange(new_size) + 0.5) * (size / new_size)
-    weights = np.clip(1.0 - np.abs(np.arange(size) + 0.5 - centres[:, None]), 0.0, None)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+def _taps(size: int, new_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `new_size` outputs: the source pixels either side of its centre and the
+    weight of the second; centres beyond the outer source centres take the edge pixel."""
+    centres = np.clip((np.arange(new_size) + 0.5) * (size / new_size) - 0.5, 0, size - 1)
+    first = np.floor(centres).astype(np.intp)
+    second = np.minimum(first + 1, size - 1)
+    return first, second, (centres - first).astype(np.float32)

@@ -114,12 +114,19 @@ def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
         inside, faint = digit[box], ink[box]
         strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
         # Padded, so that the box's edge is not taken for the image's border.
-        core = _Components(np.pad(faint, 1), np.pad(strong, 1)).digit_mask()[1:-1, 1:-1]
+        core = _Components(_pad(faint), _pad(strong)).digit_mask()[1:-1, 1:-1]
         digit[box] = inside & grow(core, 2)
     pixels = ink[digit]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         return None
     return digit, max(0.0, centre + _NOISE_SIGMAS * sigma)
+
+
+def _pad(image: np.ndarray) -> np.ndarray:
+    """`np.pad(image, 1)` without its generic machinery."""
+    padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
+    padded[1:-1, 1:-1] = image
+    return padded
 
 
 def _remove_lines(mask: np.ndarray) -> np.ndarray:
@@ -242,9 +249,19 @@ class _Components:
         return result
 
     def mask_of(self, chosen: np.ndarray) -> np.ndarray:
-        """Image-sized boolean mask of the components where `chosen` (one flag each) is set."""
+        """Image-sized boolean mask of the components where `chosen` (one flag each) is set;
+        only their joint box is looked up."""
         result = np.zeros(self.shape, bool)
-        result[self.window] = np.concatenate([[False], chosen])[self.labels]
+        if chosen.any():
+            top, bottom, left, right = (
+                int(self.box[chosen, 0].min()),
+                int(self.box[chosen, 1].max()),
+                int(self.box[chosen, 2].min()),
+                int(self.box[chosen, 3].max()),
+            )
+            row, col = self.window[0].start, self.window[1].start
+            labels = self.labels[top - row : bottom - row, left - col : right - col]
+            result[top:bottom, left:right] = np.concatenate([[False], chosen])[labels]
         return result
 
     def digit_mask(self) -> np.ndarray:
@@ -258,8 +275,8 @@ class _Components:
         of the image border (paper edges, tables, shadows), plus pieces close to it (the
         detached top of a 5, the two strokes of an open 4) and at most twice its size (a paper
         edge is not)."""
-        if not self.substantial.any():
-            return []
+        if self.substantial.sum() <= 1:
+            return [int(i) for i in np.flatnonzero(self.substantial)]
         height, width = self.shape
         box, mass = self.box, self.mass
         cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
