@@ -7,6 +7,7 @@ iteration or format conversion rather than on the pixels.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -32,25 +33,71 @@ def closing(image: np.ndarray, size: int) -> np.ndarray:
     return erosion(dilation(image, size), size)
 
 
-def opening(image: np.ndarray, size: int) -> np.ndarray:
-    """`ndimage.grey_opening(image, size=(size, size))`: light features narrower than `size`
-    removed."""
-    return dilation(erosion(image, size), size)
+def top_hats(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """How far each pixel lies below the image's `closing` and above its opening (the
+    dilation of the erosion), for an odd `size`: the black and white top-hats.
+
+    The two run as one on the image stacked with its negative: the window maxima of the
+    stack are the dilation and the negated erosion; negated, their maxima are the negated
+    closing and the opening.
+    """
+    if size % 2 == 0:
+        raise ValueError(f"top_hats needs an odd window, not {size}")
+    both = np.stack([image, -image])
+    for _ in range(2):
+        for axis in (1, 2):
+            both = _running(both, size, np.maximum, size // 2, axis)
+        both = -both
+    return both[0] - image, image + both[1]
 
 
 def dilation(image: np.ndarray, size: int) -> np.ndarray:
     """The maximum over a `size` x `size` window; for an even size, placed as the erosion's
     mirror (as scipy does), so that a closing or opening does not shift the image."""
-    return _filter(image, size, np.maximum, (size - 1) // 2)
+    return _filter(image, (size, size), np.maximum, mirrored=True)
 
 
 def erosion(image: np.ndarray, size: int) -> np.ndarray:
     """The minimum over a `size` x `size` window starting `size // 2` before each pixel."""
-    return _filter(image, size, np.minimum, size // 2)
+    return _filter(image, (size, size), np.minimum, mirrored=False)
 
 
-def _filter(image: np.ndarray, size: int, extreme: _Extreme, before: int) -> np.ndarray:
-    for axis in (0, 1):
+def disk_dilation(image: np.ndarray, radius: int) -> np.ndarray:
+    """`ndimage.grey_dilation` with the footprint x² + y² <= radius² + radius."""
+    return _disk_filter(image, radius, np.maximum)
+
+
+def disk_erosion(image: np.ndarray, radius: int) -> np.ndarray:
+    """`ndimage.grey_erosion` with the footprint x² + y² <= radius² + radius."""
+    return _disk_filter(image, radius, np.minimum)
+
+
+def _disk_filter(image: np.ndarray, radius: int, extreme: _Extreme) -> np.ndarray:
+    """The disk is the union of a few centred rectangles, so its extreme is theirs."""
+    result = image
+    for window in _disk_rectangles(radius):
+        part = _filter(image, window, extreme, mirrored=False)
+        result = part if result is image else extreme(result, part)
+    return result
+
+
+@lru_cache(maxsize=16)
+def _disk_rectangles(radius: int) -> tuple[tuple[int, int], ...]:
+    """(rows, columns) of each rectangle: the disk's rows up to ±dy, as wide as the disk is at
+    ±dy, for each dy where the disk narrows beyond it."""
+    half_widths = [math.isqrt(radius * radius + radius - dy * dy) for dy in range(radius + 1)]
+    return tuple(
+        (2 * dy + 1, 2 * half_width + 1)
+        for dy, half_width in enumerate(half_widths)
+        if dy == radius or half_width > half_widths[dy + 1]
+    )
+
+
+def _filter(
+    image: np.ndarray, window: tuple[int, int], extreme: _Extreme, *, mirrored: bool
+) -> np.ndarray:
+    for axis, size in enumerate(window):
+        before = (size - 1) // 2 if mirrored else size // 2
         image = _running(image, size, extreme, before, axis)
     return image
 
@@ -59,6 +106,8 @@ def _running(image: np.ndarray, size: int, extreme: _Extreme, before: int, axis:
     """The extreme of `size` neighbours along `axis`, from `before` back, built by doubling
     (`log2(size)` passes). The edge values are repeated outward first, which leaves a window
     that leaves the image the extreme of its part inside, like scipy's 'reflect' border."""
+    if size == 1:
+        return image
     result = np.take(image, _edge_index(image.shape[axis], size, before), axis=axis)
     covered = 1
     while covered < size:

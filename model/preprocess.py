@@ -19,9 +19,8 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
-from scipy import ndimage
 
-from model.imageops import bounding_box, grow, quantile
+from model.imageops import bounding_box, disk_dilation, disk_erosion, grow, quantile
 from model.page import find_digit, ink_map
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -244,11 +243,12 @@ def _frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _stroke_width(binary: np.ndarray) -> float:
-    """Mean stroke width: twice the area over the perimeter (exact for long straight strokes)."""
-    padded = np.pad(binary, 1)
-    perimeter = int(np.count_nonzero(padded[1:] != padded[:-1]))
-    perimeter += int(np.count_nonzero(padded[:, 1:] != padded[:, :-1]))
-    return 2.0 * int(np.count_nonzero(binary)) / max(perimeter, 1)
+    """Mean stroke width: twice the area over the perimeter (exact for long straight strokes).
+    The perimeter counts the changes between neighbours and the ink on the crop's edges."""
+    perimeter = np.count_nonzero(binary[1:] != binary[:-1])
+    perimeter += np.count_nonzero(binary[:, 1:] != binary[:, :-1])
+    perimeter += np.count_nonzero(binary[[0, -1]]) + np.count_nonzero(binary[:, [0, -1]])
+    return 2.0 * np.count_nonzero(binary) / max(int(perimeter), 1)
 
 
 def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
@@ -274,17 +274,12 @@ def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     target = STROKE_REL * work
     radius = round((target - width) / 2)
     if radius > 0:
-        crop = ndimage.grey_dilation(crop, footprint=_disk(radius))
+        crop = disk_dilation(crop, radius)
     elif radius < 0:
-        eroded = ndimage.grey_erosion(crop, footprint=_disk(-radius))
+        eroded = disk_erosion(crop, -radius)
         if eroded.max() >= 0.5:
             crop = eroded
     return _tight(crop)
-
-
-def _disk(radius: int) -> np.ndarray:
-    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    return x * x + y * y <= radius * radius + radius
 
 
 def _tight(crop: np.ndarray) -> np.ndarray:
@@ -323,7 +318,7 @@ def _centre(digit: np.ndarray) -> np.ndarray:
         cx = float((digit.sum(axis=0) * np.arange(width)).sum() / total)
     else:
         cy, cx = (height - 1) / 2, (width - 1) / 2
-    top = int(np.clip(round(MNIST_SIZE / 2 - cy), 0, MNIST_SIZE - height))
-    left = int(np.clip(round(MNIST_SIZE / 2 - cx), 0, MNIST_SIZE - width))
+    top = min(max(round(MNIST_SIZE / 2 - cy), 0), MNIST_SIZE - height)
+    left = min(max(round(MNIST_SIZE / 2 - cx), 0), MNIST_SIZE - width)
     out[top : top + height, left : left + width] = digit
     return np.round(out * (255.0 / max(float(out.max()), 1e-6))).astype(np.uint8)
