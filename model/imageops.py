@@ -159,8 +159,11 @@ def _mix(
 ) -> np.ndarray:
     """Along `axis`, each output is `first` + `weight` x (`second` - `first`) of the taps."""
     lower = np.take(image, first, axis=axis)
-    upper = np.take(image, second, axis=axis)
-    return lower + (upper - lower) * (weight if axis == 1 else weight[:, None])
+    mixed = np.take(image, second, axis=axis)
+    mixed -= lower
+    mixed *= weight if axis == 1 else weight[:, None]
+    mixed += lower
+    return mixed
 
 
 @lru_cache(maxsize=16)

@@ -7,6 +7,8 @@ paper's edge, shadows and specks.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -46,7 +48,9 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
         gray, coarse = 255.0 - gray, 255.0 - coarse
     size = max(7, max(coarse.shape) // 4)
     paper = upsample(closing(coarse, size), (height, width))
-    return 1.0 - gray / np.maximum(paper, 8.0)
+    np.maximum(paper, 8.0, out=paper)
+    np.divide(gray, paper, out=paper)
+    return np.subtract(1.0, paper, out=paper)
 
 
 def _light_ink(coarse: np.ndarray) -> bool:
@@ -103,7 +107,7 @@ def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
     parts = _Components(ink, mask)
     frames = parts.frames()
     if frames.any():
-        mask &= ~parts.mask_of(frames)
+        mask = mask & ~parts.mask_of(frames)
     without_lines = _remove_lines(mask)
     if frames.any() or without_lines is not mask:
         parts = _Components(ink, without_lines)
@@ -129,6 +133,14 @@ def _kept(occupied: np.ndarray) -> np.ndarray:
     return np.flatnonzero(kept) if kept.any() else np.zeros(1, np.intp)
 
 
+def _run_or_indices(indices: np.ndarray) -> slice | np.ndarray:
+    """Sorted indices as a slice when they run without a gap (always, for one component):
+    indexing with a slice is much cheaper."""
+    if indices[-1] - indices[0] == len(indices) - 1:
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return indices
+
+
 def _pad(image: np.ndarray) -> np.ndarray:
     """`np.pad(image, 1)` without its generic machinery."""
     padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
@@ -142,7 +154,7 @@ def _remove_lines(mask: np.ndarray) -> np.ndarray:
     A line is a thin band, within ±10° of horizontal or vertical, that covers most of the
     image's width or height; strokes are restored where ink continues on both sides of it.
     """
-    if mask.sum() == 0:
+    if not (_may_hold_lines(mask) or _may_hold_lines(mask.T)):
         return mask
     lines = _lines_along(mask) | _lines_along(mask.T).T
     if not lines.any():
@@ -168,7 +180,7 @@ def _lines_along(mask: np.ndarray) -> np.ndarray:
     """
     width = mask.shape[1]
     result = np.zeros_like(mask)
-    if width < _LINE_MIN_IMAGE or mask.any(axis=0).sum() < _LINE_COVER * width:
+    if not _may_hold_lines(mask):
         return result
     ys, xs = np.nonzero(mask)
     for _ in range(2):
@@ -196,6 +208,13 @@ def _lines_along(mask: np.ndarray) -> np.ndarray:
     return result
 
 
+def _may_hold_lines(mask: np.ndarray) -> bool:
+    """Whether ink reaches enough of the columns for a near-horizontal line: a projection
+    test that spares most pages the search for lines."""
+    width = mask.shape[1]
+    return width >= _LINE_MIN_IMAGE and mask.any(axis=0).sum() >= _LINE_COVER * width
+
+
 def _sharpest_slope(ys: np.ndarray, xs: np.ndarray, slopes: np.ndarray) -> float:
     scores = []
     for slope in slopes:
@@ -213,7 +232,8 @@ _SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
 
 
 class _Components:
-    """Connected ink components with their mass and bounding box (top, bottom, left, right).
+    """Connected ink components (of a mask whose ink is positive) with their mass and bounding
+    box (top, bottom, left, right), each worked out when first needed.
 
     Labelling costs by the pixel, ink or not, so it runs on the mask with every run of empty
     rows and of empty columns cut to one, which keeps the same components apart: on a clean
@@ -222,41 +242,60 @@ class _Components:
 
     def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
         self.shape = mask.shape
+        self.mask = mask
         self.rows = _kept(mask.any(axis=1))
         self.cols = _kept(mask.any(axis=0))
-        grid = np.ix_(self.rows, self.cols)
-        inside = mask[grid]
-        self.labels, count = ndimage.label(inside, structure=np.ones((3, 3), bool))
-        # The cut grid keeps the image's raster order, so `ink[mask]` lines up with it.
-        self.mass = np.bincount(self.labels[inside], ink[mask], count + 1)[1:]
-        # Boxes in the cut grid, then in the image.
-        self.spans = np.array(
+        self.inside = mask[np.ix_(self.rows, self.cols)]
+        self.labels, self.count = ndimage.label(self.inside, structure=np.ones((3, 3), bool))
+        # The cut grid keeps the image's raster order, so these line up with `labels[inside]`.
+        self.weights = ink[mask]
+
+    @cached_property
+    def mass(self) -> np.ndarray:
+        return np.bincount(self.labels[self.inside], self.weights, self.count + 1)[1:]
+
+    @cached_property
+    def spans(self) -> np.ndarray:
+        """Boxes in the cut grid."""
+        return np.array(
             [
                 [s[0].start, s[0].stop, s[1].start, s[1].stop]
                 for s in ndimage.find_objects(self.labels)
             ],
             np.intp,
         ).reshape(-1, 4)
-        self.box = np.stack(
+
+    @cached_property
+    def box(self) -> np.ndarray:
+        spans = self.spans
+        return np.stack(
             [
-                self.rows[self.spans[:, 0]],
-                self.rows[self.spans[:, 1] - 1] + 1,
-                self.cols[self.spans[:, 2]],
-                self.cols[self.spans[:, 3] - 1] + 1,
+                self.rows[spans[:, 0]],
+                self.rows[spans[:, 1] - 1] + 1,
+                self.cols[spans[:, 2]],
+                self.cols[spans[:, 3] - 1] + 1,
             ],
             axis=1,
         ).astype(float)
+
+    @cached_property
+    def touches(self) -> np.ndarray:
+        """Which components reach the image's border."""
         height, width = self.shape
         box = self.box
-        self.touches = (box[:, 0] == 0) | (box[:, 2] == 0)
-        self.touches |= (box[:, 1] == height) | (box[:, 3] == width)
-        self.substantial = self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
+        return (box[:, 0] == 0) | (box[:, 2] == 0) | (box[:, 1] == height) | (box[:, 3] == width)
+
+    @cached_property
+    def substantial(self) -> np.ndarray:
+        return self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
 
     def frames(self) -> np.ndarray:
         """Components whose box encloses another substantial one: a frame or a circle drawn
         around the digit is not the digit."""
+        result = np.zeros(self.count, bool)
+        if self.count < 2:
+            return result
         box, mass = self.box, self.mass
-        result = np.zeros(len(box), bool)
         for i in np.flatnonzero(self.substantial):
             inner = (
                 (box[:, 0] > box[i, 0])
@@ -277,12 +316,17 @@ class _Components:
             rows = slice(spans[:, 0].min(), spans[:, 1].max())
             cols = slice(spans[:, 2].min(), spans[:, 3].max())
             flags = np.concatenate([[False], chosen])[self.labels[rows, cols]]
-            result[np.ix_(self.rows[rows], self.cols[cols])] = flags
+            at_rows, at_cols = _run_or_indices(self.rows[rows]), _run_or_indices(self.cols[cols])
+            if not isinstance(at_rows, slice) and not isinstance(at_cols, slice):
+                at_rows, at_cols = np.ix_(at_rows, at_cols)
+            result[at_rows, at_cols] = flags
         return result
 
     def digit_mask(self) -> np.ndarray:
-        """Boolean mask of `digit`'s components."""
-        chosen = np.zeros(len(self.mass), bool)
+        """Boolean mask of `digit`'s components; a lone component is the digit."""
+        if self.count == 1:
+            return self.mask.copy()
+        chosen = np.zeros(self.count, bool)
         chosen[self.digit()] = True
         return self.mask_of(chosen)
 
