@@ -8,6 +8,7 @@ paper's edge, shadows and specks.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -84,7 +85,19 @@ _LIGHT_INK_EVIDENCE = 1.0
 _COARSE = 64
 
 
-def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
+class Digit(NamedTuple):
+    """The digit found on the page."""
+
+    box: tuple[slice, slice]
+    """Its rows and columns in the ink map."""
+    mask: np.ndarray
+    """Its pixels within `box`, bool."""
+    floor: float
+    """The paper's noise level in ink units (zero on a clean image, whose faintest
+    anti-aliased pixels are then kept)."""
+
+
+def find_digit(ink: np.ndarray) -> Digit | None:
     """The digit's pixels, everything else on the page dropped, and the paper's noise level.
 
     Parameters
@@ -94,9 +107,7 @@ def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
 
     Returns
     -------
-    (mask, floor) or None
-        mask : ndarray of shape (height, width), bool; floor : the paper's noise level in
-        ink units (zero on a clean image, whose faintest anti-aliased pixels are then kept).
+    Digit or None
         None when there is no ink.
     """
     sample = ink[::4, ::4]
@@ -112,17 +123,26 @@ def find_digit(ink: np.ndarray) -> tuple[np.ndarray, float] | None:
     if frames.any() or without_lines is not mask:
         parts = _Components(ink, without_lines)
     digit = parts.digit_mask()
-    if digit.any():
-        box = bounding_box(digit)
-        inside, faint = digit[box], ink[box]
-        strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
-        # Padded, so that the box's edge is not taken for the image's border.
-        core = _Components(_pad(faint), _pad(strong)).digit_mask()[1:-1, 1:-1]
-        digit[box] = inside & grow(core, 2)
-    pixels = ink[digit]
+    if not digit.any():
+        return None
+    box = bounding_box(digit)
+    inside, faint = digit[box], ink[box]
+    strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
+    # Padded, so that the box's edge is not taken for the image's border.
+    core = _Components(_pad(faint), _pad(strong)).digit_mask()[1:-1, 1:-1]
+    inside &= grow(core, 2)
+    pixels = faint[inside]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         return None
-    return digit, max(0.0, centre + _NOISE_SIGMAS * sigma)
+    rows, cols = bounding_box(inside)
+    return Digit(
+        box=(
+            slice(box[0].start + rows.start, box[0].start + rows.stop),
+            slice(box[1].start + cols.start, box[1].start + cols.stop),
+        ),
+        mask=inside[rows, cols],
+        floor=max(0.0, centre + _NOISE_SIGMAS * sigma),
+    )
 
 
 def _kept(occupied: np.ndarray) -> np.ndarray:
@@ -133,9 +153,16 @@ def _kept(occupied: np.ndarray) -> np.ndarray:
     return np.flatnonzero(kept) if kept.any() else np.zeros(1, np.intp)
 
 
-def _run_or_indices(indices: np.ndarray) -> slice | np.ndarray:
-    """Sorted indices as a slice when they run without a gap (always, for one component):
-    indexing with a slice is much cheaper."""
+def _grid(rows: np.ndarray, cols: np.ndarray) -> tuple[slice | np.ndarray, ...]:
+    """Index of the pixels at sorted `rows` x `cols`: slices where these run without a gap
+    (always, for one component), which index far more cheaply, else an open mesh."""
+    at_rows, at_cols = _run(rows), _run(cols)
+    if isinstance(at_rows, slice) or isinstance(at_cols, slice):
+        return at_rows, at_cols
+    return np.ix_(rows, cols)
+
+
+def _run(indices: np.ndarray) -> slice | np.ndarray:
     if indices[-1] - indices[0] == len(indices) - 1:
         return slice(int(indices[0]), int(indices[-1]) + 1)
     return indices
@@ -245,7 +272,7 @@ class _Components:
         self.mask = mask
         self.rows = _kept(mask.any(axis=1))
         self.cols = _kept(mask.any(axis=0))
-        self.inside = mask[np.ix_(self.rows, self.cols)]
+        self.inside = mask[_grid(self.rows, self.cols)]
         self.labels, self.count = ndimage.label(self.inside, structure=np.ones((3, 3), bool))
         # The cut grid keeps the image's raster order, so these line up with `labels[inside]`.
         self.weights = ink[mask]
@@ -291,11 +318,15 @@ class _Components:
 
     def frames(self) -> np.ndarray:
         """Components whose box encloses another substantial one: a frame or a circle drawn
-        around the digit is not the digit."""
+        around the digit is not the digit. Both weigh at least 15% of the frame, which most
+        pages rule out from the masses alone."""
         result = np.zeros(self.count, bool)
-        if self.count < 2:
+        mass = self.mass
+        if not self.substantial.any():
             return result
-        box, mass = self.box, self.mass
+        if np.count_nonzero(mass >= 0.15 * mass[self.substantial].min()) < 2:
+            return result
+        box = self.box
         for i in np.flatnonzero(self.substantial):
             inner = (
                 (box[:, 0] > box[i, 0])
@@ -316,10 +347,7 @@ class _Components:
             rows = slice(spans[:, 0].min(), spans[:, 1].max())
             cols = slice(spans[:, 2].min(), spans[:, 3].max())
             flags = np.concatenate([[False], chosen])[self.labels[rows, cols]]
-            at_rows, at_cols = _run_or_indices(self.rows[rows]), _run_or_indices(self.cols[cols])
-            if not isinstance(at_rows, slice) and not isinstance(at_cols, slice):
-                at_rows, at_cols = np.ix_(at_rows, at_cols)
-            result[at_rows, at_cols] = flags
+            result[_grid(self.rows[rows], self.cols[cols])] = flags
         return result
 
     def digit_mask(self) -> np.ndarray:

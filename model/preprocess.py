@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from model.imageops import bounding_box, disk_dilation, disk_erosion, grow, quantile
-from model.page import find_digit, ink_map
+from model.page import Digit, find_digit, ink_map
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Images with more pixels are refused before decoding (decompression bombs)."""
@@ -67,29 +67,31 @@ def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     """
     gray, scale = _decode(data, max_pixels)
     ink = ink_map(gray)
-    found = find_digit(ink)
-    if found is None:
+    digit = find_digit(ink)
+    if digit is None:
         raise PreprocessError(_NO_INK)
-    region = _zoom_region(found[0], scale)
+    region = _zoom_region(digit, ink.shape, scale)
     if region is not None:
         zoomed, _ = _decode(data, max_pixels, region)
         zoomed_ink = ink_map(zoomed)
-        zoomed_found = find_digit(zoomed_ink)
-        if zoomed_found is not None:
-            ink, found = zoomed_ink, zoomed_found
-    return _frame(ink, *found)
+        zoomed_digit = find_digit(zoomed_ink)
+        if zoomed_digit is not None:
+            ink, digit = zoomed_ink, zoomed_digit
+    return _frame(ink[digit.box], digit.mask, digit.floor)
 
 
-def _zoom_region(mask: np.ndarray, scale: float) -> tuple[float, float, float, float] | None:
+def _zoom_region(
+    digit: Digit, shape: tuple[int, int], scale: float
+) -> tuple[float, float, float, float] | None:
     """Where to look again at full resolution when the digit is small in a large photo.
 
     Returns (left, top, right, bottom) as fractions of the image, three digit-sizes wide.
     """
-    rows, cols = bounding_box(mask)
+    rows, cols = digit.box
     side = max(rows.stop - rows.start, cols.stop - cols.start)
     if scale < 1.5 or side >= _ZOOM_BELOW:
         return None
-    height, width = mask.shape
+    height, width = shape
     cy, cx = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
     return (
         max(0.0, (cx - 1.5 * side) / width),
@@ -232,11 +234,10 @@ def _shrink(image: Image.Image) -> np.ndarray:
 
 
 def _frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
-    """MNIST framing of the chosen ink: contrast and stroke normalised, 20 px box, centred."""
-    box = bounding_box(mask)
-    inside = mask[box]
-    crop = np.where(grow(inside), ink[box], 0.0)
-    level = quantile(crop[inside], 0.9)
+    """MNIST framing of the digit's `ink` (cropped to its box) where `mask` is set, and a
+    pixel around: contrast and stroke normalised, 20 px box, centred."""
+    crop = np.where(grow(mask), ink, 0.0)
+    level = quantile(crop[mask], 0.9)
     crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
     crop = _normalise_stroke(crop)
     return _centre(_fit_box(crop))
