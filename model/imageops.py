@@ -22,7 +22,8 @@ def quantile(values: np.ndarray, q: float) -> float:
     flat = values.ravel()
     position = q * (flat.size - 1)
     above = min(int(position) + 1, flat.size - 1)
-    part = np.partition(flat, above)
+    part = flat.copy()
+    part.partition(above)
     below = part[:above].max() if above > position else part[above]
     return float(below + (position - int(position)) * (part[above] - below))
 
@@ -45,9 +46,7 @@ def top_hats(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"top_hats needs an odd window, not {size}")
     both = np.stack([image, -image])
     for _ in range(2):
-        for axis in (1, 2):
-            both = _running(both, size, np.maximum, size // 2, axis)
-        both = -both
+        both = -_filter(both, (size, size), np.maximum, mirrored=False)
     return both[0] - image, image + both[1]
 
 
@@ -70,6 +69,19 @@ def disk_dilation(image: np.ndarray, radius: int) -> np.ndarray:
 def disk_erosion(image: np.ndarray, radius: int) -> np.ndarray:
     """`ndimage.grey_erosion` with the footprint x² + y² <= radius² + radius."""
     return _disk_filter(image, radius, np.minimum)
+
+
+def line_closing(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """`ndimage.binary_closing` of a boolean mask by a line of odd `length` along `axis` (-2:
+    rows, -1: columns): gaps shorter than the line filled. As in scipy, the erosion takes
+    the outside for empty, so nothing within `length // 2` of either end of the axis stays."""
+    half = length // 2
+    dilated = _running(mask, length, np.logical_or, half, axis)
+    closed = _running(dilated, length, np.logical_and, half, axis)
+    ends = np.ones(mask.shape[axis], bool)
+    ends[half : mask.shape[axis] - half] = False
+    closed[(..., ends) if axis == -1 else (..., ends, slice(None))] = False
+    return closed
 
 
 def _disk_filter(image: np.ndarray, radius: int, extreme: _Extreme) -> np.ndarray:
@@ -96,26 +108,28 @@ def _disk_rectangles(radius: int) -> tuple[tuple[int, int], ...]:
 def _filter(
     image: np.ndarray, window: tuple[int, int], extreme: _Extreme, *, mirrored: bool
 ) -> np.ndarray:
-    for axis, size in enumerate(window):
+    """The extreme over a (rows, columns) `window` of the last two axes."""
+    for axis, size in zip((-2, -1), window, strict=True):
         before = (size - 1) // 2 if mirrored else size // 2
         image = _running(image, size, extreme, before, axis)
     return image
 
 
 def _running(image: np.ndarray, size: int, extreme: _Extreme, before: int, axis: int) -> np.ndarray:
-    """The extreme of `size` neighbours along `axis`, from `before` back, built by doubling
-    (`log2(size)` passes). The edge values are repeated outward first, which leaves a window
-    that leaves the image the extreme of its part inside, like scipy's 'reflect' border."""
+    """The extreme of `size` neighbours along `axis` (-2: rows, -1: columns), from `before`
+    back, built by doubling (`log2(size)` passes). The edge values are repeated outward
+    first, which leaves a window that leaves the image the extreme of its part inside, like
+    scipy's 'reflect' border."""
     if size == 1:
         return image
-    result = np.take(image, _edge_index(image.shape[axis], size, before), axis=axis)
+    result = image.take(_edge_index(image.shape[axis], size, before), axis=axis)
     covered = 1
     while covered < size:
         step = min(covered, size - covered)
-        head = [slice(None)] * image.ndim
-        tail = [slice(None)] * image.ndim
-        head[axis], tail[axis] = slice(None, -step), slice(step, None)
-        result = extreme(result[tuple(head)], result[tuple(tail)])
+        if axis == -1:
+            result = extreme(result[..., :-step], result[..., step:])
+        else:
+            result = extreme(result[..., :-step, :], result[..., step:, :])
         covered += step
     return result
 

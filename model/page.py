@@ -14,7 +14,15 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from model.imageops import bounding_box, closing, grow, quantile, top_hats, upsample
+from model.imageops import (
+    bounding_box,
+    closing,
+    grow,
+    line_closing,
+    quantile,
+    top_hats,
+    upsample,
+)
 
 _MIN_CONTRAST = 0.12
 _MIN_INK_PIXELS = 10
@@ -187,9 +195,7 @@ def _remove_lines(mask: np.ndarray) -> np.ndarray:
     if not lines.any():
         return mask
     rest = mask & ~lines
-    across = ndimage.binary_closing(rest, structure=np.ones((9, 1), bool)) | ndimage.binary_closing(
-        rest, structure=np.ones((1, 9), bool)
-    )
+    across = line_closing(rest, 9, axis=-2) | line_closing(rest, 9, axis=-1)
     rest |= lines & mask & across
     if rest.sum() < max(15, 0.01 * mask.sum()):
         return mask
@@ -213,8 +219,9 @@ def _lines_along(mask: np.ndarray) -> np.ndarray:
     for _ in range(2):
         if ys.size == 0:
             break
-        slope = _sharpest_slope(ys, xs, _SLOPES)
-        slope = _sharpest_slope(ys, xs, slope + _SLOPE_STEPS)
+        every = max(1, ys.size // _SLOPE_SAMPLE)
+        slope = _sharpest_slope(ys[::every], xs[::every], _SLOPES)
+        slope = _sharpest_slope(ys[::every], xs[::every], slope + _SLOPE_STEPS)
         rows = np.floor(ys + xs * slope).astype(np.intp)
         rows -= rows.min()
         hits = np.zeros((rows.max() + 8, width), bool)
@@ -243,15 +250,26 @@ def _may_hold_lines(mask: np.ndarray) -> bool:
 
 
 def _sharpest_slope(ys: np.ndarray, xs: np.ndarray, slopes: np.ndarray) -> float:
-    scores = []
-    for slope in slopes:
-        rows = np.floor(ys + xs * slope).astype(np.intp)
-        counts = np.bincount(rows - rows.min())
-        scores.append(float(np.dot(counts, counts)))
-    return float(slopes[int(np.argmax(scores))])
+    """The slope whose row projection is sharpest: the largest sum of squared row counts.
+
+    Under slope s a pixel falls in row y + floor(x·s), an integer shift per column, so the
+    rows of all slopes come from one small table and fill one histogram, each slope in a
+    stretch of its own.
+    """
+    shifts = np.floor(np.arange(int(xs.max()) + 1) * slopes[:, None]).astype(np.intp)
+    shifts -= shifts.min(axis=1, keepdims=True)
+    span = int(ys.max()) + int(shifts.max()) + 1
+    shifts += np.arange(len(slopes))[:, None] * span
+    counts = np.bincount((shifts[:, xs] + ys).ravel(), minlength=len(slopes) * span)
+    counts = counts.reshape(len(slopes), span)
+    return float(slopes[int(np.argmax((counts * counts).sum(axis=1)))])
 
 
 _LINE_COVER = 0.6
+_SLOPE_SAMPLE = 4000
+"""The slope search looks at about this many ink pixels at most, evenly spread in raster
+order: the sharpest projection stands out as clearly, at a fraction of the cost on pages with
+large dark regions (a table beside the paper, a hard shadow)."""
 _LINE_FLANKED = 0.3
 _LINE_MIN_IMAGE = 96
 _SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
