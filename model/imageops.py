@@ -19,13 +19,30 @@ _Extreme = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def quantile(values: np.ndarray, q: float) -> float:
     """`np.quantile(values, q)` (linear interpolation) by one partial sort: the value just
     below the position is the largest of those partitioned before it."""
-    flat = values.ravel()
-    position = q * (flat.size - 1)
-    above = min(int(position) + 1, flat.size - 1)
-    part = flat.copy()
-    part.partition(above)
+    position = q * (values.size - 1)
+    above = min(int(position) + 1, values.size - 1)
+    part = np.partition(values, above, axis=None)
     below = part[:above].max() if above > position else part[above]
     return float(below + (position - int(position)) * (part[above] - below))
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The rows and the columns that a non-empty `mask`'s pixels span."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def grow(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """`ndimage.binary_dilation(mask, iterations=...)`: each pass adds the 4-neighbours."""
+    for _ in range(iterations):
+        grown = mask.copy()
+        grown[1:] |= mask[:-1]
+        grown[:-1] |= mask[1:]
+        grown[:, 1:] |= mask[:, :-1]
+        grown[:, :-1] |= mask[:, 1:]
+        mask = grown
+    return mask
 
 
 def closing(image: np.ndarray, size: int) -> np.ndarray:
@@ -84,6 +101,37 @@ def line_closing(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return closed
 
 
+def upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pillow's bilinear resize of a float image to a larger `shape` (rows, columns), with no
+    conversion to and from a Pillow image (slow for float images): each output pixel mixes
+    the two source pixels nearest its centre, one axis at a time. Not as matrix products:
+    BLAS threads spinning on a process's only core would cost milliseconds."""
+    columns = _mix(image, *_taps(image.shape[1], shape[1]), axis=1)
+    return _mix(columns, *_taps(image.shape[0], shape[0]), axis=0)
+
+
+def _mix(
+    image: np.ndarray, first: np.ndarray, second: np.ndarray, weight: np.ndarray, axis: int
+) -> np.ndarray:
+    """Along `axis`, each output is `first` + `weight` x (`second` - `first`) of the taps."""
+    lower = np.take(image, first, axis=axis)
+    mixed = np.take(image, second, axis=axis)
+    mixed -= lower
+    mixed *= weight if axis == 1 else weight[:, None]
+    mixed += lower
+    return mixed
+
+
+@lru_cache(maxsize=16)
+def _taps(size: int, new_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `new_size` outputs: the source pixels either side of its centre and the
+    weight of the second; centres beyond the outer source centres take the edge pixel."""
+    centres = np.clip((np.arange(new_size) + 0.5) * (size / new_size) - 0.5, 0, size - 1)
+    first = np.floor(centres).astype(np.intp)
+    second = np.minimum(first + 1, size - 1)
+    return first, second, (centres - first).astype(np.float32)
+
+
 def _disk_filter(image: np.ndarray, radius: int, extreme: _Extreme) -> np.ndarray:
     """The disk is the union of a few centred rectangles, so its extreme is theirs."""
     result = image
@@ -117,9 +165,9 @@ def _filter(
 
 def _running(image: np.ndarray, size: int, extreme: _Extreme, before: int, axis: int) -> np.ndarray:
     """The extreme of `size` neighbours along `axis` (-2: rows, -1: columns), from `before`
-    back, built by doubling (`log2(size)` passes). The edge values are repeated outward
-    first, which leaves a window that leaves the image the extreme of its part inside, like
-    scipy's 'reflect' border."""
+    back, built by doubling (`log2(size)` passes). Edge values are repeated outward first, so
+    a window reaching past the image takes the extreme of its part inside, as scipy's
+    'reflect' border does for extremes."""
     if size == 1:
         return image
     result = image.take(_edge_index(image.shape[axis], size, before), axis=axis)
@@ -138,53 +186,3 @@ def _running(image: np.ndarray, size: int, extreme: _Extreme, before: int, axis:
 def _edge_index(length: int, size: int, before: int) -> np.ndarray:
     """Indices that pad a `length` axis by `before` and by the rest of the window after."""
     return np.clip(np.arange(-before, length + size - 1 - before), 0, length - 1)
-
-
-def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
-    """The rows and the columns that a non-empty `mask`'s pixels span."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-
-
-def grow(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
-    """`ndimage.binary_dilation(mask, iterations=...)`: each pass adds the 4-neighbours."""
-    for _ in range(iterations):
-        grown = mask.copy()
-        grown[1:] |= mask[:-1]
-        grown[:-1] |= mask[1:]
-        grown[:, 1:] |= mask[:, :-1]
-        grown[:, :-1] |= mask[:, 1:]
-        mask = grown
-    return mask
-
-
-def upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Pillow's bilinear resize of a float image to a larger `shape` (rows, columns), with no
-    conversion to and from a Pillow image (slow for float images): each output pixel mixes
-    the two source pixels nearest its centre, one axis at a time. Not as matrix products:
-    BLAS threads spinning on a process's only core would cost milliseconds."""
-    columns = _mix(image, *_taps(image.shape[1], shape[1]), axis=1)
-    return _mix(columns, *_taps(image.shape[0], shape[0]), axis=0)
-
-
-def _mix(
-    image: np.ndarray, first: np.ndarray, second: np.ndarray, weight: np.ndarray, axis: int
-) -> np.ndarray:
-    """Along `axis`, each output is `first` + `weight` x (`second` - `first`) of the taps."""
-    lower = np.take(image, first, axis=axis)
-    mixed = np.take(image, second, axis=axis)
-    mixed -= lower
-    mixed *= weight if axis == 1 else weight[:, None]
-    mixed += lower
-    return mixed
-
-
-@lru_cache(maxsize=16)
-def _taps(size: int, new_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of `new_size` outputs: the source pixels either side of its centre and the
-    weight of the second; centres beyond the outer source centres take the edge pixel."""
-    centres = np.clip((np.arange(new_size) + 0.5) * (size / new_size) - 0.5, 0, size - 1)
-    first = np.floor(centres).astype(np.intp)
-    second = np.minimum(first + 1, size - 1)
-    return first, second, (centres - first).astype(np.float32)

@@ -153,36 +153,6 @@ def find_digit(ink: np.ndarray) -> Digit | None:
     )
 
 
-def _kept(occupied: np.ndarray) -> np.ndarray:
-    """Indices of the rows (or columns) `_Components` labels: those with ink, and the first
-    empty one after each run of them, which keeps the runs apart."""
-    kept = occupied.copy()
-    kept[1:] |= occupied[:-1]
-    return np.flatnonzero(kept) if kept.any() else np.zeros(1, np.intp)
-
-
-def _grid(rows: np.ndarray, cols: np.ndarray) -> tuple[slice | np.ndarray, ...]:
-    """Index of the pixels at sorted `rows` x `cols`: slices where these run without a gap
-    (always, for one component), which index far more cheaply, else an open mesh."""
-    at_rows, at_cols = _run(rows), _run(cols)
-    if isinstance(at_rows, slice) or isinstance(at_cols, slice):
-        return at_rows, at_cols
-    return np.ix_(rows, cols)
-
-
-def _run(indices: np.ndarray) -> slice | np.ndarray:
-    if indices[-1] - indices[0] == len(indices) - 1:
-        return slice(int(indices[0]), int(indices[-1]) + 1)
-    return indices
-
-
-def _pad(image: np.ndarray) -> np.ndarray:
-    """`np.pad(image, 1)` without its generic machinery."""
-    padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
-    padded[1:-1, 1:-1] = image
-    return padded
-
-
 def _remove_lines(mask: np.ndarray) -> np.ndarray:
     """Drop ruled or squared paper lines and long straight edges, keeping strokes that cross them.
 
@@ -266,14 +236,14 @@ def _sharpest_slope(ys: np.ndarray, xs: np.ndarray, slopes: np.ndarray) -> float
 
 
 _LINE_COVER = 0.6
-_SLOPE_SAMPLE = 4000
-"""The slope search looks at about this many ink pixels at most, evenly spread in raster
-order: the sharpest projection stands out as clearly, at a fraction of the cost on pages with
-large dark regions (a table beside the paper, a hard shadow)."""
 _LINE_FLANKED = 0.3
 _LINE_MIN_IMAGE = 96
 _SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
 _SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
+_SLOPE_SAMPLE = 4000
+"""The slope search looks at about this many ink pixels at most, evenly spread in raster
+order: the sharpest projection stands out as clearly, at a fraction of the cost on pages with
+large dark regions (a table beside the paper, a hard shadow)."""
 
 
 class _Components:
@@ -297,6 +267,7 @@ class _Components:
 
     @cached_property
     def mass(self) -> np.ndarray:
+        """Summed ink of each component."""
         return np.bincount(self.labels[self.inside], self.weights, self.count + 1)[1:]
 
     @cached_property
@@ -312,6 +283,7 @@ class _Components:
 
     @cached_property
     def box(self) -> np.ndarray:
+        """Boxes in the image, as floats for the geometry in `digit`."""
         spans = self.spans
         return np.stack(
             [
@@ -332,6 +304,7 @@ class _Components:
 
     @cached_property
     def substantial(self) -> np.ndarray:
+        """Components with at least 0.2% of all the ink; the rest are specks."""
         return self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
 
     def frames(self) -> np.ndarray:
@@ -416,3 +389,35 @@ class _Components:
                 )
                 grew = True
         return sorted(chosen)
+
+
+def _kept(occupied: np.ndarray) -> np.ndarray:
+    """Indices of the rows (or columns) `_Components` labels: those with ink, and the first
+    empty one after each run of them, which keeps the runs apart (row 0 alone when there is
+    no ink, so that the grid is never empty)."""
+    kept = occupied.copy()
+    kept[1:] |= occupied[:-1]
+    return np.flatnonzero(kept) if kept.any() else np.zeros(1, np.intp)
+
+
+def _grid(rows: np.ndarray, cols: np.ndarray) -> tuple[slice | np.ndarray, ...]:
+    """Index of the pixels at sorted `rows` x `cols`: slices where these run without a gap
+    (always, for one component), which index far more cheaply, else an open mesh."""
+    at_rows, at_cols = _run(rows), _run(cols)
+    if isinstance(at_rows, slice) or isinstance(at_cols, slice):
+        return at_rows, at_cols
+    return np.ix_(rows, cols)
+
+
+def _run(indices: np.ndarray) -> slice | np.ndarray:
+    """Sorted indices as a slice if they run without a gap."""
+    if indices[-1] - indices[0] == len(indices) - 1:
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return indices
+
+
+def _pad(image: np.ndarray) -> np.ndarray:
+    """`np.pad(image, 1)` without its generic machinery."""
+    padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
+    padded[1:-1, 1:-1] = image
+    return padded
