@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -51,16 +53,34 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess) -> str:
+@dataclass
+class CpuUse:
+    """CPU seconds spent during the load by the bot (with its workers) and by this process."""
+
+    bot: float
+    driver: float
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess, cpu: CpuUse) -> str:
     """The figures as aligned lines."""
     ms = [1000 * s for s in checks.latencies] or [0.0]
+    per_message = 1000 / max(1, checks.messages)
     lines = [
         f"messages        {checks.messages} ({pictures} pictures) in {seconds:.1f} s",
         f"throughput      {checks.messages / seconds:.1f} messages/s, "
         f"{pictures / seconds:.1f} pictures/s",
         f"reply latency   p50 {statistics.median(ms):.0f} ms  p95 {_percentile(ms, 0.95):.0f} ms"
         f"  p99 {_percentile(ms, 0.99):.0f} ms  max {max(ms):.0f} ms",
-        f"bot peak RSS    {bot.peak_rss / 2**20:.0f} MB (bot process; starts: {bot.starts})",
+        f"bot peak RSS    {bot.peak_rss / 2**20:.0f} MB (bot and its workers; starts: "
+        f"{bot.starts})",
+        f"CPU             bot {cpu.bot * per_message:.1f} ms/message "
+        f"({cpu.bot / seconds:.0%} of a core), fake Telegram + users "
+        f"{cpu.driver * per_message:.1f} ms/message ({cpu.driver / seconds:.0%})",
         f"exactly once    unanswered {len(checks.unanswered)}, "
         f"answered twice {len(checks.answered_twice)}",
         f"database        {checks.stored} images stored of {checks.pictures_sent} pictures sent "
@@ -89,12 +109,14 @@ async def _run(args: argparse.Namespace) -> int:
                     await bot.start()
 
             training = await _start_training(args, workdir) if args.retrain else None
+            bot_cpu, own_cpu = bot.cpu_seconds(), _own_cpu()
             if args.rate > 0:
                 await run.at_rate(args.messages, args.rate, on_tick)
             else:
                 await run.flat_out(args.messages, on_tick)
             await run.drain(within=600)
             bot.sample_rss()
+            cpu = CpuUse(bot.cpu_seconds() - bot_cpu, _own_cpu() - own_cpu)
             seconds = run.result.finished - run.result.started
             if training is not None:
                 print(f"training        {await _training_outcome(training)}")
@@ -102,7 +124,7 @@ async def _run(args: argparse.Namespace) -> int:
         pictures = sum(m.picture for m in run.result.sent)
         mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"
         print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
-        print(report(checks, seconds, pictures, bot))
+        print(report(checks, seconds, pictures, bot, cpu))
         if not checks.ok:
             print(f"log: {(workdir / 'bot.log').read_text()[-3000:]}", file=sys.stderr)
     return 0 if checks.ok else 1

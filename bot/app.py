@@ -59,7 +59,9 @@ def build_application(settings: Settings) -> BotApplication:
         base_file_url=f"{root}/file/bot",
         request=HTTPXRequest(connection_pool_size=CONNECTIONS),
         get_updates_request=HTTPXRequest(),
-        rate_limiter=AIORateLimiter(max_retries=FLOOD_RETRIES),
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=settings.telegram_max_rate, max_retries=FLOOD_RETRIES
+        ),
     )
     application = (
         ApplicationBuilder()
@@ -116,7 +118,9 @@ async def open_services(application: BotApplication) -> None:
     application.bot_data[STORAGE] = storage
     # Model files hold what users' photos taught the model: owner-only, like the database.
     settings.models_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    models = ModelProvider(settings.models_dir, settings.model_path)
+    models = ModelProvider(
+        settings.models_dir, settings.model_path, processes=settings.model_workers
+    )
     application.bot_data[MODELS] = models
     active = await storage.active_model()
     model = await models.run(models.reload, Path(active[1]) if active else None)

@@ -1,15 +1,18 @@
-"""The model being served, swapped atomically when a retraining produces a better one."""
+"""The model being served, swapped atomically, and the pools that run model work."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from bot.recognition import Recognition, recognise, recognise_with, start_worker
 from model.modelfile import DigitModel, ModelFileError, load_model
 
 log = logging.getLogger(__name__)
@@ -18,29 +21,39 @@ T = TypeVar("T")
 
 
 class ModelProvider:
-    """Holds the current `DigitModel` and the bounded worker pool that runs model work.
+    """Holds the current `DigitModel`, the file it came from, and the pools that use it.
 
-    Handlers read `current` once per photo, so a swap in the middle of a reply never mixes two
-    models. Loading tries, newest first, the files in `models_dir`, then the shipped file.
+    Photos are recognised in `processes` worker processes, so preprocessing runs on every core
+    while the event loop keeps its own; other model work (loading, judging, drawing /cluster)
+    runs in a small thread pool. Handlers read the served model once per photo, so a swap in the
+    middle of a reply never mixes two models. Loading tries, newest first, the files in
+    `models_dir`, then the shipped file.
     """
 
-    def __init__(self, models_dir: Path, shipped_path: Path, *, workers: int = 2) -> None:
+    def __init__(
+        self, models_dir: Path, shipped_path: Path, *, processes: int = 2, threads: int = 2
+    ) -> None:
         self.models_dir = models_dir
         self.shipped_path = shipped_path
-        self._model: DigitModel | None = None
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model")
+        self.processes = processes
+        self._served: tuple[DigitModel, Path] | None = None
+        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="model")
+        self._workers = self._new_workers()
 
     @property
     def current(self) -> DigitModel:
         """The model to use now."""
-        if self._model is None:
-            raise RuntimeError("no model loaded yet: call reload() first")
-        return self._model
+        return self._now()[0]
 
-    def swap(self, model: DigitModel) -> None:
-        """Serve `model` from now on (one reference assignment: readers see old or new)."""
-        previous = self._model.version if self._model else None
-        self._model = model
+    @property
+    def current_path(self) -> Path:
+        """The file the current model was loaded from (worker processes load it from there)."""
+        return self._now()[1]
+
+    def swap(self, model: DigitModel, path: Path) -> None:
+        """Serve `model`, loaded from `path`, from now on (readers see old or new, never both)."""
+        previous = self._served[0].version if self._served else None
+        self._served = (model, path)
         log.info("serving model %s (was %s)", model.version, previous)
 
     def reload(self, preferred: Path | None = None) -> DigitModel:
@@ -58,21 +71,66 @@ class ModelProvider:
                 continue
             if skipped and path == self.shipped_path:
                 log.warning("falling back to the shipped model %s (%s)", path, model.version)
-            self.swap(model)
+            self.swap(model, path)
             return model
         raise ModelFileError(
             f"No usable model file: none in {self.models_dir} and {self.shipped_path} "
             "is missing or damaged. Train one with `python -m model train`."
         )
 
-    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run CPU-heavy model work in the pool so the event loop only awaits it."""
+    async def recognise(self, data: bytes) -> Recognition:
+        """Preprocess, assign and draw the reply in a worker process; raises PreprocessError.
+
+        A worker that died (killed, out of memory) is replaced and the photo tried once more;
+        a model file gone from disk since it was served is handled here with the loaded copy.
+        """
+        model, path = self._now()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+        for attempt in (1, 2):
+            workers = self._workers
+            job = functools.partial(recognise_with, path, model.version, data)
+            try:
+                return await loop.run_in_executor(workers, job)
+            except BrokenProcessPool:
+                log.warning("a model worker process died; starting new ones")
+                self._replace_workers(workers)
+                if attempt == 2:
+                    raise
+            except ModelFileError as exc:
+                log.warning("workers cannot load the served model (%s); recognising here", exc)
+                break
+        return await self.run(recognise, model, data)
+
+    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run blocking model work in the thread pool so the event loop only awaits it."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._threads, functools.partial(function, *args, **kwargs)
+        )
 
     def close(self) -> None:
-        """Finish the work in hand and stop the pool."""
-        self._pool.shutdown(wait=True)
+        """Finish the work in hand and stop the pools."""
+        self._workers.shutdown(wait=True)
+        self._threads.shutdown(wait=True)
+
+    def _now(self) -> tuple[DigitModel, Path]:
+        if self._served is None:
+            raise RuntimeError("no model loaded yet: call reload() first")
+        return self._served
+
+    def _new_workers(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the bot has threads (storage, notifications) that fork would copy
+        # in whatever state they are in.
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+        )
+
+    def _replace_workers(self, broken: ProcessPoolExecutor) -> None:
+        if self._workers is broken:
+            self._workers = self._new_workers()
+            broken.shutdown(wait=False)
 
     def _candidates(self, preferred: Path | None) -> list[Path]:
         newest_first = sorted(

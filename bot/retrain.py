@@ -140,7 +140,7 @@ class Retrainer:
         except ModelFileError as exc:
             log.warning("cannot pick up model %s: %s", version, exc)
             return False
-        self.provider.swap(model)
+        self.provider.swap(model, Path(path))
         return True
 
     async def _carry(self, run_id: int, requested_by: int | None) -> str:
@@ -199,7 +199,7 @@ class Retrainer:
         if not decision.accepted:
             return "rejected", decision.reason, pushes.retrain_rejected(decision.reason), metrics
         path = await asyncio.to_thread(self.versions.promote, result.path, new.version)
-        self.provider.swap(new)
+        self.provider.swap(new, path)
         await self.storage.record_model(new.version, new.metadata)
         await self.storage.set_active_model(new.version, str(path))
         return "succeeded", decision.reason, _finished_text(result, new.version), metrics
@@ -228,11 +228,8 @@ class Retrainer:
         return path
 
     def _current_path(self) -> Path | None:
-        path = self.versions.models_dir / f"{self.provider.current.version}.npz"
-        if path.is_file():
-            return path
-        shipped = self.provider.shipped_path
-        return shipped if shipped.is_file() else None
+        path = self.provider.current_path
+        return path if path.is_file() else None
 
     def _has_mnist(self) -> bool:
         return self.mnist_dir is not None and any(self.mnist_dir.glob("train-images*"))

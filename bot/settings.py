@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,13 @@ _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
 _PERIODS |= {"h": 3600.0, "hour": 3600.0}
 _BOTFATHER_HINT = "talk to @BotFather on Telegram (/newbot) and put the token it gives you"
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class SettingsError(ValueError):
@@ -39,6 +47,8 @@ class Settings(BaseSettings):
     retrain_min_acc: float = Field(0.97, ge=0.0, le=1.0)
     rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
+    telegram_max_rate: float = Field(30.0, gt=0.0)
+    model_workers: int = Field(default_factory=cpu_cores, ge=1, le=64)
     retention_days: int | None = Field(None, gt=0)
     telegram_api_base_url: str = "https://api.telegram.org"
     webhook_url: str | None = None
@@ -86,6 +96,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("model_workers", mode="before")
+    @classmethod
+    def _empty_is_every_core(cls, value: object) -> object:
+        return cpu_cores() if value in ("", None) else value
 
     @field_validator("log_level")
     @classmethod

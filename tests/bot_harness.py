@@ -125,5 +125,5 @@ if __name__ == "__main__":
             Path(os.environ.get("MNIST_DIR", root.parent / "shared" / "data" / "mnist")),
         )
     )
-    Path(sys.argv[1]).write_bytes(picture)
+    Image.open(io.BytesIO(picture)).save(sys.argv[1])
     print(caption)

@@ -69,6 +69,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self._failures: dict[str, _Failure] = {}
+        self._delays: dict[str, float] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -212,6 +213,10 @@ class FakeTelegram:
         """Answer the next `times` calls of `method` with a Telegram-shaped error."""
         self._failures[method] = _Failure(status, description, retry_after, times)
 
+    def delay_next(self, method: str, seconds: float) -> None:
+        """Answer the next call of `method` only after `seconds`, like a slow Telegram."""
+        self._delays[method] = seconds
+
     # -- reading what the bot did ----------------------------------------------------------------
 
     def calls_of(self, method: str) -> list[Call]:
@@ -267,6 +272,9 @@ class FakeTelegram:
         method = request.match_info["method"]
         params, files = await _read_params(request)
         self.calls.append(Call(method, params, files))
+        delay = self._delays.pop(method, None)
+        if delay is not None:
+            await asyncio.sleep(delay)
         response = await self._answer(method, params, files)
         await self._notify()
         return response

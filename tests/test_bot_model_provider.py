@@ -1,17 +1,28 @@
-"""ModelProvider: which model file is served, fallbacks on damage, atomic swap, worker pool."""
+"""ModelProvider: which model file is served, fallbacks on damage, atomic swap, worker pools."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bot_harness import photo_of
 
 from bot.model_provider import ModelProvider
+from bot.recognition import PARENT_CHECK_EVERY, recognise
 from model.modelfile import ModelFileError, load_model, save_model
+from model.preprocess import PreprocessError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -79,10 +90,10 @@ def test_tampered_shipped_file_is_refused(
     provider.close()
 
 
-async def test_model_work_runs_in_the_pool_not_on_the_event_loop(
+async def test_blocking_model_work_runs_in_the_thread_pool_not_on_the_event_loop(
     models_dir: Path, model_path: Path
 ) -> None:
-    provider = ModelProvider(models_dir, model_path, workers=2)
+    provider = ModelProvider(models_dir, model_path, threads=2)
     provider.reload()
     images = np.zeros((3, 28, 28), np.uint8)
 
@@ -96,11 +107,129 @@ async def test_model_work_runs_in_the_pool_not_on_the_event_loop(
     provider.close()
 
 
+@pytest.fixture
+def photo(digit: np.ndarray) -> bytes:
+    return photo_of(digit)
+
+
+@pytest.fixture
+def provider(models_dir: Path, model_path: Path) -> Iterator[ModelProvider]:
+    provider = ModelProvider(models_dir, model_path, processes=2)
+    provider.reload()
+    yield provider
+    provider.close()
+
+
+async def test_photos_are_recognised_in_worker_processes_exactly_as_in_process(
+    provider: ModelProvider, photo: bytes
+) -> None:
+    before = {child.pid for child in multiprocessing.active_children()}
+
+    seen = await provider.recognise(photo)
+
+    workers = {child.pid for child in multiprocessing.active_children()} - before
+    assert 1 <= len(workers) <= 2
+    here = recognise(provider.current, photo)
+    assert np.array_equal(seen.mnist, here.mnist)
+    assert (seen.cluster, seen.model_version) == (here.cluster, here.model_version)
+    assert seen.picture == here.picture
+
+
+async def test_unreadable_picture_raises_the_users_message_from_the_worker(
+    provider: ModelProvider,
+) -> None:
+    with pytest.raises(PreprocessError, match="not an image I can read"):
+        await provider.recognise(b"this is not a picture at all")
+
+
+async def test_a_killed_worker_is_replaced_and_the_photo_still_answered(
+    provider: ModelProvider, photo: bytes
+) -> None:
+    first = await provider.recognise(photo)
+    for child in multiprocessing.active_children():
+        os.kill(child.pid, signal.SIGKILL)
+
+    again = await provider.recognise(photo)
+
+    assert again.cluster == first.cluster
+    assert again.model_version == first.model_version
+
+
+async def test_workers_follow_a_swap_to_the_new_version(
+    provider: ModelProvider, photo: bytes, models_dir: Path, model_path: Path
+) -> None:
+    await provider.recognise(photo)
+    path = _copy_as_version(model_path, models_dir / "next.npz", "next", 2_000_000)
+
+    provider.swap(load_model(path), path)
+
+    assert (await provider.recognise(photo)).model_version == "next"
+
+
+async def test_served_model_whose_file_is_gone_is_still_used(
+    provider: ModelProvider, photo: bytes, models_dir: Path, model_path: Path
+) -> None:
+    path = _copy_as_version(model_path, models_dir / "gone.npz", "gone", 2_000_000)
+    provider.swap(load_model(path), path)
+    path.unlink()
+
+    assert (await provider.recognise(photo)).model_version == "gone"
+
+
+_ORPHAN_PARENT = """
+import asyncio, multiprocessing, os, signal, sys
+from pathlib import Path
+from bot.model_provider import ModelProvider
+
+async def main():
+    provider = ModelProvider(Path(sys.argv[1]), Path(sys.argv[2]), processes=2)
+    provider.reload()
+    await provider.recognise(Path(sys.argv[3]).read_bytes())
+    print(*(child.pid for child in multiprocessing.active_children()), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def test_workers_exit_when_the_bot_is_killed(
+    models_dir: Path, model_path: Path, photo: bytes, tmp_path: Path
+) -> None:
+    picture = tmp_path / "photo.jpg"
+    picture.write_bytes(photo)
+    parent = subprocess.run(
+        [sys.executable, "-c", _ORPHAN_PARENT, str(models_dir), str(model_path), str(picture)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert parent.returncode == -signal.SIGKILL, parent.stderr
+    workers = [int(pid) for pid in parent.stdout.split()]
+    assert workers
+
+    deadline = time.monotonic() + 10 * PARENT_CHECK_EVERY
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie: a dead worker whose parent died is reaped by init."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_swap_serves_the_new_model_from_the_next_read(models_dir: Path, model_path: Path) -> None:
     provider = ModelProvider(models_dir, model_path)
     first = provider.reload()
     second = load_model(model_path)
-    provider.swap(second)
+    provider.swap(second, model_path)
     assert provider.current is second
     assert provider.current is not first
+    assert provider.current_path == model_path
     provider.close()

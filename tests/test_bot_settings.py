@@ -11,7 +11,7 @@ import pytest
 from bot_harness import TOKEN
 
 from bot.logs import REDACTED, configure_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, cpu_cores, load_settings
 
 
 def _settings(**values: object):
@@ -19,7 +19,15 @@ def _settings(**values: object):
 
 
 def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ADMIN_IDS", "RATE_LIMIT", "MODEL_PATH", "DATABASE_URL", "RETENTION_DAYS"):
+    for name in (
+        "ADMIN_IDS",
+        "RATE_LIMIT",
+        "MODEL_PATH",
+        "DATABASE_URL",
+        "RETENTION_DAYS",
+        "MODEL_WORKERS",
+        "TELEGRAM_MAX_RATE",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = _settings()
     assert settings.admin_ids == frozenset()
@@ -29,6 +37,8 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.telegram_api_base_url == "https://api.telegram.org"
     assert settings.retention_days is None
     assert settings.retrain_min_acc == 0.97
+    assert settings.model_workers == cpu_cores()
+    assert settings.telegram_max_rate == 30.0
 
 
 def test_values_from_the_environment_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,12 +47,18 @@ def test_values_from_the_environment_are_normalised(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:8081/")
     monkeypatch.setenv("RETENTION_DAYS", "")
     monkeypatch.setenv("MAX_IMAGE_MB", "2.5")
+    monkeypatch.setenv("MODEL_WORKERS", "")
+    monkeypatch.setenv("TELEGRAM_MAX_RATE", "12.5")
     settings = _settings()
     assert settings.admin_ids == frozenset({12, 34, 56})
     assert settings.rate_limit == (5, 10.0)
     assert settings.telegram_api_base_url == "http://127.0.0.1:8081"
     assert settings.retention_days is None
     assert settings.max_image_bytes == int(2.5 * 1024 * 1024)
+    assert settings.model_workers == cpu_cores()
+    assert settings.telegram_max_rate == 12.5
+    monkeypatch.setenv("MODEL_WORKERS", "3")
+    assert _settings().model_workers == 3
 
 
 def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,6 +80,8 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ({"admin_ids": "1,two"}, "ADMIN_IDS is invalid: write Telegram user ids"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),
         ({"max_image_mb": "50"}, "MAX_IMAGE_MB is invalid"),
+        ({"model_workers": "0"}, "MODEL_WORKERS is invalid"),
+        ({"telegram_max_rate": "0"}, "TELEGRAM_MAX_RATE is invalid"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_variable(values: dict, message: str) -> None:

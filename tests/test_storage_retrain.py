@@ -112,6 +112,23 @@ async def test_cluster_names_are_set_renamed_and_trimmed(storage: Storage) -> No
     assert await storage.cluster_names() == {0: "zeros", 7: "crossed 7"}
 
 
+async def test_a_rename_shows_here_at_once_and_in_another_process_once_fresh(
+    storage: Storage, database_url: str
+) -> None:
+    other = await open_storage(database_url, names_fresh_for=0.2)
+    try:
+        await storage.set_cluster_name(4, "fours", set_by=1)
+        assert await other.cluster_names() == {4: "fours"}
+
+        await storage.set_cluster_name(4, "open fours", set_by=1)
+        assert await storage.cluster_names() == {4: "open fours"}
+        assert await other.cluster_names() == {4: "fours"}  # read less than 0.2 s ago
+        await asyncio.sleep(0.25)
+        assert await other.cluster_names() == {4: "open fours"}
+    finally:
+        await other.close()
+
+
 @pytest.mark.parametrize("name", ["", "   ", "x" * 65])
 async def test_a_cluster_name_must_fit(storage: Storage, name: str) -> None:
     with pytest.raises(ValueError, match="1 to 64"):

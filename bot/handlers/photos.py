@@ -20,10 +20,13 @@ from telegram.constants import ChatAction
 
 from bot import texts
 from bot.context import BotContext
-from bot.handlers.recognise import Recognition, recognise
+from bot.recognition import Recognition
 from bot.storage import IncomingImage, StorageUnavailableError
 from model.preprocess import PreprocessError
 
+# A quick reply needs no "sending a photo..." status: it would cost a Bot API call counted
+# against the bot's message rate. A slow one (big file, busy bot) shows it until the reply.
+CHAT_ACTION_AFTER = 1.0
 CHAT_ACTION_EVERY = 4.0  # Telegram shows an action for about 5 seconds
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ async def classify_photo(update: Update, context: BotContext) -> None:
             await message.reply_text(texts.too_big(context.settings.max_image_mb))
             return
         try:
-            seen = await context.models.run(recognise, context.models.current, data)
+            seen = await context.models.recognise(data)
         except PreprocessError as exc:
             await message.reply_text(texts.unreadable(str(exc)))
             return
@@ -138,9 +141,10 @@ def feedback_keyboard(image_id: int, chosen: int | None = None) -> InlineKeyboar
 
 @contextlib.asynccontextmanager
 async def _showing(context: BotContext, chat_id: int, action: str) -> AsyncIterator[None]:
-    """Keep the chat action visible for as long as the work takes."""
+    """Show the chat action once the work takes noticeably long, until it ends."""
 
     async def repeat() -> None:
+        await asyncio.sleep(CHAT_ACTION_AFTER)
         while True:
             await context.bot.send_chat_action(chat_id, action)
             await asyncio.sleep(CHAT_ACTION_EVERY)

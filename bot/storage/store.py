@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -34,16 +35,27 @@ from bot.storage.records import (
 
 T = TypeVar("T")
 DEFAULT_WORKERS = 4
+# Every reply shows the clusters' names, so they are read from the database at most this
+# often; a rename made in this process shows at once, one made by another within this time.
+NAMES_FRESH_FOR = 30.0  # seconds
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
 class Storage:
     """Every image and record the bot keeps; each method is a coroutine safe to await often."""
 
-    def __init__(self, engine: Engine, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        workers: int = DEFAULT_WORKERS,
+        *,
+        names_fresh_for: float = NAMES_FRESH_FOR,
+    ) -> None:
         self._engine = engine
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage")
         self.url = safe_url(engine.url)
+        self._names_fresh_for = names_fresh_for
+        self._names: tuple[float, dict[int, str]] | None = None
 
     @property
     def dialect(self) -> str:
@@ -108,10 +120,14 @@ class Storage:
     async def set_cluster_name(self, cluster: int, name: str, set_by: int) -> None:
         """Name or rename a cluster (an admin's word for it)."""
         await self._run(serving.set_cluster_name, cluster, name, set_by, _now())
+        self._names = None
 
     async def cluster_names(self) -> dict[int, str]:
-        """Every named cluster, by id."""
-        return await self._run(serving.get_cluster_names)
+        """Every named cluster, by id (read again once `names_fresh_for` seconds old)."""
+        if self._names is None or time.monotonic() - self._names[0] >= self._names_fresh_for:
+            read_at = time.monotonic()
+            self._names = (read_at, await self._run(serving.get_cluster_names))
+        return dict(self._names[1])
 
     async def record_model(self, version: str, metadata: dict) -> None:
         """Remember a model version served (its metadata maps clusters to digits)."""
@@ -170,9 +186,15 @@ class Storage:
         self._engine.dispose()
 
 
-async def open_storage(database_url: str, *, workers: int = DEFAULT_WORKERS) -> Storage:
+async def open_storage(
+    database_url: str, *, workers: int = DEFAULT_WORKERS, names_fresh_for: float = NAMES_FRESH_FOR
+) -> Storage:
     """Connect, migrate to head and return the store; closes it again if migrating fails."""
-    storage = Storage(create_db_engine(database_url, pool_size=workers), workers=workers)
+    storage = Storage(
+        create_db_engine(database_url, pool_size=workers),
+        workers=workers,
+        names_fresh_for=names_fresh_for,
+    )
     try:
         await storage.migrate()
     except BaseException:
