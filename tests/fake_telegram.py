@@ -13,6 +13,7 @@ import io
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,9 +71,11 @@ class FakeTelegram:
         self._file_ids = itertools.count(1)
         self._failures: dict[str, _Failure] = {}
         self._delays: dict[str, float] = {}
-        self._changed = asyncio.Condition()
+        # Who waits for what: resolved by `_notify` after every change. (An asyncio.Condition
+        # made every request queue behind a hundred waiters re-taking its lock under load.)
+        self._waiters: dict[asyncio.Future[None], Callable[[], bool]] = {}
+        self._stopped = False
         self._runner: web.AppRunner | None = None
-        self._background: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()
@@ -100,8 +103,8 @@ class FakeTelegram:
 
     async def stop(self) -> None:
         """Close the server; long polls in flight end with an empty answer."""
-        async with self._changed:
-            self._changed.notify_all()
+        self._stopped = True
+        self._notify()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -191,9 +194,7 @@ class FakeTelegram:
 
     def _queue(self, update: dict[str, Any]) -> None:
         self._updates.append(update)
-        task = asyncio.get_running_loop().create_task(self._notify())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._notify()
 
     def add_file(self, data: bytes, path: str) -> str:
         """Make `data` downloadable through getFile; returns its file_id."""
@@ -242,20 +243,34 @@ class FakeTelegram:
         await self.wait_until(lambda: len(self.calls_of(method)) >= n, within)
         return self.calls_of(method)
 
-    async def wait_until(self, condition: Any, within: float = 20.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], within: float = 20.0) -> None:
         """Wait until `condition()` holds; TimeoutError says what was seen meanwhile."""
-        try:
-            async with asyncio.timeout(within), self._changed:
-                await self._changed.wait_for(condition)
-        except TimeoutError:
+        if not await self._wait(condition, within):
             seen = [call.method for call in self.calls[-20:]]
-            raise TimeoutError(f"condition not met in {within}s; last calls: {seen}") from None
+            raise TimeoutError(f"condition not met in {within}s; last calls: {seen}")
 
     # -- the HTTP side ---------------------------------------------------------------------------
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    async def _wait(self, condition: Callable[[], bool], within: float) -> bool:
+        """True once `condition()` holds; False after `within` seconds or when stopped."""
+        if condition():
+            return True
+        woken = asyncio.get_running_loop().create_future()
+        self._waiters[woken] = condition
+        try:
+            async with asyncio.timeout(within):
+                await woken
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.pop(woken, None)
+        return condition()
+
+    def _notify(self) -> None:
+        """Something changed: wake the waiters whose condition now holds (all, once stopped)."""
+        for woken, condition in list(self._waiters.items()):
+            if not woken.done() and (self._stopped or condition()):
+                woken.set_result(None)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
@@ -276,7 +291,7 @@ class FakeTelegram:
         if delay is not None:
             await asyncio.sleep(delay)
         response = await self._answer(method, params, files)
-        await self._notify()
+        self._notify()
         return response
 
     async def _answer(
@@ -301,12 +316,7 @@ class FakeTelegram:
         timeout = float(params.get("timeout") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates and timeout > 0:
-            async with self._changed:
-                try:
-                    async with asyncio.timeout(timeout):
-                        await self._changed.wait_for(lambda: bool(self._updates))
-                except TimeoutError:
-                    pass
+            await self._wait(lambda: bool(self._updates), timeout)
         return sorted(self._updates, key=lambda u: u["update_id"])[:limit]
 
     async def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:

@@ -128,7 +128,7 @@ class BotProcess:
     process: asyncio.subprocess.Process | None = None
     peak_rss: int = 0
     starts: int = 0
-    cpu_of_killed: float = 0.0
+    cpu_of_killed: tuple[float, float] = (0.0, 0.0)
 
     async def start(self) -> None:
         self.starts += 1
@@ -165,16 +165,21 @@ class BotProcess:
                         total += int(line.split()[1]) * 1024
         self.peak_rss = max(self.peak_rss, total)
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) of the bot and its workers so far, across restarts."""
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time (user + system) of the bot process and of its workers, across restarts."""
         if self.process is None or self.process.returncode is not None:
             return self.cpu_of_killed
-        ticks = 0
+        main, workers = 0, 0
         for pid in _process_tree(self.process.pid):
             with contextlib.suppress(OSError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-        return self.cpu_of_killed + ticks / os.sysconf("SC_CLK_TCK")
+                ticks = int(fields[11]) + int(fields[12])
+                if pid == self.process.pid:
+                    main += ticks
+                else:
+                    workers += ticks
+        tick = os.sysconf("SC_CLK_TCK")
+        return self.cpu_of_killed[0] + main / tick, self.cpu_of_killed[1] + workers / tick
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer."""
