@@ -3,15 +3,17 @@
 Simulated users send a mix of messages (80% 1280 px photos, 10% PNG/JPEG files, 5% commands,
 5% broken or non-picture files) either at a fixed offered rate (open loop) or flat out (each
 user sends again as soon as answered). Prints throughput, reply latency percentiles, the
-bot's peak RSS, and checks that every message got exactly one reply and that the database
-holds exactly the pictures the bot answered with a cluster.
+peak RSS of the bot and its workers, CPU per message (bot, workers, and this process: the
+fake Telegram and the users share the machine's cores with the bot), and checks that every
+message got exactly one reply and that the database holds exactly the pictures the bot
+answered with a cluster.
 
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 50
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
-    python benchmarks/bench_load.py --rate 50 --retrain 10000    # while a training runs
+    python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
 
-`--retrain N` runs the trainer the bot's retraining starts (`python -m model train`, on the
-first N MNIST images) beside the bot during the load, competing for the same cores.
+`--retrain N` runs the bot's own retraining child (`bot.trainer.run_training`: the same
+command, at the same lowered priority) on the first N MNIST images during the load.
 
 Exit code 1 when a check fails.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import statistics
 import sys
@@ -33,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from bot_harness import ADMIN_ID
 from load_driver import BotProcess, Checks, LoadRun, bot_under_load, check, message_mix
 
+from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
 from model.data import load_mnist, resolve_mnist_dir
 
 
@@ -132,34 +136,28 @@ async def _run(args: argparse.Namespace) -> int:
     return 0 if checks.ok else 1
 
 
-async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "model",
-        "train",
-        "--data",
-        str(resolve_mnist_dir(args.data)),
-        "--limit",
-        str(args.retrain),
-        "--out",
-        str(workdir / "retrained.npz"),
-        "--json",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.Task[TrainResult]:
+    """The bot's own retraining child process (same command, same lowered priority)."""
+    job = TrainingJob(
+        out=workdir / "retrained.npz",
+        data_dir=resolve_mnist_dir(args.data),
+        limit=args.retrain,
     )
+    return asyncio.create_task(run_training(job, time_limit=3600))
 
 
-async def _training_outcome(training: asyncio.subprocess.Process) -> str:
+async def _training_outcome(training: asyncio.Task[TrainResult]) -> str:
     """Whether the training overlapped the whole load, and how long it took."""
-    if training.returncode is None:
-        training.kill()
-        await training.wait()
+    if not training.done():
+        training.cancel()  # run_training kills the child
+        with contextlib.suppress(asyncio.CancelledError):
+            await training
         return "still running when the load ended (killed): it overlapped all of it"
-    stdout, stderr = await training.communicate()
-    if training.returncode:
-        return f"failed: {stderr.decode().strip()[-200:]}"
-    return "finished during the load: " + stdout.decode().strip().splitlines()[-1][:200]
+    try:
+        result = training.result()
+    except TrainingError as exc:
+        return f"failed: {exc}"
+    return f"finished during the load, in {result.duration_s:.0f} s"
 
 
 def main(argv: list[str] | None = None) -> int:

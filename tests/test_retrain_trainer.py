@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +80,34 @@ async def test_a_failing_heartbeat_stops_the_trainer(tmp_path: Path, mnist_dir: 
     with pytest.raises(TrainingError, match="declared dead"):
         await run_training(job, time_limit=300, heartbeat=lost, heartbeat_every=0.3)
     assert not (tmp_path / "m.npz").exists()
+
+
+def _trainer_threads() -> list[int]:
+    """Threads of this process's `python -m model train` children, from /proc."""
+    children = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        children += (task / "children").read_text().split()
+    threads = []
+    for pid in children:
+        with contextlib.suppress(OSError):
+            if b"model\0train" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                threads += [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    return threads
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+async def test_the_trainer_only_gets_cpu_that_replies_leave_idle(
+    tmp_path: Path, mnist_dir: Path
+) -> None:
+    policies: list[int] = []
+
+    async def heartbeat() -> None:
+        for thread in _trainer_threads():
+            with contextlib.suppress(OSError):
+                policies.append(os.sched_getscheduler(thread))
+
+    job = TrainingJob(out=tmp_path / "m.npz", data_dir=mnist_dir, limit=1000)
+    with pytest.raises(TrainingError, match="longer than 3 s"):
+        await run_training(job, time_limit=3, heartbeat=heartbeat, heartbeat_every=0.5)
+    assert policies
+    assert set(policies) == {os.SCHED_IDLE}
