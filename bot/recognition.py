@@ -76,12 +76,15 @@ def model_for(path: Path, version: str) -> DigitModel:
 
 
 def start_worker() -> None:
-    """Worker process set-up: Ctrl-C is the parent's to handle; exit when the parent is gone.
+    """Worker process set-up: stopping is the parent's business; exit when the parent is gone.
 
-    A parent killed with SIGKILL cannot stop its pool, and the workers would wait for jobs
-    forever; they watch for it instead.
+    Ctrl-C and a service manager's SIGTERM reach the whole process group, but the bot first
+    finishes the photos in hand, which needs its workers, then stops them. A parent killed
+    with SIGKILL cannot stop its pool, and the workers would wait for jobs forever; they
+    watch for it instead.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
 
     def exit_with_parent() -> None:

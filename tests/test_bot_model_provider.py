@@ -155,6 +155,20 @@ async def test_a_killed_worker_is_replaced_and_the_photo_still_answered(
     assert again.model_version == first.model_version
 
 
+async def test_stopping_signals_are_left_to_the_bot(provider: ModelProvider, photo: bytes) -> None:
+    """A service manager signals the whole group; the bot still needs them for photos in hand."""
+    await provider.recognise(photo)
+    workers = [child.pid for child in multiprocessing.active_children()]
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGINT)
+
+    seen = await provider.recognise(photo)
+
+    assert seen.cluster == recognise(provider.current, photo).cluster
+    assert all(_alive(pid) for pid in workers)
+
+
 async def test_workers_follow_a_swap_to_the_new_version(
     provider: ModelProvider, photo: bytes, models_dir: Path, model_path: Path
 ) -> None:
