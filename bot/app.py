@@ -36,6 +36,7 @@ from bot.storage import open_storage
 log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 8  # one slow photo must not hold up other users' replies
+UPDATES_IN_HAND = 4 * CONCURRENT_UPDATES  # fetched from Telegram: being handled or queued
 FLOOD_RETRIES = 3  # AIORateLimiter retries after Telegram's RetryAfter this many times
 CONNECTIONS = 256  # python-telegram-bot's default pool for Bot API calls
 
@@ -51,7 +52,7 @@ def build_application(settings: Settings) -> BotApplication:
     root = settings.telegram_api_base_url
     # Updates are confirmed to Telegram only once handled (bot/delivery.py), so the bot is
     # built by hand with the same requests and rate limiter the builder would make.
-    ledger = UpdateLedger()
+    ledger = UpdateLedger(UPDATES_IN_HAND)
     bot = LedgerBot(
         ledger,
         token=settings.telegram_bot_token.get_secret_value(),

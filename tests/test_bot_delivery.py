@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
 
 from bot import texts
+from bot.delivery import UpdateLedger
 
 USER, OTHER = 901, 902
 
@@ -116,3 +118,22 @@ async def test_admins_hear_of_failures_in_telegram(
     assert started["text"].startswith("▶️ Digit bot started")
     assert alert["text"].startswith("Bot error: ")
     assert "Internal Server Error" not in alert["text"]
+
+
+async def test_no_poll_goes_out_while_the_ledger_is_full() -> None:
+    """A bot behind its work leaves new updates at Telegram instead of re-reading its own."""
+    ledger = UpdateLedger(max_in_hand=2)
+    ledger.took([7, 8])
+    room = asyncio.create_task(ledger.wait_for_room())
+    await asyncio.sleep(0.05)
+    assert not room.done()
+
+    ledger.finished(8)
+
+    await asyncio.wait_for(room, 1)
+    assert ledger.offset(9) == 7  # 7 is still in hand: Telegram must keep it
+    ledger.took([9])
+    full_again = asyncio.create_task(ledger.wait_for_room())
+    await asyncio.sleep(0.05)
+    assert not full_again.done()
+    full_again.cancel()
