@@ -75,6 +75,20 @@ def outlier_score(
     return (spread / spread_scale) ** 2 + (residual / residual_scale) ** 2
 
 
+# Constructor arguments stored in the file under their own names: arrays as they are,
+# floats as one-element arrays. The network's layers are stored as layer<i>_weight/_bias.
+_ARRAY_FIELDS = (
+    "centroids",
+    "samples",
+    "distance_quantiles",
+    "spread_scale",
+    "cluster_means",
+    "pca_mean",
+    "pca_components",
+)
+_SCALAR_FIELDS = ("residual_scale", "outlier_limit")
+
+
 class DigitModel:
     """A trained clustering ready to serve: a feature network and a nearest-centroid rule.
 
@@ -182,17 +196,9 @@ class DigitModel:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array of the model, by its name in the file."""
-        named = {
-            "centroids": self.centroids,
-            "samples": self.samples_,
-            "distance_quantiles": self.distance_quantiles,
-            "spread_scale": self.spread_scale,
-            "cluster_means": self.cluster_means,
-            "pca_mean": self.pca_mean,
-            "pca_components": self.pca_components,
-            "residual_scale": np.array([self.residual_scale], dtype=np.float32),
-            "outlier_limit": np.array([self.outlier_limit], dtype=np.float32),
-        }
+        fields = self._fields()
+        named = {name: fields[name] for name in _ARRAY_FIELDS}
+        named |= {name: np.array([fields[name]], dtype=np.float32) for name in _SCALAR_FIELDS}
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             named[f"layer{i}_weight"] = W
             named[f"layer{i}_bias"] = b
@@ -200,7 +206,11 @@ class DigitModel:
 
     def replace(self, **changes: Any) -> DigitModel:
         """A copy with some constructor arguments changed (like `dataclasses.replace`)."""
-        fields = {
+        return DigitModel(**{**self._fields(), **changes})
+
+    def _fields(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model."""
+        return {
             "weights": self.weights,
             "biases": self.biases,
             "centroids": self.centroids,
@@ -214,7 +224,6 @@ class DigitModel:
             "outlier_limit": self.outlier_limit,
             "metadata": self.metadata,
         }
-        return DigitModel(**{**fields, **changes})
 
     def permuted(self, order: np.ndarray, metadata: dict[str, Any]) -> DigitModel:
         """The same model with cluster `order[i]` renamed to i (stable ids across retrains)."""
@@ -294,19 +303,13 @@ def load_model(path: str | os.PathLike[str]) -> DigitModel:
         raise ModelFileError(f"Model file {source} is corrupt or was modified (checksum mismatch).")
     try:
         n_layers = sum(1 for name in arrays if name.endswith("_weight"))
+        fields: dict[str, Any] = {name: arrays[name] for name in _ARRAY_FIELDS}
+        fields |= {name: float(arrays[name][0]) for name in _SCALAR_FIELDS}
         return DigitModel(
             weights=[arrays[f"layer{i}_weight"] for i in range(n_layers)],
             biases=[arrays[f"layer{i}_bias"] for i in range(n_layers)],
-            centroids=arrays["centroids"],
-            samples=arrays["samples"],
-            distance_quantiles=arrays["distance_quantiles"],
-            spread_scale=arrays["spread_scale"],
-            cluster_means=arrays["cluster_means"],
-            pca_mean=arrays["pca_mean"],
-            pca_components=arrays["pca_components"],
-            residual_scale=float(arrays["residual_scale"][0]),
-            outlier_limit=float(arrays["outlier_limit"][0]),
             metadata=metadata,
+            **fields,
         )
     except KeyError as exc:
         raise ModelFileError(f"Model file {source} lacks the array {exc}.") from exc
