@@ -12,6 +12,9 @@ answered with a cluster.
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
     python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
 
+The first line times bench_preprocess's baseline (a plain decode and resize of a 1280x960 JPEG)
+before the load starts, so figures taken on different machines can be set side by side.
+
 `--retrain N` runs the bot's own retraining child (`bot.trainer.run_training`: the same
 command, at the same lowered priority) on the first N MNIST images during the load.
 
@@ -33,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from bench_preprocess import decode_and_resize, median_ms, telegram_photo
 from bot_harness import ADMIN_ID
 from load_driver import BotProcess, Checks, LoadRun, bot_under_load, check, message_mix
 
@@ -96,7 +100,14 @@ def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess, cpu: 
     return "\n".join(lines)
 
 
+def machine_speed() -> str:
+    """One core's time for a fixed piece of work, to compare runs made on different machines."""
+    ms = median_ms(decode_and_resize, telegram_photo(), repeat=100)
+    return f"machine         {ms:.2f} ms to decode and resize a 1280x960 JPEG (one core)"
+
+
 async def _run(args: argparse.Namespace) -> int:
+    print(machine_speed())
     digits = load_mnist(resolve_mnist_dir(args.data)).test_images[:60]
     mix = message_mix(digits)
     extra = {"ADMIN_IDS": str(ADMIN_ID), "MNIST_DIR": str(resolve_mnist_dir(args.data))}

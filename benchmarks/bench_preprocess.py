@@ -39,12 +39,12 @@ def telegram_photo(seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def _baseline(data: bytes) -> np.ndarray:
+def decode_and_resize(data: bytes) -> np.ndarray:
     image = Image.open(io.BytesIO(data)).convert("L").resize((28, 28), Image.Resampling.BILINEAR)
     return np.asarray(image)
 
 
-def _median_ms(function: Callable[[bytes], np.ndarray], data: bytes, repeat: int) -> float:
+def median_ms(function: Callable[[bytes], np.ndarray], data: bytes, repeat: int) -> float:
     function(data)
     times = []
     for _ in range(repeat):
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     data = telegram_photo()
     rows = [
-        ("decode + resize (baseline)", _median_ms(_baseline, data, args.repeat)),
-        ("to_mnist", _median_ms(to_mnist, data, args.repeat)),
+        ("decode + resize (baseline)", median_ms(decode_and_resize, data, args.repeat)),
+        ("to_mnist", median_ms(to_mnist, data, args.repeat)),
     ]
     print(f"1280x960 JPEG, {len(data) / 1024:.0f} KiB, median of {args.repeat} runs, one core")
     print(f"{'step':<28}{'ms':>8}")

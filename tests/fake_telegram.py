@@ -64,6 +64,7 @@ class FakeTelegram:
         self.sent: dict[int, list[dict[str, Any]]] = {}
         self.uploads: dict[str, bytes] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
+        self._paths: dict[str, bytes] = {}
         self._updates: list[dict[str, Any]] = []
         self._from_users: dict[tuple[int, int], dict[str, Any]] = {}
         self._update_ids = itertools.count(1)
@@ -200,6 +201,7 @@ class FakeTelegram:
         """Make `data` downloadable through getFile; returns its file_id."""
         file_id = f"file{next(self._file_ids)}"
         self._files[file_id] = (f"{file_id}/{path}", data)
+        self._paths[f"{file_id}/{path}"] = data
         return file_id
 
     def fail_next(
@@ -275,11 +277,10 @@ class FakeTelegram:
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
-        path = request.match_info["path"]
-        for file_path, data in self._files.values():
-            if file_path == path:
-                return web.Response(body=data, content_type="application/octet-stream")
-        return _error(404, "Not Found: file not found")
+        data = self._paths.get(request.match_info["path"])
+        if data is None:
+            return _error(404, "Not Found: file not found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _handle_method(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
