@@ -11,6 +11,7 @@ answered with a cluster.
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 50
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
     python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
+    python benchmarks/bench_load.py --rate 0 --webhook           # Telegram posts the updates
 
 The first line times bench_preprocess's baseline (a plain decode and resize of a 1280x960 JPEG)
 before the load starts, so figures taken on different machines can be set side by side.
@@ -52,6 +53,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=Path("data/model.npz"))
     parser.add_argument("--data", default=None, help="MNIST directory (default $MNIST_DIR)")
     parser.add_argument("--retrain", type=int, default=0, help="train on N images meanwhile")
+    parser.add_argument(
+        "--webhook", action="store_true", help="the bot serves a webhook instead of polling"
+    )
     parser.add_argument("--kill-at", type=float, default=None, help="kill -9 after this share")
     return parser.parse_args(argv)
 
@@ -113,7 +117,10 @@ async def _run(args: argparse.Namespace) -> int:
     extra = {"ADMIN_IDS": str(ADMIN_ID), "MNIST_DIR": str(resolve_mnist_dir(args.data))}
     with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
         workdir = Path(scratch)
-        async with bot_under_load(workdir, args.model.resolve(), **extra) as (telegram, bot):
+        async with bot_under_load(workdir, args.model.resolve(), webhook=args.webhook, **extra) as (
+            telegram,
+            bot,
+        ):
             run = LoadRun(telegram, args.users, mix)
             kill_after = None if args.kill_at is None else int(args.kill_at * args.messages)
 
@@ -140,6 +147,7 @@ async def _run(args: argparse.Namespace) -> int:
         checks = check(run, f"sqlite:///{workdir / 'bot.sqlite3'}")
         pictures = sum(m.picture for m in run.result.sent)
         mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"
+        mode += ", webhook" if args.webhook else ", long polling"
         print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
         print(report(checks, seconds, pictures, bot, cpu))
         if not checks.ok:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import allowed_updates, build_application
+from bot.app import UPDATES_IN_HAND, allowed_updates, build_application
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import StorageError
@@ -40,6 +40,8 @@ def main() -> int:
                 webhook_url=settings.webhook_url,
                 secret_token=webhook_secret(settings),
                 allowed_updates=allowed_updates(),
+                # Requests in flight are updates in hand, as many as polling allows.
+                max_connections=UPDATES_IN_HAND,
             )
         else:
             application.run_polling(allowed_updates=allowed_updates())

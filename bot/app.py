@@ -22,7 +22,13 @@ from telegram.request import HTTPXRequest
 
 from bot import pushes, texts
 from bot.context import LIMITER, MODELS, NOTIFIER, RETRAINER, SETTINGS, STORAGE, BotContext
-from bot.delivery import LedgerBot, LedgerProcessor, UpdateLedger, confirm_handled
+from bot.delivery import (
+    HandledQueue,
+    LedgerBot,
+    LedgerProcessor,
+    UpdateLedger,
+    confirm_handled,
+)
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
 from bot.jobs import Schedules, register_jobs
 from bot.model_provider import ModelProvider
@@ -64,16 +70,20 @@ def build_application(settings: Settings) -> BotApplication:
             overall_max_rate=settings.telegram_max_rate, max_retries=FLOOD_RETRIES
         ),
     )
-    application = (
+    builder = (
         ApplicationBuilder()
         .bot(bot)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(LedgerProcessor(ledger, CONCURRENT_UPDATES))
         .post_init(open_services)
-        .post_stop(confirm_polled)
         .post_shutdown(close_services)
-        .build()
     )
+    if settings.webhook_url:
+        # Telegram's POST is answered once the update is handled, not when it is queued.
+        builder = builder.update_queue(HandledQueue(ledger))
+    else:
+        builder = builder.post_stop(confirm_polled)
+    application = builder.build()
     application.bot_data[SETTINGS] = settings
 
     # Commands first, so "/cluster 3" never reaches the catch-all below.

@@ -11,6 +11,11 @@ already taken are dropped from the answer before python-telegram-bot parses them
 poll is repeated after a short pause instead of long-polling. No poll goes out while
 `max_in_hand` updates are in hand: a bot that falls behind leaves the rest waiting at
 Telegram instead of re-reading a hundred unconfirmed updates twenty times a second.
+
+A webhook is confirmed by its HTTP answer: python-telegram-bot's webhook server answers 200
+once its `update_queue.put` returns, so in webhook mode the queue is a `HandledQueue` whose
+`put` returns only when the update is handled. A bot killed mid-photo leaves the request
+unanswered, and Telegram delivers the update again.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class UpdateLedger:
     def __init__(self, max_in_hand: int = TELEGRAM_MAX_LIMIT) -> None:
         self.max_in_hand = max_in_hand
         self._in_hand: set[int] = set()
+        self._finished: dict[int, asyncio.Future[None]] = {}
         self._room = asyncio.Event()
         self._room.set()
         self.next_offset: int | None = None
@@ -55,6 +61,16 @@ class UpdateLedger:
         self._in_hand.discard(update_id)
         if len(self._in_hand) < self.max_in_hand:
             self._room.set()
+        waiter = self._finished.pop(update_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def when_finished(self, update_id: int) -> asyncio.Future[None]:
+        """A future that the next `finished(update_id)` resolves."""
+        waiter = self._finished.get(update_id)
+        if waiter is None:
+            waiter = self._finished[update_id] = asyncio.get_running_loop().create_future()
+        return waiter
 
     async def wait_for_room(self) -> None:
         """Return once fewer than `max_in_hand` updates are in hand."""
@@ -93,6 +109,26 @@ class LedgerBot(ExtBot[None]):
                 self._ledger.took([update["update_id"] for update in new])
                 return new
             await asyncio.sleep(REPOLL_PAUSE)
+
+
+class HandledQueue(asyncio.Queue[object]):
+    """The update queue of a webhook bot: `put` returns once the update is handled.
+
+    A request Telegram sends twice while the first is still in hand waits for the first.
+    """
+
+    def __init__(self, ledger: UpdateLedger) -> None:
+        super().__init__()
+        self._ledger = ledger
+
+    async def put(self, item: object) -> None:
+        if not isinstance(item, Update):
+            await super().put(item)  # python-telegram-bot's own stop signal
+            return
+        finished = self._ledger.when_finished(item.update_id)
+        await super().put(item)
+        # Shielded: a dropped connection must not cancel the wait of a second delivery.
+        await asyncio.shield(finished)
 
 
 class LedgerProcessor(SimpleUpdateProcessor):

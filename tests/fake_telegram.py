@@ -4,11 +4,17 @@ It speaks the real protocol on 127.0.0.1: requests to `/bot<token>/<method>` as 
 multipart bodies; answers `{"ok": true, "result": ...}` or Telegram's error shape; `getUpdates`
 long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`. Tests act as
 users by pushing updates and read what the bot sent from `calls` and `sent`.
+
+After setWebhook, updates are POSTed to the bot instead (getUpdates answers 409, as Telegram
+does), at most `max_connections` at a time, each with the secret token header; an update
+leaves the queue only when the bot answers 2xx, otherwise it is delivered again a moment
+later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import json
@@ -17,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from PIL import Image
 
@@ -24,10 +31,9 @@ BOT_ID = 424242
 BOT_USERNAME = "digit_cluster_test_bot"
 
 _SENDING_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+WEBHOOK_RETRY = 0.2  # seconds before an update the webhook did not accept is posted again
 _TRUE_METHODS = {
     "setMyCommands",
-    "deleteWebhook",
-    "setWebhook",
     "sendChatAction",
     "answerCallbackQuery",
     "deleteMessage",
@@ -77,6 +83,11 @@ class FakeTelegram:
         self._waiters: dict[asyncio.Future[None], Callable[[], bool]] = {}
         self._stopped = False
         self._runner: web.AppRunner | None = None
+        self._webhook: dict[str, Any] | None = None
+        self._posting: set[int] = set()
+        self._posts: set[asyncio.Task[None]] = set()
+        self._deliverer: asyncio.Task[None] | None = None
+        self.webhook_failures = 0
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()
@@ -106,6 +117,11 @@ class FakeTelegram:
         """Close the server; long polls in flight end with an empty answer."""
         self._stopped = True
         self._notify()
+        if self._deliverer is not None:
+            for task in [self._deliverer, *self._posts]:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deliverer
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -303,6 +319,12 @@ class FakeTelegram:
             failure.remaining -= 1
             return _error(failure.status, failure.description, failure.retry_after)
         if method == "getUpdates":
+            if self._webhook is not None:
+                return _error(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
             return _ok(await self._get_updates(params))
         handler = getattr(self, f"_api_{method}", None)
         if handler is not None:
@@ -319,6 +341,69 @@ class FakeTelegram:
         if not self._updates and timeout > 0:
             await self._wait(lambda: bool(self._updates), timeout)
         return sorted(self._updates, key=lambda u: u["update_id"])[:limit]
+
+    async def _api_setWebhook(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        self._webhook = {
+            "url": params["url"],
+            "secret_token": params.get("secret_token"),
+            "max_connections": int(params.get("max_connections") or 40),
+        }
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if self._deliverer is None:
+            self._deliverer = asyncio.create_task(self._deliver())
+        return _ok(True)
+
+    async def _api_deleteWebhook(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        self._webhook = None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return _ok(True)
+
+    async def _deliver(self) -> None:
+        """POST queued updates to the webhook while one is set, oldest first."""
+        async with aiohttp.ClientSession() as http:
+            while True:
+                hook = self._webhook
+                waiting = [u for u in self._updates if u["update_id"] not in self._posting]
+                if hook is None or not waiting or len(self._posting) >= hook["max_connections"]:
+                    await self._wait(
+                        lambda: (
+                            self._webhook is not None
+                            and len(self._posting) < self._webhook["max_connections"]
+                            and any(u["update_id"] not in self._posting for u in self._updates)
+                        ),
+                        within=1.0,
+                    )
+                    continue
+                update = min(waiting, key=lambda u: u["update_id"])
+                self._posting.add(update["update_id"])
+                post = asyncio.create_task(self._post_update(http, hook, update))
+                self._posts.add(post)
+                post.add_done_callback(self._posts.discard)
+
+    async def _post_update(
+        self, http: aiohttp.ClientSession, hook: dict[str, Any], update: dict[str, Any]
+    ) -> None:
+        headers = {}
+        if hook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+        try:
+            async with http.post(hook["url"], json=update, headers=headers) as response:
+                accepted = 200 <= response.status < 300
+        except (aiohttp.ClientError, OSError):
+            accepted = False
+        if accepted:
+            self._updates = [u for u in self._updates if u is not update]
+        else:
+            self.webhook_failures += 1
+            await asyncio.sleep(WEBHOOK_RETRY)
+        self._posting.discard(update["update_id"])
+        self._notify()
 
     async def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
         return _ok(

@@ -13,6 +13,7 @@ import io
 import os
 import random
 import signal
+import socket
 import sys
 import time
 from collections import defaultdict
@@ -138,9 +139,15 @@ class BotProcess:
             )
 
     async def ready(self, telegram: FakeTelegram) -> None:
-        """Wait for the first getUpdates; a bot that exits first fails with its last log line."""
+        """Wait for the bot's first getUpdates or setWebhook; a bot that exits first fails with its
+        last log line."""
         assert self.process is not None
-        polling = asyncio.ensure_future(telegram.wait_for_calls("getUpdates", 1, within=120))
+        polling = asyncio.ensure_future(
+            telegram.wait_until(
+                lambda: any(c.method in {"getUpdates", "setWebhook"} for c in telegram.calls[-50:]),
+                within=120,
+            )
+        )
         exited = asyncio.ensure_future(self.process.wait())
         await asyncio.wait({polling, exited}, return_when=asyncio.FIRST_COMPLETED)
         exited.cancel()
@@ -382,11 +389,26 @@ def check(run: LoadRun, database_url: str) -> Checks:
     )
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextlib.asynccontextmanager
 async def bot_under_load(
-    workdir: Path, model_path: Path, **extra_env: str
+    workdir: Path, model_path: Path, *, webhook: bool = False, **extra_env: str
 ) -> AsyncIterator[tuple[TimedTelegram, BotProcess]]:
-    """The fake server and a started bot process (stopped with SIGTERM on the way out)."""
+    """The fake server and a started bot process (stopped with SIGTERM on the way out).
+
+    `webhook`: the bot serves a webhook on a free loopback port instead of long polling.
+    """
+    if webhook:
+        port = free_port()
+        extra_env = {
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram-updates",
+            "WEBHOOK_PORT": str(port),
+        } | extra_env
     async with TimedTelegram(TOKEN) as telegram:
         env = bot_env(telegram, workdir, model_path, **extra_env)
         bot = BotProcess(env=env, cwd=workdir, log=workdir / "bot.log")

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
+from telegram import Update
 
 from bot import texts
-from bot.delivery import UpdateLedger
+from bot.delivery import HandledQueue, UpdateLedger
 
 USER, OTHER = 901, 902
 
@@ -137,3 +138,38 @@ async def test_no_poll_goes_out_while_the_ledger_is_full() -> None:
     await asyncio.sleep(0.05)
     assert not full_again.done()
     full_again.cancel()
+
+
+async def test_a_webhook_update_is_put_only_once_handled() -> None:
+    """Telegram's POST is answered when `put` returns: only after the update is finished."""
+    ledger = UpdateLedger()
+    queue = HandledQueue(ledger)
+    update = Update(update_id=41)
+    put = asyncio.create_task(queue.put(update))
+    taken = await asyncio.wait_for(queue.get(), 1)
+    await asyncio.sleep(0.05)
+    assert taken is update
+    assert not put.done()
+
+    ledger.finished(40)
+    await asyncio.sleep(0.05)
+    assert not put.done()
+    ledger.finished(41)
+
+    await asyncio.wait_for(put, 1)
+
+
+async def test_a_dropped_webhook_request_does_not_cancel_a_second_delivery() -> None:
+    ledger = UpdateLedger()
+    queue = HandledQueue(ledger)
+    first = asyncio.create_task(queue.put(Update(update_id=5)))
+    second = asyncio.create_task(queue.put(Update(update_id=5)))
+    await asyncio.sleep(0.05)
+    first.cancel()  # Telegram gave up on the first request
+    await asyncio.sleep(0.05)
+    assert not second.done()
+
+    ledger.finished(5)
+
+    await asyncio.wait_for(second, 1)
+    assert queue.qsize() == 2

@@ -190,6 +190,7 @@ async def test_webhook_mode_accepts_only_telegram_signed_updates(
                 signed = await http.post(
                     hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
                 )
+                replied_before_the_answer = len(tg.sent.get(USER, []))
             [reply] = await tg.wait_for_replies(USER, 1)
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.communicate(), 60)
@@ -198,6 +199,7 @@ async def test_webhook_mode_accepts_only_telegram_signed_updates(
     assert TOKEN not in secret
     assert forged.status == 403
     assert signed.status == 200
+    assert replied_before_the_answer == 1  # confirmed to Telegram only once handled
     assert reply["text"] == texts.HELP
     assert len(tg.sent[USER]) == 1
     assert not tg.calls_of("getUpdates")

@@ -38,10 +38,14 @@ async def test_every_message_is_answered_once_and_every_accepted_picture_stored_
     assert bot.peak_rss > 0
 
 
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
 async def test_kill_9_mid_load_then_restart_loses_no_photo_and_repeats_only_the_reply_in_flight(
-    tmp_path: Path, model_path: Path, mnist: Mnist
+    tmp_path: Path, model_path: Path, mnist: Mnist, webhook: bool
 ) -> None:
     """Telegram re-sends what was not confirmed; the database answers each photo once.
+
+    Polling confirms an update by the next getUpdates offset, a webhook by its HTTP answer;
+    either way only once the update is handled.
 
     A reply whose sendPhoto had reached Telegram when the process died but was not yet
     recorded as answered can go out twice: no system can know whether that last request
@@ -49,12 +53,16 @@ async def test_kill_9_mid_load_then_restart_loses_no_photo_and_repeats_only_the_
     before the kill.
     """
     killed_at = 0.0
-    async with bot_under_load(tmp_path, model_path) as (telegram, bot):
+    async with bot_under_load(tmp_path, model_path, webhook=webhook) as (telegram, bot):
         run = LoadRun(telegram, users=20, mix=message_mix(mnist.test_images[:60]))
 
         async def kill_once(i: int) -> None:
             nonlocal killed_at
             if i == 120:
+                # Hold the next download so that a photo is surely in hand when the bot dies.
+                downloads = len(telegram.calls_of("getFile"))
+                telegram.delay_next("getFile", 5.0)
+                await telegram.wait_for_calls("getFile", downloads + 1)
                 replies_before = sum(len(v) for v in telegram.sent.values())
                 await bot.kill()
                 killed_at = max(t for times in telegram.reply_times.values() for t in times)
@@ -66,6 +74,8 @@ async def test_kill_9_mid_load_then_restart_loses_no_photo_and_repeats_only_the_
     checks = check(run, f"sqlite:///{tmp_path / 'bot.sqlite3'}")
 
     assert bot.starts == 2
+    assert bool(telegram.calls_of("setWebhook")) == webhook
+    assert bool(telegram.calls_of("getUpdates")) != webhook
     assert checks.unanswered == []
     assert checks.accepted_not_stored == set()
     assert checks.stored_not_accepted == set()
