@@ -12,12 +12,12 @@ from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from model.imageops import (
     bounding_box,
     closing,
     grow,
+    label,
     line_closing,
     quantile,
     top_hats,
@@ -261,7 +261,7 @@ class _Components:
         self.rows = _kept(mask.any(axis=1))
         self.cols = _kept(mask.any(axis=0))
         self.inside = mask[_grid(self.rows, self.cols)]
-        self.labels, self.count = ndimage.label(self.inside, structure=np.ones((3, 3), bool))
+        self.labels, self.count, self.spans = label(self.inside)
         # The cut grid keeps the image's raster order, so these line up with `labels[inside]`.
         self.weights = ink[mask]
 
@@ -269,17 +269,6 @@ class _Components:
     def mass(self) -> np.ndarray:
         """Summed ink of each component."""
         return np.bincount(self.labels[self.inside], self.weights, self.count + 1)[1:]
-
-    @cached_property
-    def spans(self) -> np.ndarray:
-        """Boxes in the cut grid."""
-        return np.array(
-            [
-                [s[0].start, s[0].stop, s[1].start, s[1].stop]
-                for s in ndimage.find_objects(self.labels)
-            ],
-            np.intp,
-        ).reshape(-1, 4)
 
     @cached_property
     def box(self) -> np.ndarray:

@@ -103,3 +103,20 @@ def test_bounding_box_spans_the_mask():
         ys, xs = np.nonzero(mask)
         assert (rows.start, rows.stop) == (ys.min(), ys.max() + 1)
         assert (cols.start, cols.stop) == (xs.min(), xs.max() + 1)
+
+
+def test_label_is_scipys_with_its_objects():
+    """Same labels, numbered alike, and the same boxes as `find_objects`, 8-connected."""
+    rng = np.random.default_rng(2)
+    shaped = [rng.random(tuple(rng.integers(1, 40, 2))) < rng.random() for _ in range(400)]
+    spirals = [np.kron(np.eye(6, dtype=bool)[::-1] | np.eye(6, dtype=bool), np.ones((3, 5), bool))]
+    for mask in [*masks(), *shaped, *spirals, np.zeros((4, 4), bool), np.ones((3, 7), bool)]:
+        labels, count, boxes = imageops.label(mask)
+        expected, expected_count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        objects = [
+            [s[0].start, s[0].stop, s[1].start, s[1].stop] for s in ndimage.find_objects(expected)
+        ]
+
+        assert count == expected_count
+        assert np.array_equal(labels, expected)
+        assert boxes.tolist() == objects
