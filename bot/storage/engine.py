@@ -40,7 +40,6 @@ def create_db_engine(url: str | URL, pool_size: int) -> Engine:
         "pool_size": pool_size,
         "max_overflow": 0,
         "pool_timeout": POOL_TIMEOUT_S,
-        "pool_pre_ping": True,
     }
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
@@ -49,6 +48,9 @@ def create_db_engine(url: str | URL, pool_size: int) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
     if url.get_backend_name() == "postgresql":
+        # A server restart drops pooled connections: test each one as it leaves the pool (a
+        # SQLite file cannot drop a connection, so it skips the extra round trip).
+        options["pool_pre_ping"] = True
         # Keepalives turn a server that vanished mid-query into an error within a minute.
         options["connect_args"] = {
             "connect_timeout": CONNECT_TIMEOUT_S,
