@@ -67,6 +67,19 @@ def test_newest_good_file_wins_and_damaged_ones_are_skipped(
     provider.close()
 
 
+def test_a_recorded_model_file_gone_from_disk_is_logged_and_the_shipped_one_served(
+    models_dir: Path, model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database names the active model's file; someone deleted it before a restart."""
+    provider = ModelProvider(models_dir, model_path)
+
+    model = provider.reload(models_dir / "accepted-20261101.npz")
+
+    assert model.version == load_model(model_path).version
+    assert any("accepted-20261101.npz" in record.getMessage() for record in caplog.records)
+    provider.close()
+
+
 def test_no_usable_file_says_how_to_get_one(models_dir: Path, tmp_path: Path) -> None:
     provider = ModelProvider(models_dir, tmp_path / "missing.npz")
     with pytest.raises(ModelFileError, match="python -m model train"):
