@@ -12,6 +12,7 @@ answered with a cluster.
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
     python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
     python benchmarks/bench_load.py --rate 0 --webhook           # Telegram posts the updates
+    python benchmarks/bench_load.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 The first line times bench_preprocess's baseline (a plain decode and resize of a 1280x960 JPEG)
 before the load starts, so figures taken on different machines can be set side by side.
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from bench_preprocess import decode_and_resize, median_ms, telegram_photo
 from bot_harness import ADMIN_ID
 from load_driver import BotProcess, Checks, LoadRun, bot_under_load, check, message_mix
+from postgres_schema import fresh_schema, schema_url
 
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
 from model.data import load_mnist, resolve_mnist_dir
@@ -55,6 +57,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--retrain", type=int, default=0, help="train on N images meanwhile")
     parser.add_argument(
         "--webhook", action="store_true", help="the bot serves a webhook instead of polling"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="store in a fresh schema on this PostgreSQL server instead of a SQLite file, "
+        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
     )
     parser.add_argument("--kill-at", type=float, default=None, help="kill -9 after this share")
     return parser.parse_args(argv)
@@ -115,8 +123,13 @@ async def _run(args: argparse.Namespace) -> int:
     digits = load_mnist(resolve_mnist_dir(args.data)).test_images[:60]
     mix = message_mix(digits)
     extra = {"ADMIN_IDS": str(ADMIN_ID), "MNIST_DIR": str(resolve_mnist_dir(args.data))}
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
-        workdir = Path(scratch)
+    with contextlib.ExitStack() as cleanup:
+        workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
+        database_url = f"sqlite:///{workdir / 'bot.sqlite3'}"
+        if args.postgres:
+            schema = cleanup.enter_context(fresh_schema(args.postgres))
+            database_url = schema_url(args.postgres, schema)
+        extra["DATABASE_URL"] = database_url
         async with bot_under_load(workdir, args.model.resolve(), webhook=args.webhook, **extra) as (
             telegram,
             bot,
@@ -144,10 +157,11 @@ async def _run(args: argparse.Namespace) -> int:
             seconds = run.result.finished - run.result.started
             if training is not None:
                 print(f"training        {await _training_outcome(training)}")
-        checks = check(run, f"sqlite:///{workdir / 'bot.sqlite3'}")
+        checks = check(run, database_url)
         pictures = sum(m.picture for m in run.result.sent)
         mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"
         mode += ", webhook" if args.webhook else ", long polling"
+        mode += ", PostgreSQL" if args.postgres else ", SQLite"
         print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
         print(report(checks, seconds, pictures, bot, cpu))
         if not checks.ok:

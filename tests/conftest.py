@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 from fake_notify import FakeNotifyRun
-from sqlalchemy.engine import make_url
+from postgres_schema import fresh_schema, libpq, schema_url
 
 from bot.storage import Storage, open_storage
 from model.data import Mnist, load_mnist
@@ -38,11 +37,6 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def _libpq(url: str) -> str:
-    """The SQLAlchemy URL as a libpq connection string for psycopg."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """The local PostgreSQL, or a skip saying why it cannot be used (only its tests skip).
@@ -50,7 +44,7 @@ def postgres_url() -> str:
     CI sets REQUIRE_POSTGRES=1 so that a missing server fails the run instead of skipping.
     """
     try:
-        psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3).close()
+        psycopg.connect(libpq(POSTGRES_URL), connect_timeout=3).close()
     except psycopg.Error as exc:
         first_line = str(exc).splitlines()[0]
         reason = f"PostgreSQL not reachable at {POSTGRES_URL} ({first_line}); set TEST_POSTGRES_URL"
@@ -70,12 +64,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
         return
     server = request.getfixturevalue("postgres_url")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(_libpq(server), autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    yield f"{server}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(_libpq(server), autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema(server) as schema:
+        yield schema_url(server, schema)
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 from bot_harness import RunningBot, photo_of, running_bot
+from postgres_schema import fresh_schema, schema_url
 from sqlalchemy.engine import make_url
 
 from bot import texts
@@ -106,20 +105,15 @@ async def test_photos_wait_out_a_sqlite_file_locked_by_another_writer(
 async def _schema_behind_proxy(postgres_url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
     """A fresh schema on the shared server, and a URL reaching it through a proxy."""
     url = make_url(postgres_url)
-    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(libpq, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    try:
-        yield proxy, f"{proxied}?options=-csearch_path%3D{schema}"
-    finally:
-        with contextlib.suppress(Exception):
-            await proxy.cut()
-        with psycopg.connect(libpq, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema(postgres_url) as schema:
+        try:
+            yield proxy, schema_url(proxied, schema)
+        finally:
+            with contextlib.suppress(Exception):
+                await proxy.cut()
 
 
 @pytest.mark.postgres
