@@ -258,8 +258,8 @@ class _Components:
     def __init__(self, ink: np.ndarray, mask: np.ndarray) -> None:
         self.shape = mask.shape
         self.mask = mask
-        self.rows = _kept(mask.any(axis=1))
-        self.cols = _kept(mask.any(axis=0))
+        self.rows = _kept(np.any(mask, axis=1))
+        self.cols = _kept(np.any(mask, axis=0))
         self.inside = mask[_grid(self.rows, self.cols)]
         self.labels, self.count, self.spans = label(self.inside)
         # The cut grid keeps the image's raster order, so these line up with `labels[inside]`.
