@@ -214,11 +214,9 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     pixels = np.repeat(run_rows * width + starts - first, lengths) + np.arange(lengths.sum())
     labels.ravel()[pixels] = np.repeat(run_label, lengths)
     count = roots.size
-    boxes = np.empty((count, 4), np.intp)
+    boxes = np.zeros((count, 4), np.intp)
     boxes[:, 0] = run_rows[roots]  # a component's root is its first run
-    boxes[:, 1] = 0
     boxes[:, 2] = width
-    boxes[:, 3] = 0
     index = run_label - 1
     np.maximum.at(boxes[:, 1], index, run_rows + 1)
     np.minimum.at(boxes[:, 2], index, starts)
