@@ -87,7 +87,7 @@ class FakeTelegram:
         self._posting: set[int] = set()
         self._posts: set[asyncio.Task[None]] = set()
         self._deliverer: asyncio.Task[None] | None = None
-        self.webhook_failures = 0
+        self.webhook_failures = 0  # deliveries the bot did not accept (each is retried)
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()

@@ -77,6 +77,7 @@ async def test_kill_9_mid_load_then_restart_loses_no_photo_and_repeats_only_the_
     assert bot.starts == 2
     assert bool(telegram.calls_of("setWebhook")) == webhook
     assert bool(telegram.calls_of("getUpdates")) != webhook
+    assert (telegram.webhook_failures > 0) == webhook  # the dead bot's requests, sent again
     assert checks.unanswered == []
     assert checks.accepted_not_stored == set()
     assert checks.stored_not_accepted == set()
