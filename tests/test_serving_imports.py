@@ -1,4 +1,5 @@
-"""The bot serves with numpy alone: no training runtime, no JIT warm-up on the request path."""
+"""The bot serves with numpy alone: no training runtime, no JIT warm-up on the request path,
+and no scipy or scikit-learn (scipy.ndimage alone costs each process ~26 MB)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import json, sys
 import numpy as np
 from PIL import Image
 import bot.app
+import bot.recognition
 from model.modelfile import load_model
 from model.preprocess import to_mnist
 model = load_model(sys.argv[1])
 image = np.zeros((28, 28), np.uint8)
 image[6:22, 12:16] = 255
 model.assign(to_mnist(Image.fromarray(image)))
-heavy = {"numba", "umap", "pynndescent", "torch", "tensorflow", "llvmlite"}
+heavy = {"numba", "umap", "pynndescent", "torch", "tensorflow", "llvmlite", "scipy", "sklearn"}
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in heavy)))
 """
 
