@@ -40,7 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_preprocess import decode_and_resize, median_ms, telegram_photo
 from bot_harness import ADMIN_ID
-from load_driver import BotProcess, Checks, LoadRun, bot_under_load, check, message_mix
+from load_driver import (
+    BotProcess,
+    Checks,
+    LoadRun,
+    bot_under_load,
+    check,
+    cpu_of_command,
+    message_mix,
+)
 from postgres_schema import fresh_schema, schema_url
 
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
@@ -75,11 +83,13 @@ def _percentile(values: list[float], share: float) -> float:
 
 @dataclass
 class CpuUse:
-    """CPU seconds spent during the load by the bot, its workers, and this process."""
+    """CPU seconds spent during the load by the bot, its workers, this process, and the
+    PostgreSQL server when the bot stores there."""
 
     bot: float
     workers: float
     driver: float
+    database: float = 0.0
 
 
 def _own_cpu() -> float:
@@ -101,7 +111,13 @@ def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess, cpu: 
         f"{bot.starts})",
         f"CPU per message bot {cpu.bot * per_message:.1f} ms + its workers "
         f"{cpu.workers * per_message:.1f} ms ({(cpu.bot + cpu.workers) / seconds:.0%} of a core); "
-        f"fake Telegram + users {cpu.driver * per_message:.1f} ms ({cpu.driver / seconds:.0%})",
+        f"fake Telegram + users {cpu.driver * per_message:.1f} ms ({cpu.driver / seconds:.0%})"
+        + (
+            f"; PostgreSQL server {cpu.database * per_message:.1f} ms "
+            f"({cpu.database / seconds:.0%})"
+            if cpu.database
+            else ""
+        ),
         f"exactly once    unanswered {len(checks.unanswered)}, "
         f"answered twice {len(checks.answered_twice)}",
         f"database        {checks.stored} images stored of {checks.pictures_sent} pictures sent "
@@ -146,6 +162,7 @@ async def _run(args: argparse.Namespace) -> int:
 
             training = await _start_training(args, workdir) if args.retrain else None
             (bot_cpu, workers_cpu), own_cpu = bot.cpu_seconds(), _own_cpu()
+            database_cpu = cpu_of_command("postgres") if args.postgres else 0.0
             if args.rate > 0:
                 await run.at_rate(args.messages, args.rate, on_tick)
             else:
@@ -153,7 +170,12 @@ async def _run(args: argparse.Namespace) -> int:
             await run.drain(within=600)
             bot.sample_rss()
             bot_after, workers_after = bot.cpu_seconds()
-            cpu = CpuUse(bot_after - bot_cpu, workers_after - workers_cpu, _own_cpu() - own_cpu)
+            cpu = CpuUse(
+                bot_after - bot_cpu,
+                workers_after - workers_cpu,
+                _own_cpu() - own_cpu,
+                cpu_of_command("postgres") - database_cpu if args.postgres else 0.0,
+            )
             seconds = run.result.finished - run.result.started
             if training is not None:
                 print(f"training        {await _training_outcome(training)}")

@@ -176,17 +176,13 @@ class BotProcess:
         """CPU time (user + system) of the bot process and of its workers, across restarts."""
         if self.process is None or self.process.returncode is not None:
             return self.cpu_of_killed
-        main, workers = 0, 0
+        main, workers = 0.0, 0.0
         for pid in _process_tree(self.process.pid):
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks = int(fields[11]) + int(fields[12])
-                if pid == self.process.pid:
-                    main += ticks
-                else:
-                    workers += ticks
-        tick = os.sysconf("SC_CLK_TCK")
-        return self.cpu_of_killed[0] + main / tick, self.cpu_of_killed[1] + workers / tick
+            if pid == self.process.pid:
+                main += _cpu_seconds(pid)
+            else:
+                workers += _cpu_seconds(pid)
+        return self.cpu_of_killed[0] + main, self.cpu_of_killed[1] + workers
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer."""
@@ -207,6 +203,25 @@ class BotProcess:
             if self.process.returncode is None:
                 self.process.kill()
         return await self.process.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, from /proc (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of_command(name: str) -> float:
+    """CPU seconds of every live process whose command is `name` (a database server's)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().split(" (", 1)[1].startswith(f"{name})"):
+                total += _cpu_seconds(int(stat.parent.name))
+    return total
 
 
 def _process_tree(root: int) -> list[int]:
