@@ -69,8 +69,8 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.sent: dict[int, list[dict[str, Any]]] = {}
         self.uploads: dict[str, bytes] = {}
-        self._files: dict[str, tuple[str, bytes]] = {}
-        self._paths: dict[str, bytes] = {}
+        self._files: dict[str, str] = {}  # file_id -> file_path
+        self._paths: dict[str, bytes] = {}  # file_path -> bytes
         self._updates: list[dict[str, Any]] = []
         self._from_users: dict[tuple[int, int], dict[str, Any]] = {}
         self._update_ids = itertools.count(1)
@@ -216,8 +216,8 @@ class FakeTelegram:
     def add_file(self, data: bytes, path: str) -> str:
         """Make `data` downloadable through getFile; returns its file_id."""
         file_id = f"file{next(self._file_ids)}"
-        self._files[file_id] = (f"{file_id}/{path}", data)
-        self._paths[f"{file_id}/{path}"] = data
+        self._files[file_id] = f"{file_id}/{path}"
+        self._paths[self._files[file_id]] = data
         return file_id
 
     def fail_next(
@@ -368,23 +368,23 @@ class FakeTelegram:
         """POST queued updates to the webhook while one is set, oldest first."""
         async with aiohttp.ClientSession() as http:
             while True:
-                hook = self._webhook
-                waiting = [u for u in self._updates if u["update_id"] not in self._posting]
-                if hook is None or not waiting or len(self._posting) >= hook["max_connections"]:
-                    await self._wait(
-                        lambda: (
-                            self._webhook is not None
-                            and len(self._posting) < self._webhook["max_connections"]
-                            and any(u["update_id"] not in self._posting for u in self._updates)
-                        ),
-                        within=1.0,
-                    )
+                hook, update = self._webhook, self._next_to_post()
+                if hook is None or update is None:
+                    await self._wait(lambda: self._next_to_post() is not None, within=1.0)
                     continue
-                update = min(waiting, key=lambda u: u["update_id"])
                 self._posting.add(update["update_id"])
                 post = asyncio.create_task(self._post_update(http, hook, update))
                 self._posts.add(post)
                 post.add_done_callback(self._posts.discard)
+
+    def _next_to_post(self) -> dict[str, Any] | None:
+        """The oldest update not being posted, while a webhook is set and has a free
+        connection."""
+        hook = self._webhook
+        if hook is None or len(self._posting) >= hook["max_connections"]:
+            return None
+        waiting = [u for u in self._updates if u["update_id"] not in self._posting]
+        return min(waiting, key=lambda u: u["update_id"], default=None)
 
     async def _post_update(
         self, http: aiohttp.ClientSession, hook: dict[str, Any], update: dict[str, Any]
@@ -422,7 +422,8 @@ class FakeTelegram:
         file_id = str(params.get("file_id"))
         if file_id not in self._files:
             return _error(400, "Bad Request: invalid file_id")
-        path, data = self._files[file_id]
+        path = self._files[file_id]
+        data = self._paths[path]
         return _ok(
             {
                 "file_id": file_id,

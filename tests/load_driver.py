@@ -405,6 +405,7 @@ def check(run: LoadRun, database_url: str) -> Checks:
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on right now, for a server the test starts."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

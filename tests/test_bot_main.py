@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 from bot_harness import TOKEN, photo_of
 from fake_telegram import FakeTelegram
+from load_driver import free_port
 
 from bot import texts
 from model.data import Mnist
@@ -157,9 +157,7 @@ async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_
 async def test_webhook_mode_accepts_only_telegram_signed_updates(
     tmp_path: Path, model_path: Path
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram-updates"
     update = {
         "update_id": 1,

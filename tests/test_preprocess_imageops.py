@@ -109,8 +109,8 @@ def test_label_is_scipys_with_its_objects():
     """Same labels, numbered alike, and the same boxes as `find_objects`, 8-connected."""
     rng = np.random.default_rng(2)
     shaped = [rng.random(tuple(rng.integers(1, 40, 2))) < rng.random() for _ in range(400)]
-    spirals = [np.kron(np.eye(6, dtype=bool)[::-1] | np.eye(6, dtype=bool), np.ones((3, 5), bool))]
-    for mask in [*masks(), *shaped, *spirals, np.zeros((4, 4), bool), np.ones((3, 7), bool)]:
+    crossing = [np.kron(np.eye(6, dtype=bool)[::-1] | np.eye(6, dtype=bool), np.ones((3, 5), bool))]
+    for mask in [*masks(), *shaped, *crossing, np.zeros((4, 4), bool), np.ones((3, 7), bool)]:
         labels, count, boxes = imageops.label(mask)
         expected, expected_count = ndimage.label(mask, structure=np.ones((3, 3), bool))
         objects = [
