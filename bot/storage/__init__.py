@@ -5,7 +5,8 @@
 ``DEFAULT_DATABASE_URL`` is ``sqlite:///data/bot.sqlite3`` (relative to the working
 directory), created owner-only on first run; deployments use
 ``postgresql+psycopg://user:pass@host/db``. Several processes may share one database: the
-migration at start, the retraining lock and the active model are all held by the database.
+migration at start, the retraining lock, the active model with its file's bytes and the
+claims of scheduled job firings are all held by the database.
 
 Guarantees worth knowing:
 
@@ -33,6 +34,7 @@ from bot.storage.records import (
     Accuracy,
     GlobalStats,
     IncomingImage,
+    ModelFile,
     RetrainRun,
     SaveResult,
     StatusReport,
@@ -49,6 +51,7 @@ __all__ = [
     "Accuracy",
     "GlobalStats",
     "IncomingImage",
+    "ModelFile",
     "RetrainRun",
     "SaveResult",
     "StatusReport",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -80,6 +81,28 @@ class StoredImage:
     answered_at: datetime | None
     feedback_digit: int | None
     feedback_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ModelFile:
+    """A promoted model file as the database keeps it: its bytes and their SHA-256."""
+
+    version: str
+    sha256: str
+    data: bytes
+
+    @classmethod
+    def of(cls, version: str, data: bytes) -> ModelFile:
+        """The file with its digest computed now (when it is stored)."""
+        return cls(version, hashlib.sha256(data).hexdigest(), data)
+
+    @property
+    def intact(self) -> bool:
+        """Whether the bytes still hash to the digest stored beside them."""
+        return hashlib.sha256(self.data).hexdigest() == self.sha256
+
+    def __repr__(self) -> str:
+        return f"ModelFile({self.version!r}, sha256={self.sha256[:12]}…, {len(self.data)} bytes)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,3 +151,25 @@ active_model = Table(
     Column("set_at", UtcDateTime, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
+
+# A promoted model file, so that a replica on another machine can serve it (bot/model_files.py).
+model_files = Table(
+    "model_files",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    CheckConstraint("length(data) = size_bytes", name="size"),
+)
+
+# One row per firing of a scheduled job: the replica whose INSERT wins runs it.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("fire_time", UtcDateTime, primary_key=True),
+    Column("claimed_by", String(200), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)

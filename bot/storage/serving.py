@@ -1,16 +1,19 @@
-"""What the bot serves: cluster names, the model versions it has used, the active model."""
+"""What the bot serves: cluster names, the model versions it has used, the active model and
+the promoted model files themselves (so replicas on other machines can serve them)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from bot.storage.engine import upsert_insert
-from bot.storage.schema import active_model, cluster_names, model_versions
+from bot.storage.records import ModelFile
+from bot.storage.schema import active_model, cluster_names, model_files, model_versions
 
 NAME_MAX = 64
 ACTIVE_ROW = 1
+KEEP_MODEL_FILES = 3  # promoted files kept in the database, the active one included
 
 
 def set_cluster_name(engine: Engine, cluster: int, name: str, set_by: int, now: datetime) -> None:
@@ -59,14 +62,77 @@ def model_metadata(engine: Engine, versions: set[str]) -> dict[str, dict]:
 
 def set_active_model(engine: Engine, version: str, path: str, now: datetime) -> None:
     """Point every bot process at a new model file."""
+    with engine.begin() as connection:
+        _set_active(engine, connection, version, path, now)
+
+
+def promote_model(
+    engine: Engine, file: ModelFile, model_metadata: dict, path: str, now: datetime
+) -> None:
+    """Store a promoted model's bytes, record it and make it the active one, in one transaction.
+
+    Older files beyond the newest ``KEEP_MODEL_FILES`` are deleted (2 MB each, one per
+    accepted retraining).
+    """
+    stored = (
+        upsert_insert(engine, model_files)
+        .values(
+            version=file.version,
+            sha256=file.sha256,
+            size_bytes=len(file.data),
+            stored_at=now,
+            data=file.data,
+        )
+        .on_conflict_do_nothing(index_elements=["version"])
+    )
+    recorded = (
+        upsert_insert(engine, model_versions)
+        .values(version=file.version, metadata=model_metadata, first_served_at=now)
+        .on_conflict_do_nothing(index_elements=["version"])
+    )
+    newest = (
+        select(model_files.c.version)
+        .order_by(model_files.c.stored_at.desc(), model_files.c.version.desc())
+        .limit(KEEP_MODEL_FILES)
+    )
+    with engine.begin() as connection:
+        connection.execute(stored)
+        connection.execute(recorded)
+        _set_active(engine, connection, file.version, path, now)
+        connection.execute(
+            delete(model_files).where(
+                model_files.c.version.not_in(newest.scalar_subquery()),
+                model_files.c.version != file.version,
+            )
+        )
+
+
+def model_file(engine: Engine, version: str) -> ModelFile | None:
+    """The stored bytes of a promoted version, or None when the database has no file for it."""
+    query = select(model_files.c.version, model_files.c.sha256, model_files.c.data).where(
+        model_files.c.version == version
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    return None if row is None else ModelFile(row.version, row.sha256, bytes(row.data))
+
+
+def model_file_sha256(engine: Engine, version: str) -> str | None:
+    """The SHA-256 of a stored version, read without its bytes (to check a local copy)."""
+    query = select(model_files.c.sha256).where(model_files.c.version == version)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+def _set_active(
+    engine: Engine, connection: Connection, version: str, path: str, now: datetime
+) -> None:
     values = {"version": version, "path": path, "set_at": now}
-    statement = (
+    connection.execute(
         upsert_insert(engine, active_model)
         .values(id=ACTIVE_ROW, **values)
         .on_conflict_do_update(index_elements=["id"], set_=values)
     )
-    with engine.begin() as connection:
-        connection.execute(statement)
 
 
 def get_active_model(engine: Engine) -> tuple[str, str] | None:

@@ -20,11 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.storage import images, retrains, serving, stats
+from bot.storage import images, jobs, retrains, serving, stats
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
     GlobalStats,
     IncomingImage,
+    ModelFile,
     RetrainRun,
     SaveResult,
     StatusReport,
@@ -140,6 +141,28 @@ class Storage:
     async def active_model(self) -> tuple[str, str] | None:
         """(version, path) to serve, or None before any model was activated."""
         return await self._run(serving.get_active_model)
+
+    async def promote_model(self, file: ModelFile, metadata: dict, path: str) -> None:
+        """Store the file's bytes, record the version and make it active, all at once."""
+        await self._run(serving.promote_model, file, metadata, path, _now())
+
+    async def model_file(self, version: str) -> ModelFile | None:
+        """The stored bytes of a promoted version (None if it has none: promoted before 0003)."""
+        return await self._run(serving.model_file, version)
+
+    async def model_file_sha256(self, version: str) -> str | None:
+        """The stored digest of a version, without its bytes."""
+        return await self._run(serving.model_file_sha256, version)
+
+    async def claim_job(self, job: str, fire_time: datetime, owner: str) -> bool:
+        """True for the one process (of all on this database) that runs this firing."""
+        _require_aware(fire_time, "fire_time")
+        return await self._run(jobs.claim_job, job, fire_time, owner, _now())
+
+    async def previous_firing(self, job: str, before: datetime) -> datetime | None:
+        """The latest claimed firing of ``job`` before ``before``."""
+        _require_aware(before, "before")
+        return await self._run(jobs.previous_firing, job, before)
 
     async def user_stats(self, user_id: int) -> UserStats:
         """The user's own counts."""
