@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, Update
@@ -32,6 +31,7 @@ from bot.delivery import (
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
 from bot.jobs import Schedules, register_jobs
 from bot.model_provider import ModelProvider
+from bot.model_versions import ModelVersions, active_model_file
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
 from bot.quality_gate import QualityGate
 from bot.ratelimit import SlidingWindowLimiter
@@ -133,8 +133,9 @@ async def open_services(application: BotApplication) -> None:
         settings.models_dir, settings.model_path, processes=settings.model_workers
     )
     application.bot_data[MODELS] = models
-    active = await storage.active_model()
-    model = await models.run(models.reload, Path(active[1]) if active else None)
+    # The active model's file comes from the database when this machine has no copy yet.
+    active = await active_model_file(storage, ModelVersions(settings.models_dir))
+    model = await models.run(models.reload, active[1] if active else None)
     await storage.record_model(model.version, model.metadata)
     application.bot_data[LIMITER] = SlidingWindowLimiter(*settings.rate_limit)
     mirrors = []

@@ -22,7 +22,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import pushes
-from bot.model_versions import ModelVersions
+from bot.model_versions import ModelVersions, active_model_file
 from bot.quality_gate import GateDecision, QualityGate, probe_images
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
 from model.modelfile import ModelFileError, load_model
@@ -130,17 +130,24 @@ class Retrainer:
             await self.notifier.push(pushes.retrain_failed(reason))
 
     async def pick_up_active_model(self) -> bool:
-        """Serve the model another process promoted, if it differs from ours; True if swapped."""
+        """Serve the model another process promoted, if it differs from ours; True if swapped.
+
+        Its file comes from the database into the local cache (SHA-256 checked) when this
+        machine has no good copy yet.
+        """
         active = await self.storage.active_model()
         if active is None or active[0] == self.provider.current.version:
             return False
-        version, path = active
+        fetched = await active_model_file(self.storage, self.versions)
+        if fetched is None:
+            return False
+        version, path = fetched
         try:
-            model = await self.provider.run(load_model, Path(path))
+            model = await self.provider.run(load_model, path)
         except ModelFileError as exc:
             log.warning("cannot pick up model %s: %s", version, exc)
             return False
-        self.provider.swap(model, Path(path))
+        self.provider.swap(model, path)
         return True
 
     async def _carry(self, run_id: int, requested_by: int | None) -> str:
@@ -199,9 +206,10 @@ class Retrainer:
         if not decision.accepted:
             return "rejected", decision.reason, pushes.retrain_rejected(decision.reason), metrics
         path = await asyncio.to_thread(self.versions.promote, result.path, new.version)
+        # Into the database first: every replica serves what is there (pick-up job).
+        file = await asyncio.to_thread(self.versions.stored_file, new.version)
+        await self.storage.promote_model(file, new.metadata, str(path))
         self.provider.swap(new, path)
-        await self.storage.record_model(new.version, new.metadata)
-        await self.storage.set_active_model(new.version, str(path))
         return "succeeded", decision.reason, _finished_text(result, new.version), metrics
 
     async def _heartbeat(self, run_id: int) -> None:
