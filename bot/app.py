@@ -116,7 +116,10 @@ def build_application(settings: Settings) -> BotApplication:
     register_jobs(
         application,
         Schedules.from_crontab(
-            settings.retrain_cron, settings.status_cron, settings.retention_days
+            settings.retrain_cron,
+            settings.status_cron,
+            settings.retention_days,
+            retention_cron=settings.retention_cron,
         ),
     )
     return application

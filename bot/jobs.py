@@ -3,6 +3,10 @@
 Jobs have fixed names and are only added when no job of that name exists, so calling
 `register_jobs` twice (a restart of the Application in one process) adds nothing twice.
 Callbacks take only the context and reach the services through it.
+
+Every replica on one database fires the same schedules. Retraining, the status report and
+retention run once per firing: the firing's scheduled time is claimed in the database and
+the replicas that lose the claim skip it without a word. Model pick-up runs everywhere.
 """
 
 from __future__ import annotations
@@ -30,17 +34,34 @@ RETRAIN_JOB = "retrain"
 STATUS_JOB = "status-report"
 RETENTION_JOB = "retention-purge"
 PICK_UP_JOB = "model-pick-up"
+RETENTION_CRON = "30 4 * * *"
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A firing run later than this after its scheduled time is not run (APScheduler itself drops
+# firings more than a second late, so this only bounds the search for the scheduled time).
+_LATEST_RUN = timedelta(minutes=10)
 
 
 def cron(expression: str, *, name: str, timezone: tzinfo = UTC) -> CronTrigger:
-    """A trigger from crontab syntax ("0 3 * * 0": Sundays 03:00); ValueError names `name`."""
+    """A trigger from crontab syntax ("0 3 * * 0": Sundays 03:00); ValueError names `name`.
+
+    A sixth field in front counts seconds ("*/5 * * * * *": every five seconds), as in
+    Quartz and systemd; tests use it for schedules that fire every few seconds.
+    """
     try:
         fields = expression.split()
-        if len(fields) != 5:
+        if len(fields) not in (5, 6):
             raise ValueError("it needs five fields")
-        fields[4] = _crontab_weekdays(fields[4])
-        return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+        second = fields.pop(0) if len(fields) == 6 else "0"
+        minute, hour, day, month, weekday = fields
+        return CronTrigger(
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=_crontab_weekdays(weekday),
+            timezone=timezone,
+        )
     except ValueError as exc:
         raise ValueError(
             f'{name} "{expression}" is not crontab syntax (minute hour day month weekday, '
@@ -51,7 +72,7 @@ def cron(expression: str, *, name: str, timezone: tzinfo = UTC) -> CronTrigger:
 def _crontab_weekdays(field: str) -> str:
     """Rewrite crontab weekday numbers (Sunday = 0 or 7) as names.
 
-    APScheduler 3's `from_crontab` counts from Monday = 0, so "0 3 * * 0" would run on
+    APScheduler 3 counts weekday numbers from Monday = 0, so "0 3 * * 0" would run on
     Mondays; names mean the same day in both.
     """
     if field == "*":
@@ -89,13 +110,15 @@ class Schedules:
         status_cron: str,
         retention_days: int | None,
         *,
+        retention_cron: str = RETENTION_CRON,
         timezone: tzinfo = UTC,
     ) -> Schedules:
-        """The schedules from the settings (RETRAIN_CRON, STATUS_CRON, RETENTION_DAYS)."""
+        """The schedules from the settings (RETRAIN_CRON, STATUS_CRON, RETENTION_DAYS,
+        RETENTION_CRON)."""
         return cls(
             retrain=cron(retrain_cron, name="RETRAIN_CRON", timezone=timezone),
             status=cron(status_cron, name="STATUS_CRON", timezone=timezone),
-            retention=cron("30 4 * * *", name="retention", timezone=timezone)
+            retention=cron(retention_cron, name="RETENTION_CRON", timezone=timezone)
             if retention_days
             else None,
             retention_days=retention_days,
@@ -111,7 +134,7 @@ def register_jobs(
         raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
     wanted: list[tuple[str, Any, BaseTrigger, object]] = [
         (RETRAIN_JOB, retrain_on_schedule, schedules.retrain, None),
-        (STATUS_JOB, send_status_report, schedules.status, StatusPeriod(schedules.status)),
+        (STATUS_JOB, send_status_report, schedules.status, None),
         (
             PICK_UP_JOB,
             pick_up_model,
@@ -130,38 +153,60 @@ def register_jobs(
         log.info("scheduled %s: %s", name, trigger)
 
 
-class StatusPeriod:
-    """The period a status report covers: since the previous report, or one interval of the
-    schedule for the first report after a start.
+def scheduled_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The scheduled time of the firing running `now`: the trigger's latest fire time at or
+    before `now` (None when there is none in the last ten minutes).
+
+    Every replica computes the same time for the same firing, however late its clock fires.
     """
+    fire = trigger.get_next_fire_time(None, now - _LATEST_RUN)
+    latest = None
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
 
-    def __init__(self, trigger: BaseTrigger) -> None:
-        self.trigger = trigger
-        self.last: datetime | None = None
 
-    def since(self, now: datetime) -> datetime:
-        """The start of the period ending `now`."""
-        if self.last is not None:
-            return self.last
-        following = self.trigger.get_next_fire_time(None, now + timedelta(seconds=1))
-        if following is None or following <= now:
-            return now - timedelta(days=1)
-        return now - (following - now)
+async def _claim(context: BotContext, name: str) -> datetime | None:
+    """This firing's scheduled time if this process won it, else None (another one runs it)."""
+    assert context.job is not None
+    fire_time = scheduled_time(context.job.job.trigger, datetime.now(UTC))
+    if fire_time is None:
+        log.warning("%s fired more than %s late; skipped", name, _LATEST_RUN)
+        return None
+    if not await context.storage.claim_job(name, fire_time, context.retrainer.owner):
+        return None
+    return fire_time
+
+
+def _one_interval_before(trigger: BaseTrigger, fire_time: datetime) -> datetime:
+    """The start of a period as long as the schedule's interval, ending at `fire_time`."""
+    following = trigger.get_next_fire_time(None, fire_time + timedelta(seconds=1))
+    if following is None or following <= fire_time:
+        return fire_time - timedelta(days=1)
+    return fire_time - (following - fire_time)
 
 
 async def retrain_on_schedule(context: BotContext) -> None:
     """Start a scheduled retraining unless one is already running somewhere."""
+    fire_time = await _claim(context, RETRAIN_JOB)
+    if fire_time is None:
+        return
     if not await context.retrainer.start(SCHEDULE):
-        log.info("scheduled retraining skipped: another run is in progress")
+        log.info("scheduled retraining of %s skipped: another run is in progress", fire_time)
 
 
 async def send_status_report(context: BotContext) -> None:
-    """Push what happened since the last report, with figures from the database."""
+    """Push what happened since the previous report (by any replica), with database figures."""
     assert context.job is not None
-    period: StatusPeriod = context.job.data  # type: ignore[assignment]
+    fire_time = await _claim(context, STATUS_JOB)
+    if fire_time is None:
+        return
+    since = await context.storage.previous_firing(STATUS_JOB, fire_time)
+    if since is None:
+        since = _one_interval_before(context.job.job.trigger, fire_time)
     now = datetime.now(UTC)
-    report = await context.storage.status_report(period.since(now))
-    period.last = now
+    report = await context.storage.status_report(since)
     await context.notifier.push(
         pushes.status_report(
             report,
@@ -170,14 +215,18 @@ async def send_status_report(context: BotContext) -> None:
             failed_pushes=context.notifier.take_failures(),
         )
     )
+    log.info("status report of %s pushed", fire_time)
 
 
 async def purge_old_images(context: BotContext) -> None:
     """Erase images older than RETENTION_DAYS."""
     assert context.job is not None
     days: int = context.job.data  # type: ignore[assignment]
+    fire_time = await _claim(context, RETENTION_JOB)
+    if fire_time is None:
+        return
     erased = await context.storage.purge_older_than(datetime.now(UTC) - timedelta(days=days))
-    log.info("retention: erased %d images older than %d days", erased, days)
+    log.info("retention of %s: erased %d images older than %d days", fire_time, erased, days)
 
 
 async def pick_up_model(context: BotContext) -> None:

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     status_url: str | None = None
     retrain_cron: str = "0 3 * * 0"
     status_cron: str = "0 9 * * *"
+    retention_cron: str = "30 4 * * *"
     retrain_min_acc: float = Field(0.97, ge=0.0, le=1.0)
     rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
