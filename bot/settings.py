@@ -130,8 +130,12 @@ def _one_line(exc: ValidationError) -> str:
     field = str(first["loc"][0]) if first["loc"] else "settings"
     name = field.upper()
     if field == "telegram_bot_token":
-        if first["type"] == "missing":
-            return f"TELEGRAM_BOT_TOKEN is not set: {_BOTFATHER_HINT} in .env."
+        # `TELEGRAM_BOT_TOKEN=` as .env.example ships it is not a malformed token: it is none.
+        if first["type"] == "missing" or not str(first.get("input") or "").strip():
+            return (
+                f"TELEGRAM_BOT_TOKEN is not set: {_BOTFATHER_HINT} in {Path.cwd() / '.env'} "
+                "(TELEGRAM_BOT_TOKEN=123456:ABC...) or in the environment."
+            )
         return f"TELEGRAM_BOT_TOKEN is malformed: {_BOTFATHER_HINT} in .env."
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{name} is invalid: {message}."

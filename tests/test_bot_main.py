@@ -73,6 +73,8 @@ async def _post_once_listening(
     ("values", "expected"),
     [
         ({}, "TELEGRAM_BOT_TOKEN is not set"),
+        ({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN is not set"),
+        ({"TELEGRAM_BOT_TOKEN": " "}, "TELEGRAM_BOT_TOKEN is not set"),
         ({"TELEGRAM_BOT_TOKEN": "12345"}, "TELEGRAM_BOT_TOKEN is malformed"),
         ({"TELEGRAM_BOT_TOKEN": TOKEN, "RETRAIN_CRON": "every sunday"}, "RETRAIN_CRON"),
         ({"TELEGRAM_BOT_TOKEN": TOKEN, "ADMIN_IDS": "me"}, "ADMIN_IDS is invalid"),
@@ -89,6 +91,8 @@ async def test_bad_configuration_is_one_line_and_exit_code_2(
     assert "Traceback" not in stderr
     if "TOKEN" in expected:
         assert "@BotFather" in stderr
+    if "not set" in expected:
+        assert f"{tmp_path.resolve() / '.env'} (TELEGRAM_BOT_TOKEN=" in stderr
 
 
 async def test_a_rejected_token_or_unreachable_api_ends_with_one_clear_line(
