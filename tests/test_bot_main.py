@@ -92,7 +92,7 @@ async def test_bad_configuration_is_one_line_and_exit_code_2(
     if "TOKEN" in expected:
         assert "@BotFather" in stderr
     if "not set" in expected:
-        assert f"{tmp_path.resolve() / '.env'} (TELEGRAM_BOT_TOKEN=" in stderr
+        assert f"{tmp_path / '.env'} (TELEGRAM_BOT_TOKEN=" in stderr
 
 
 async def test_a_rejected_token_or_unreachable_api_ends_with_one_clear_line(
