@@ -8,6 +8,7 @@ paper's edge, shadows and specks.
 from __future__ import annotations
 
 from functools import cached_property
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +19,6 @@ from model.imageops import (
     closing,
     grow,
     label,
-    line_closing,
     quantile,
     top_hats,
     upsample,
@@ -100,6 +100,8 @@ class Digit(NamedTuple):
     """Its rows and columns in the ink map."""
     mask: np.ndarray
     """Its pixels within `box`, bool."""
+    ink: np.ndarray
+    """Its ink within `box`, with paper lines divided out."""
     floor: float
     """The paper's noise level in ink units (zero on a clean image, whose faintest
     anti-aliased pixels are then kept)."""
@@ -127,7 +129,7 @@ def find_digit(ink: np.ndarray) -> Digit | None:
     frames = parts.frames()
     if frames.any():
         mask = mask & ~parts.mask_of(frames)
-    without_lines = _remove_lines(mask)
+    without_lines, ink = _remove_lines(mask, ink, threshold)
     if frames.any() or without_lines is not mask:
         parts = _Components(ink, without_lines)
     digit = parts.digit_mask()
@@ -149,40 +151,102 @@ def find_digit(ink: np.ndarray) -> Digit | None:
             slice(box[1].start + cols.start, box[1].start + cols.stop),
         ),
         mask=inside[rows, cols],
+        ink=faint[rows, cols],
         floor=max(0.0, centre + _NOISE_SIGMAS * sigma),
     )
 
 
-def _remove_lines(mask: np.ndarray) -> np.ndarray:
-    """Drop ruled or squared paper lines and long straight edges, keeping strokes that cross them.
+def _remove_lines(
+    mask: np.ndarray, ink: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Divide out ruled or squared paper lines and long straight edges like the paper itself,
+    keeping the pen's strokes that run along or across them.
 
     A line is a thin band, within ±10° of horizontal or vertical, that covers most of the
-    image's width or height; strokes are restored where ink continues on both sides of it.
+    image's width or height. Its ink level (what the line alone darkens) is divided out of its
+    pixels as the paper's was, so a pen stroke on it keeps the ink the pen added and the line
+    alone falls to nothing. A band as dark as the strokes that does not reach past the other
+    ink at both ends is the digit's own straight stroke (the stem of a 1, 4 or 7 written
+    close up) and is left alone.
+
+    Returns the mask without the lines and the ink with them divided out.
     """
     if not (_may_hold_lines(mask) or _may_hold_lines(mask.T)):
-        return mask
-    lines = _lines_along(mask) | _lines_along(mask.T).T
-    if not lines.any():
-        return mask
-    rest = mask & ~lines
-    across = line_closing(rest, 9, axis=-2) | line_closing(rest, 9, axis=-1)
-    rest |= lines & mask & across
-    if rest.sum() < max(15, 0.01 * mask.sum()):
-        return mask
-    return rest
+        return mask, ink
+    lines = [(ys, xs, 1) for ys, xs in _lines_along(mask)]
+    lines += [(ys, xs, 0) for xs, ys in _lines_along(mask.T)]
+    if not lines:
+        return mask, ink
+    rest = mask.copy()
+    for ys, xs, _ in lines:
+        rest[ys, xs] = False
+    if np.count_nonzero(rest) < max(15, 0.01 * np.count_nonzero(mask)):
+        return mask, ink
+    stroke_level = quantile(ink[rest], 0.9)
+    rest_ys, rest_xs = np.nonzero(rest)
+    cleared, ink = mask.copy(), ink.copy()
+    for ys, xs, axis in lines:
+        values = ink[ys, xs]
+        along = xs if axis == 1 else ys
+        level = min(_line_level(values, along), 0.95)
+        if (
+            level >= _STROKE_LIKE * stroke_level
+            and not _reaches_past(along, rest_xs if axis == 1 else rest_ys, mask.shape[axis])
+            and _flanked_share(mask, ys, xs, axis) < _EDGE_FLANKED
+        ):
+            continue
+        corrected = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
+        ink[ys, xs] = corrected
+        cleared[ys, xs] = corrected >= max(level, threshold)
+    return cleared, ink
 
 
-def _lines_along(mask: np.ndarray) -> np.ndarray:
-    """Pixels of near-horizontal thin straight lines covering most of the width.
+def _line_level(values: np.ndarray, along: np.ndarray) -> float:
+    """What a line alone darkens: its peak across the band at each position along it, at a low
+    quantile over the positions, so that a pen stroke running along part of it does not count."""
+    peaks = np.zeros(int(along.max()) + 1, np.float32)
+    np.maximum.at(peaks, along, values)
+    return quantile(peaks[peaks > 0], _LINE_LEVEL_QUANTILE)
+
+
+def _reaches_past(along: np.ndarray, others: np.ndarray, length: int) -> bool:
+    """Whether a line's span reaches clearly past the other ink's at both ends: a line across
+    the page, not a stroke ending where the digit does."""
+    margin = _PAST_MARGIN * length
+    low, high = quantile(others, 0.02), quantile(others, 0.98)
+    return bool(along.min() < low - margin and along.max() > high + margin)
+
+
+def _flanked_share(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, axis: int) -> float:
+    """The share of a line's pixels with ink a few pixels off it on either side: a stroke is
+    mostly clear on both sides, the edge of the paper or of a shadow has ink all along one."""
+    height, width = mask.shape
+    if axis == 1:
+        off = mask[np.maximum(ys - 4, 0), xs] | mask[np.minimum(ys + 4, height - 1), xs]
+    else:
+        off = mask[ys, np.maximum(xs - 4, 0)] | mask[ys, np.minimum(xs + 4, width - 1)]
+    return float(off.mean())
+
+
+_STROKE_LIKE = 0.6
+_EDGE_FLANKED = 0.5
+_LINE_LEVEL_QUANTILE = 0.3
+_PAST_MARGIN = 0.05
+
+
+def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pixels (rows, columns) of each near-horizontal thin straight line covering most of
+    the width.
 
     A 3-pixel band counts as a line when it covers 60% of the columns and, at most of them,
-    the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line.
+    the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line. Overlapping
+    bands make one line.
 
     The lines' slope is the one whose row projection is sharpest (projection-profile skew
     estimation); a second pass catches lines that perspective tilted differently.
     """
     width = mask.shape[1]
-    result = np.zeros_like(mask)
+    result: list[tuple[np.ndarray, np.ndarray]] = []
     if not _may_hold_lines(mask):
         return result
     ys, xs = np.nonzero(mask)
@@ -203,12 +267,18 @@ def _lines_along(mask: np.ndarray) -> np.ndarray:
         lines = np.flatnonzero((covered >= _LINE_COVER * width) & thin)
         if lines.size == 0:
             break
-        on_band = np.zeros(hits.shape[0], bool)
+        # Bands that overlap are one line: number the runs of line rows 1, 2, ...
+        line_of_row = np.zeros(hits.shape[0], np.intp)
+        starts = np.concatenate([[True], np.diff(lines) > 3])
+        number = np.cumsum(starts)
         for offset in range(3):
-            on_band[lines + offset] = True
-        on_line = on_band[rows]
-        result[ys[on_line], xs[on_line]] = True
-        ys, xs = ys[~on_line], xs[~on_line]
+            line_of_row[lines + offset] = number
+        line_of_pixel = line_of_row[rows]
+        order = np.argsort(line_of_pixel, kind="stable")
+        bounds = np.searchsorted(line_of_pixel[order], np.arange(1, number[-1] + 2))
+        result += [(ys[order[a:b]], xs[order[a:b]]) for a, b in pairwise(bounds)]
+        off = line_of_pixel == 0
+        ys, xs = ys[off], xs[off]
     return result
 
 

@@ -73,11 +73,10 @@ def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     region = _zoom_region(digit, ink.shape, scale)
     if region is not None:
         zoomed, _ = _decode(data, max_pixels, region)
-        zoomed_ink = ink_map(zoomed)
-        zoomed_digit = find_digit(zoomed_ink)
+        zoomed_digit = find_digit(ink_map(zoomed))
         if zoomed_digit is not None:
-            ink, digit = zoomed_ink, zoomed_digit
-    return _frame(ink[digit.box], digit.mask, digit.floor)
+            digit = zoomed_digit
+    return _frame(digit.ink, digit.mask, digit.floor)
 
 
 def _zoom_region(
