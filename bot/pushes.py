@@ -62,6 +62,11 @@ def retrain_rejected(reason: str) -> str:
     return f"⚠️ New model rejected, current model kept: {reason}"
 
 
+def mnist_downloaded(directory: str) -> str:
+    """A fresh deployment had no MNIST files: they were fetched (MD5-verified) to train on."""
+    return f"📥 MNIST files were missing from {directory}: downloaded, checksums verified"
+
+
 def status_report(
     report: StatusReport, *, now: datetime, model_version: str, failed_pushes: int
 ) -> str:

@@ -25,6 +25,7 @@ from bot import pushes
 from bot.model_versions import ModelVersions, active_model_file
 from bot.quality_gate import GateDecision, QualityGate, probe_images
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
+from model.data import DOWNLOAD_MIRRORS, MNIST_FILES, MnistError, download_mnist
 from model.modelfile import ModelFileError, load_model
 
 if TYPE_CHECKING:
@@ -40,9 +41,10 @@ SCHEDULE = "schedule"
 class Retrainer:
     """Starts retraining runs and carries each to its end: swap, or keep the current model.
 
-    `mnist_dir` is passed to the trainer when it holds the MNIST files (then the gate
-    uses accuracy on the test split); `limit` trains on the first N MNIST images only
-    (tests). `bot`, when given, tells the admin who asked how the run ended.
+    `mnist_dir` is where the trainer reads MNIST; files missing there (a fresh deployment)
+    are downloaded from `mnist_mirrors` first, checksums verified, and the admins told.
+    `limit` trains on the first N MNIST images only (tests). `bot`, when given, tells the
+    admin who asked how the run ended.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class Retrainer:
         stale_after: timedelta = timedelta(minutes=5),
         limit: int | None = None,
         seed: int | None = None,
+        mnist_mirrors: tuple[str, ...] = DOWNLOAD_MIRRORS,
     ) -> None:
         self.storage = storage
         self.provider = provider
@@ -73,6 +76,7 @@ class Retrainer:
         self.stale_after = stale_after
         self.limit = limit
         self.seed = seed
+        self.mnist_mirrors = mnist_mirrors
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._task: asyncio.Task[str] | None = None
         self._open_run: int | None = None
@@ -173,13 +177,14 @@ class Retrainer:
     async def _train_and_judge(self, run_id: int) -> tuple[str, str, str, dict]:
         """Train, load, gate and maybe swap: (outcome, detail, push text, metrics)."""
         current = self.provider.current
+        await self._download_missing_mnist()
         user_images = await self.storage.training_images()
         extra = await asyncio.to_thread(self._write_extra, run_id, user_images)
         job = TrainingJob(
             out=self.versions.candidate_path(run_id),
             previous=self._current_path(),
             extra=extra,
-            data_dir=self.mnist_dir if self._has_mnist() else None,
+            data_dir=self.mnist_dir,
             limit=self.limit,
             seed=self.seed,
         )
@@ -239,8 +244,22 @@ class Retrainer:
         path = self.provider.current_path
         return path if path.is_file() else None
 
-    def _has_mnist(self) -> bool:
-        return self.mnist_dir is not None and any(self.mnist_dir.glob("train-images*"))
+    async def _download_missing_mnist(self) -> None:
+        """Fetch the MNIST files a fresh deployment lacks; offline, say what to run instead."""
+        directory = self.mnist_dir
+        if directory is None or all((directory / f.name).is_file() for f in MNIST_FILES.values()):
+            return
+        try:
+            await asyncio.to_thread(download_mnist, directory, mirrors=self.mnist_mirrors)
+        except (MnistError, OSError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            raise TrainingError(
+                f"the MNIST files are missing from {directory} and could not be downloaded "
+                f"({reason}); run `python -m model download {directory}` where the "
+                "bot runs, then /retrain"
+            ) from None
+        log.info("downloaded the MNIST files to %s", directory)
+        await self.notifier.push(pushes.mnist_downloaded(str(directory)))
 
 
 def _finished_text(result: TrainResult, version: str) -> str:

@@ -1,0 +1,126 @@
+"""A fresh deployment has no MNIST files: the retraining downloads them first (from a local
+mirror standing in for the real ones), or, offline, says exactly what to run. The one run
+that trains also shows the promoted file stored in the database, byte for byte."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from fake_notify import FakeNotifyRun
+from load_driver import free_port
+
+from bot.model_provider import ModelProvider
+from bot.notify import Notifier
+from bot.quality_gate import QualityGate
+from bot.retrain import SCHEDULE, Retrainer
+from bot.storage import Storage, open_storage
+from model.data import MNIST_FILES
+
+TRAIN_LIMIT = 300
+
+
+@pytest.fixture
+async def mirror(mnist_dir: Path) -> AsyncIterator[str]:
+    """An HTTP server holding the four MNIST files, like the public mirrors."""
+    app = web.Application()
+    app.router.add_static("/mnist/", mnist_dir)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}/mnist/"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    store = await open_storage(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    yield store
+    await store.close()
+
+
+async def _retrain(
+    storage: Storage, tmp_path: Path, model_path: Path, endpoint: str, mirror: str
+) -> tuple[Retrainer, str | None]:
+    provider = ModelProvider(tmp_path / "models", model_path, processes=1)
+    await provider.run(provider.reload)
+    notifier = Notifier(endpoint, backoff=0.01)
+    await notifier.start()
+    retrainer = Retrainer(
+        storage,
+        provider,
+        notifier,
+        tmp_path / "models",
+        gate=QualityGate(min_acc=0.3),
+        mnist_dir=tmp_path / "fresh" / "mnist",
+        limit=TRAIN_LIMIT,
+        mnist_mirrors=(mirror,),
+    )
+    try:
+        assert await retrainer.start(SCHEDULE)
+        outcome = await retrainer.wait()
+        await notifier.flush()
+    finally:
+        await notifier.close()
+        provider.close()
+    return retrainer, outcome
+
+
+async def test_offline_the_push_says_what_to_run(
+    storage: Storage, tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun
+) -> None:
+    offline = f"http://127.0.0.1:{free_port()}/"
+    _, outcome = await _retrain(storage, tmp_path, model_path, fake_notify.url, offline)
+    directory = tmp_path / "fresh" / "mnist"
+
+    assert outcome == "failed"
+    started, failed = fake_notify.messages
+    assert started == "🔄 Retraining started (schedule)"
+    assert failed.startswith(
+        f"❌ Retraining failed, current model kept: the MNIST files are missing from {directory} "
+        "and could not be downloaded (Could not download "
+    )
+    assert failed.endswith(
+        f"; run `python -m model download {directory}` where the bot runs, then /retrain"
+    )
+    assert not any(directory.glob("*.gz"))
+
+
+@pytest.mark.timeout(300)
+async def test_missing_files_are_downloaded_verified_then_trained_on_and_the_model_stored(
+    storage: Storage,
+    tmp_path: Path,
+    model_path: Path,
+    fake_notify: FakeNotifyRun,
+    mirror: str,
+    mnist_dir: Path,
+) -> None:
+    retrainer, outcome = await _retrain(storage, tmp_path, model_path, fake_notify.url, mirror)
+    directory = tmp_path / "fresh" / "mnist"
+
+    assert outcome == "succeeded"
+    started, downloaded, finished = fake_notify.messages
+    assert started == "🔄 Retraining started (schedule)"
+    assert (
+        downloaded
+        == f"📥 MNIST files were missing from {directory}: downloaded, checksums verified"
+    )
+    assert finished.startswith("✅ Retrained in ")
+    assert f"{TRAIN_LIMIT} MNIST + 0 user images" in finished
+    for spec in MNIST_FILES.values():
+        assert (directory / spec.name).read_bytes() == (mnist_dir / spec.name).read_bytes()
+
+    version = retrainer.provider.current.version
+    active = await storage.active_model()
+    stored = await storage.model_file(version)
+    assert active is not None
+    assert stored is not None
+    assert active[0] == version
+    promoted = await asyncio.to_thread(Path(active[1]).read_bytes)
+    assert stored.data == promoted
+    assert stored.sha256 == hashlib.sha256(promoted).hexdigest()
