@@ -160,6 +160,7 @@ async def open_services(application: BotApplication) -> None:
         gate=QualityGate(min_acc=settings.retrain_min_acc),
         mnist_dir=settings.mnist_dir,
         bot=application.bot,
+        limit=settings.retrain_limit,
     )
     await retrainer.recover()
     application.bot_data[RETRAINER] = retrainer

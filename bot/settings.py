@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     status_cron: str = "0 9 * * *"
     retention_cron: str = "30 4 * * *"
     retrain_min_acc: float = Field(0.97, ge=0.0, le=1.0)
+    retrain_limit: int | None = Field(None, ge=100)
     rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
     telegram_max_rate: float = Field(30.0, gt=0.0)
@@ -92,7 +93,12 @@ class Settings(BaseSettings):
         return value.strip().rstrip("/") if value else None
 
     @field_validator(
-        "notify_run_endpoint", "webhook_url", "status_url", "retention_days", mode="before"
+        "notify_run_endpoint",
+        "webhook_url",
+        "status_url",
+        "retention_days",
+        "retrain_limit",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
