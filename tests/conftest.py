@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import psycopg
@@ -23,12 +24,23 @@ def _mnist_dir() -> Path:
     return Path(os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
 
 
+def unavailable(reason: str, required_by: str) -> NoReturn:
+    """Skip the test, or fail it when the environment variable `required_by` is 1.
+
+    CI sets REQUIRE_POSTGRES=1 and REQUIRE_MNIST=1, so that a missing server or data set fails
+    the run instead of skipping every test that needs it.
+    """
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{reason} ({required_by}=1)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The directory holding the four standard MNIST files (tests and CI read it)."""
     path = _mnist_dir()
     if not (path / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST files not found in {path}; set MNIST_DIR")
+        unavailable(f"MNIST files not found in {path}; set MNIST_DIR", "REQUIRE_MNIST")
     return path
 
 
@@ -39,18 +51,15 @@ POSTGRES_URL = os.environ.get(
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """The local PostgreSQL, or a skip saying why it cannot be used (only its tests skip).
-
-    CI sets REQUIRE_POSTGRES=1 so that a missing server fails the run instead of skipping.
-    """
+    """The local PostgreSQL, or a skip saying why it cannot be used (only its tests skip)."""
     try:
         psycopg.connect(libpq(POSTGRES_URL), connect_timeout=3).close()
     except psycopg.Error as exc:
         first_line = str(exc).splitlines()[0]
-        reason = f"PostgreSQL not reachable at {POSTGRES_URL} ({first_line}); set TEST_POSTGRES_URL"
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(
+            f"PostgreSQL not reachable at {POSTGRES_URL} ({first_line}); set TEST_POSTGRES_URL",
+            "REQUIRE_POSTGRES",
+        )
     return POSTGRES_URL
 
 
