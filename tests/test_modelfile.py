@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import zipfile
+import os
 from pathlib import Path
 
 import numpy as np
@@ -108,15 +108,27 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         load_model(tmp_path / "nowhere.npz")
 
 
-def test_pickled_arrays_are_never_loaded(tmp_path: Path) -> None:
-    """An object array would need pickle to load; allow_pickle=False refuses it outright."""
-    path = tmp_path / "evil.npz"
-    evil = np.array([{"run": "code"}], dtype=object)
-    np.savez(path, metadata=evil, centroids=np.zeros((2, 2)))
-    with pytest.raises(ModelFileError):
+class _RunsCode:
+    """Unpickling this calls os.mkdir(marker): proof that code from the file ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (str(self.marker),)
+
+
+def test_pickled_arrays_are_never_loaded(model_path: Path, tmp_path: Path) -> None:
+    """A good model file plus one object array: only reading it would need pickle."""
+    path, marker = tmp_path / "evil.npz", tmp_path / "code-ran"
+    with np.load(model_path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    load_model(model_path)  # the same arrays load fine without the extra one
+    np.savez(path, **arrays, extra=np.array([_RunsCode(marker)], dtype=object))
+
+    with pytest.raises(ModelFileError, match=r"not a readable model archive.*allow_pickle"):
         load_model(path)
-    with zipfile.ZipFile(path) as archive:
-        assert "metadata.npy" in archive.namelist()
+    assert not marker.exists()
 
 
 def test_other_format_versions_are_refused(model_path: Path, tmp_path: Path) -> None:
