@@ -29,6 +29,7 @@ from bot.delivery import (
     confirm_handled,
 )
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
+from bot.i18n import SOURCE_LANGUAGE, languages
 from bot.jobs import Schedules, register_jobs
 from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions, active_model_file
@@ -143,11 +144,13 @@ async def open_services(application: BotApplication) -> None:
     application.bot_data[LIMITER] = SlidingWindowLimiter(*settings.rate_limit)
     mirrors = []
     if settings.notify_telegram_admins and settings.admin_ids:
-        mirrors.append(TelegramMirror(application.bot, sorted(settings.admin_ids)))
+        # The model thread pool draws the pictures that come with some pushes.
+        mirrors.append(TelegramMirror(application.bot, sorted(settings.admin_ids), draw=models.run))
     notifier = Notifier(
         resolve_endpoint(settings.notify_run_endpoint),
         action_url=settings.status_url,
         mirrors=mirrors,
+        language=settings.push_language,
     )
     await notifier.start()
     await notifier.push(pushes.bot_started(model.version))
@@ -191,17 +194,23 @@ async def close_services(application: BotApplication) -> None:
 
 
 async def register_commands(application: BotApplication, settings: Settings) -> None:
-    """Everyone sees the public commands; admins also see theirs, where Telegram allows it."""
-    public = [BotCommand(name, about) for name, about in texts.COMMANDS]
-    await application.bot.set_my_commands(public)
-    admin_commands = public + [BotCommand(name, about) for name, about in texts.ADMIN_COMMANDS]
-    for admin_id in sorted(settings.admin_ids):
-        try:
-            await application.bot.set_my_commands(
-                admin_commands, scope=BotCommandScopeChat(admin_id)
-            )
-        except BadRequest as exc:
-            log.info("admin commands not shown to %s yet (%s)", admin_id, exc.message)
+    """Everyone sees the public commands; admins also see theirs, where Telegram allows it.
+
+    English is the list for every language without its own (no language_code); each other
+    language with a catalog gets its own list.
+    """
+    for lang in sorted(languages()):
+        code = None if lang == SOURCE_LANGUAGE else lang
+        public = [BotCommand(name, about) for name, about in texts.commands(lang)]
+        await application.bot.set_my_commands(public, language_code=code)
+        everything = [BotCommand(name, about) for name, about in texts.commands(lang, admin=True)]
+        for admin_id in sorted(settings.admin_ids):
+            try:
+                await application.bot.set_my_commands(
+                    everything, scope=BotCommandScopeChat(admin_id), language_code=code
+                )
+            except BadRequest as exc:
+                log.info("admin commands not shown to %s yet (%s)", admin_id, exc.message)
 
 
 def allowed_updates() -> list[str]:

@@ -2,7 +2,8 @@
 
 `Notifier.push` only puts the message on a bounded queue; one background task delivers
 the queue in order through a small dedicated thread pool, retrying a bounded number of
-times. Optional mirrors (for example `TelegramMirror`) receive every message too.
+times. Optional mirrors (for example `TelegramMirror`) receive every message too. Pushes
+built by `bot.pushes` are said in the notifier's `language` (PUSH_LANGUAGE).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import requests
 from notify_run import Notify
 from telegram import Bot
 from telegram.error import TelegramError
+
+from bot.i18n import SOURCE_LANGUAGE
+from bot.pushes import Push
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +75,10 @@ class Notifier:
         max_backoff: float = 30.0,
         queue_size: int = 100,
         mirrors: Sequence[Mirror] = (),
+        language: str = SOURCE_LANGUAGE,
     ) -> None:
         self.endpoint = endpoint
+        self.language = language
         self.action_url = action_url
         self.timeout = timeout
         self.attempts = max(1, attempts)
@@ -119,10 +125,13 @@ class Notifier:
         """Queue a push; never raises, never waits for the network.
 
         `action` defaults to `action_url` (STATUS_URL). When the queue is full the
-        message is dropped and counted as a failure rather than waiting.
+        message is dropped and counted as a failure rather than waiting. A `Push` is said
+        in `language`.
         """
         if not self.enabled:
             return
+        if isinstance(message, Push):
+            message = message.in_language(self.language)
         try:
             self._queue.put_nowait(_Push(message, action or self.action_url))
         except asyncio.QueueFull:
@@ -216,18 +225,41 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-class TelegramMirror:
-    """Send every push to the admins in Telegram too (NOTIFY_TELEGRAM_ADMINS=true)."""
+Draw = Callable[[Callable[[], bytes]], Awaitable[bytes]]
+CAPTION_LIMIT = 1024  # Telegram's limit on a photo caption
 
-    def __init__(self, bot: Bot, admin_ids: Sequence[int]) -> None:
+
+class TelegramMirror:
+    """Send every push to the admins in Telegram too (NOTIFY_TELEGRAM_ADMINS=true).
+
+    A push that comes with a picture goes as a photo captioned with the text; `draw` runs
+    the picture's drawing off the event loop (the bot passes its model thread pool).
+    """
+
+    def __init__(self, bot: Bot, admin_ids: Sequence[int], *, draw: Draw) -> None:
         self.bot = bot
         self.admin_ids = list(admin_ids)
+        self.draw = draw
 
     async def __call__(self, message: str, action: str | None) -> None:
         """Message each admin; one blocked or failing chat does not stop the others."""
         text = f"{message}\n{action}" if action else message
+        picture = await self._picture(message)
         for admin_id in self.admin_ids:
             try:
-                await self.bot.send_message(admin_id, text)
+                if picture is None:
+                    await self.bot.send_message(admin_id, text)
+                else:
+                    await self.bot.send_photo(admin_id, picture, caption=text[:CAPTION_LIMIT])
             except TelegramError as exc:
                 log.warning("could not mirror a notification to an admin: %s", type(exc).__name__)
+
+    async def _picture(self, message: str) -> bytes | None:
+        """The push's picture, drawn once for every admin; None if it has none or fails."""
+        if not isinstance(message, Push) or message.picture is None:
+            return None
+        try:
+            return await self.draw(message.draw)
+        except Exception:
+            log.exception("the picture of a push could not be drawn; sending the text alone")
+            return None

@@ -1,30 +1,77 @@
 """The texts of the pushes: a first line that tells the story on a phone's lock screen.
 
-Every function returns plain text (notify.run shows no markup); details follow on later
-lines for whoever opens the notification.
+Every function returns a `Push`: plain text (notify.run shows no markup), English until the
+`Notifier` says it in PUSH_LANGUAGE. Details follow on later lines for whoever opens the
+notification.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from bot.i18n import SOURCE_LANGUAGE, number, percent
 from bot.storage.records import StatusReport
+from bot.texts import N_, plural, say
+
+Picture = Callable[[str], bytes]  # draws the picture with its words in the given language
 
 
-def bot_started(model_version: str) -> str:
+class Push(str):
+    """A push's text in one language (English as built), able to say itself in another.
+
+    Retraining and the schedules build pushes without knowing PUSH_LANGUAGE; the `Notifier`,
+    which does, calls `in_language`. Being a `str`, a push can still be logged, compared and
+    sent as it is. `picture`, when set, draws a picture that belongs with the push; only a
+    mirror that can show pictures calls `draw`.
+    """
+
+    render: Callable[[str], str]
+    lang: str
+    picture: Picture | None
+
+    def __new__(
+        cls,
+        render: Callable[[str], str],
+        *,
+        lang: str = SOURCE_LANGUAGE,
+        picture: Picture | None = None,
+    ) -> Push:
+        push = super().__new__(cls, render(lang))
+        push.render, push.lang, push.picture = render, lang, picture
+        return push
+
+    def in_language(self, lang: str) -> Push:
+        """The same push said in `lang`."""
+        return Push(self.render, lang=lang, picture=self.picture)
+
+    def draw(self) -> bytes:
+        """The push's picture in its language; blocking (call it off the event loop)."""
+        if self.picture is None:
+            raise ValueError("this push has no picture")
+        return self.picture(self.lang)
+
+
+def bot_started(model_version: str) -> Push:
     """The bot came up and serves `model_version`."""
-    return f"▶️ Digit bot started · model {model_version}"
+    return Push(
+        lambda lang: say(lang, N_("▶️ Digit bot started · model {version}"), version=model_version)
+    )
 
 
-def bot_stopped() -> str:
+def bot_stopped() -> Push:
     """The bot is shutting down cleanly (a crash sends nothing, hence the status report)."""
-    return "⏹ Digit bot stopped"
+    return Push(lambda lang: say(lang, N_("⏹ Digit bot stopped")))
 
 
-def retrain_started(trigger: str) -> str:
+def bot_error(kind: str) -> Push:
+    """An update failed; `kind` is the error's type only (its text can quote request details)."""
+    return Push(lambda lang: say(lang, N_("Bot error: {kind} (details in the logs)"), kind=kind))
+
+
+def retrain_started(trigger: str) -> Push:
     """Who or what started a retraining ("schedule", "admin 123")."""
-    return f"🔄 Retraining started ({trigger})"
+    return Push(lambda lang: say(lang, N_("🔄 Retraining started ({trigger})"), trigger=trigger))
 
 
 def retrain_finished(
@@ -36,30 +83,64 @@ def retrain_finished(
     metrics: Mapping[str, float] | None,
     cluster_sizes: Sequence[int],
     changed_answers: int | None,
-) -> str:
-    """A new model is serving: how long, on what, how good, how different."""
-    quality = (
-        f"ACC {metrics['acc']:.1%} · NMI {metrics['nmi']:.1%}"
-        if metrics
-        else "no labels to measure"
-    )
-    changed = f" · {changed_answers} answers would change" if changed_answers is not None else ""
-    sizes = " ".join(str(size) for size in cluster_sizes)
-    return (
-        f"✅ Retrained in {_duration(duration_s)}: {quality}{changed}\n"
-        f"{n_train} MNIST + {n_extra} user images · model {version}\n"
-        f"cluster sizes: {sizes}"
-    )
+    picture: Picture | None = None,
+) -> Push:
+    """A new model is serving: how long, on what, how good, how different.
+
+    `picture` draws the new model's confusion matrix and typical members (admins in Telegram).
+    """
+
+    def render(lang: str) -> str:
+        quality = (
+            say(
+                lang,
+                N_("ACC {acc} · NMI {nmi}"),
+                acc=percent(lang, metrics["acc"], 1),
+                nmi=percent(lang, metrics["nmi"], 1),
+            )
+            if metrics
+            else say(lang, N_("no labels to measure"))
+        )
+        if changed_answers is not None:
+            quality += plural(
+                lang,
+                " · {count} answer would change",
+                " · {count} answers would change",
+                changed_answers,
+            )
+        headline = say(
+            lang,
+            N_("✅ Retrained in {duration}: {quality}"),
+            duration=_duration(lang, duration_s),
+            quality=quality,
+        )
+        images = say(
+            lang,
+            N_("{mnist} MNIST + {users} user images · model {version}"),
+            mnist=number(lang, n_train),
+            users=number(lang, n_extra),
+            version=version,
+        )
+        sizes = say(
+            lang,
+            N_("cluster sizes: {sizes}"),
+            sizes=" / ".join(number(lang, size) for size in cluster_sizes),
+        )
+        return f"{headline}\n{images}\n{sizes}"
+
+    return Push(render, picture=picture)
 
 
-def retrain_failed(reason: str) -> str:
+def retrain_failed(reason: str) -> Push:
     """The run broke; the current model keeps serving."""
-    return f"❌ Retraining failed, current model kept: {reason}"
+    failed = N_("❌ Retraining failed, current model kept: {reason}")
+    return Push(lambda lang: say(lang, failed, reason=reason))
 
 
-def retrain_rejected(reason: str) -> str:
+def retrain_rejected(reason: str) -> Push:
     """The new model did not pass the quality gate; the current model keeps serving."""
-    return f"⚠️ New model rejected, current model kept: {reason}"
+    rejected = N_("⚠️ New model rejected, current model kept: {reason}")
+    return Push(lambda lang: say(lang, rejected, reason=reason))
 
 
 def mnist_downloaded(directory: str) -> str:
@@ -69,47 +150,77 @@ def mnist_downloaded(directory: str) -> str:
 
 def status_report(
     report: StatusReport, *, now: datetime, model_version: str, failed_pushes: int
-) -> str:
+) -> Push:
     """The periodic summary: traffic, quality, model, disk and our own delivery problems."""
-    accuracy = report.accuracy.share
-    live = (
-        f"live accuracy {accuracy:.0%} ({report.accuracy.feedback} answers rated)"
-        if accuracy is not None
-        else "no feedback yet"
-    )
-    clusters = " ".join(f"{c}:{n}" for c, n in sorted(report.per_cluster.items())) or "none"
-    retrains = f" · {len(report.retrains)} retrains" if report.retrains else ""
-    failed = f" · {_count(failed_pushes, 'push', 'pushes')} failed" if failed_pushes else ""
-    return (
-        f"📊 {report.photos} photos from {report.active_users} users in "
-        f"{_duration((now - report.since).total_seconds())} · {live}\n"
-        f"per cluster: {clusters} · outliers {report.outliers}\n"
-        f"model {model_version} · {_size(report.original_bytes)} stored{retrains}{failed}"
-    )
+
+    def render(lang: str) -> str:
+        accuracy = report.accuracy.share
+        live = (
+            plural(
+                lang,
+                "live accuracy {share} ({count} answer rated)",
+                "live accuracy {share} ({count} answers rated)",
+                report.accuracy.feedback,
+                share=percent(lang, accuracy),
+            )
+            if accuracy is not None
+            else say(lang, N_("no feedback yet"))
+        )
+        per_cluster = sorted(report.per_cluster.items())
+        clusters = " ".join(f"{c}:{number(lang, n)}" for c, n in per_cluster)
+        extras = ""
+        if report.retrains:
+            runs = len(report.retrains)
+            extras += plural(lang, " · {count} retrain", " · {count} retrains", runs)
+        if failed_pushes:
+            extras += plural(
+                lang, " · {count} push failed", " · {count} pushes failed", failed_pushes
+            )
+        traffic = say(
+            lang,
+            N_("📊 {photos} from {users} in {period} · {live}"),
+            photos=plural(lang, "{count} photo", "{count} photos", report.photos),
+            users=plural(lang, "{count} user", "{count} users", report.active_users),
+            period=_duration(lang, (now - report.since).total_seconds()),
+            live=live,
+        )
+        clustered = say(
+            lang,
+            N_("per cluster: {clusters} · outliers {outliers}"),
+            clusters=clusters or say(lang, N_("none")),
+            outliers=number(lang, report.outliers),
+        )
+        stored = say(
+            lang,
+            N_("model {version} · {size} stored"),
+            version=model_version,
+            size=_size(lang, report.original_bytes),
+        )
+        return f"{traffic}\n{clustered}\n{stored}{extras}"
+
+    return Push(render)
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
-def _duration(seconds: float) -> str:
+def _duration(lang: str, seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 60:
-        return f"{seconds}s"
+        return say(lang, N_("{s}s"), s=seconds)
     if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
+        return say(lang, N_("{m}m{s}s"), m=seconds // 60, s=f"{seconds % 60:02d}")
     if seconds < 2 * 86400:
         minutes = seconds % 3600 // 60
-        return f"{seconds // 3600}h{minutes:02d}m" if minutes else f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+        if minutes:
+            return say(lang, N_("{h}h{m}m"), h=seconds // 3600, m=f"{minutes:02d}")
+        return say(lang, N_("{h}h"), h=seconds // 3600)
+    return say(lang, N_("{d}d"), d=seconds // 86400)
 
 
-def _size(n_bytes: int) -> str:
+def _size(lang: str, n_bytes: int) -> str:
     if n_bytes < 1000:
-        return f"{n_bytes} B"
+        return say(lang, N_("{size} B"), size=number(lang, n_bytes))
     size = n_bytes / 1000
-    for unit in ("kB", "MB"):
+    for unit in (N_("{size} kB"), N_("{size} MB")):
         if size < 1000:
-            return f"{size:.1f} {unit}"
+            return say(lang, unit, size=number(lang, size, 1))
         size /= 1000
-    return f"{size:.1f} GB"
+    return say(lang, N_("{size} GB"), size=number(lang, size, 1))

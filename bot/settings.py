@@ -10,6 +10,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.i18n import SOURCE_LANGUAGE, language_of, languages
+
 # Telegram tokens look like "123456789:AAH...": a numeric bot id, a colon, a 35-character secret.
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
@@ -57,6 +59,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, gt=0, lt=65536)
     log_level: str = "INFO"
+    push_language: str = SOURCE_LANGUAGE
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -116,6 +119,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("use DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("push_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        lang = value.strip().lower()
+        if language_of(lang) != lang:
+            raise ValueError(f"use one of {', '.join(sorted(languages()))}")
+        return lang
 
     @property
     def max_image_bytes(self) -> int:

@@ -1,77 +1,105 @@
-"""Every sentence the bot says, in one place so wording stays consistent and easy to review."""
+"""Every sentence the bot says to users, in one place so wording stays consistent and reviewed.
+
+The English here is also the catalog id (gettext's way): `say(lang, MESSAGE)` and the functions
+below give the sentence in the user's language, from `bot/locale/<lang>/LC_MESSAGES/bot.po`.
+Numbers and dates are formatted for that language by Babel (`bot/i18n.py`).
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.i18n import moment, number, percent, translations
+
 NAME_MAX_LENGTH = 32
 
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
+    """Mark `message` for the catalogs; `say` translates it when it is sent."""
+    return message
+
+
+def say(lang: str, message: str, **fields: object) -> str:
+    """One of the messages below in `lang`, with its {fields} filled in."""
+    text = translations(lang).gettext(message)
+    return text.format(**fields) if fields else text
+
+
+def plural(lang: str, one: str, many: str, count: int, **fields: object) -> str:
+    """The form of `one` / `many` for `count` in `lang` (in French 0 and 1 take `one`);
+    {count} becomes the number as the language writes it."""
+    text = translations(lang).ngettext(one, many, count)
+    return text.format(count=number(lang, count), **fields)
+
+
 COMMANDS: list[tuple[str, str]] = [
-    ("start", "what this bot does"),
-    ("help", "what this bot does and its commands"),
-    ("cluster", "show the samples of cluster N, e.g. /cluster 3"),
-    ("model", "the model in use: version, training, metrics"),
-    ("stats", "your photos so far"),
-    ("privacy", "what is stored about you and for how long"),
-    ("forget", "erase every photo and record of yours"),
+    ("start", N_("what this bot does")),
+    ("help", N_("what this bot does and its commands")),
+    ("cluster", N_("show the samples of cluster N, e.g. /cluster 3")),
+    ("model", N_("the model in use: version, training, metrics")),
+    ("stats", N_("your photos so far")),
+    ("privacy", N_("what is stored about you and for how long")),
+    ("forget", N_("erase every photo and record of yours")),
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
-    ("name", "admins: /name N TEXT names cluster N"),
-    ("retrain", "admins: retrain the model now"),
+    ("name", N_("admins: /name N TEXT names cluster N")),
+    ("retrain", N_("admins: retrain the model now")),
 ]
 
-HELP = (
+HELP = N_(
     "Send me a photo of one handwritten digit and I will tell you which of my clusters it "
     "belongs to.\n"
-    "I learned the clusters from 60,000 MNIST digits without ever being told which digit is "
+    "I learned the clusters from {mnist} MNIST digits without ever being told which digit is "
     "which.\n"
     "Each reply shows what I saw next to typical members of its cluster; the buttons tell me "
-    "what the digit really was.\n\n"
-    + "\n".join(f"/{name} — {about}" for name, about in COMMANDS + ADMIN_COMMANDS)
+    "what the digit really was."
 )
+MNIST_TRAINING_IMAGES = 60_000
 
-WORKING_ON_IT_FAILED = "Something went wrong on my side with that message. Please try again later."
-NOT_AN_IMAGE = (
+WORKING_ON_IT_FAILED = N_(
+    "Something went wrong on my side with that message. Please try again later."
+)
+NOT_AN_IMAGE = N_(
     "I can only read pictures: send a photo of one handwritten digit, or an image file "
     "(PNG or JPEG)."
 )
-NOT_A_PICTURE_FILE = (
+NOT_A_PICTURE_FILE = N_(
     "That file is not a picture I can read. Send a photo, or a PNG or JPEG file, of one "
     "handwritten digit."
 )
-NOT_A_DIGIT = (
+NOT_A_DIGIT = N_(
     "This doesn't look like a single digit to me. Here is what I saw; try a clearer photo of one "
     "digit, dark ink on a light background, filling most of the frame."
 )
-ADMIN_ONLY = "Sorry, only the bot's admins can use that command."
-CLUSTER_USAGE = (
+ADMIN_ONLY = N_("Sorry, only the bot's admins can use that command.")
+CLUSTER_USAGE = N_(
     "Which cluster? Send /cluster followed by a number from 0 to {last}, e.g. /cluster 3."
 )
-NAME_USAGE = (
-    "Send /name N TEXT to name cluster N (0 to {last}); the name may be up to "
-    f"{NAME_MAX_LENGTH} characters."
+NAME_USAGE = N_(
+    "Send /name N TEXT to name cluster N (0 to {last}); the name may be up to {longest} characters."
 )
-RETRAIN_STARTED = "Retraining started. I will report here when it has finished."
-RETRAIN_BUSY = "A retraining is already running; I will report when it has finished."
-FEEDBACK_NOT_YOURS = "Only the person who sent this photo can answer for it."
-FORGET_QUESTION = (
+RETRAIN_STARTED = N_("Retraining started. I will report here when it has finished.")
+RETRAIN_BUSY = N_("A retraining is already running; I will report when it has finished.")
+FEEDBACK_NOT_YOURS = N_("Only the person who sent this photo can answer for it.")
+FORGET_QUESTION = N_(
     "This erases every photo you have sent me and everything I recorded about them. "
     "It cannot be undone. Erase everything?"
 )
-FORGET_YES = "Yes, erase everything"
-FORGET_NO = "No, keep it"
-FORGET_CANCELLED = "Nothing was erased."
-FORGET_NOT_YOURS = "This button belongs to someone else's /forget; nothing was erased."
-NOT_KEPT = (
+FORGET_YES = N_("Yes, erase everything")
+FORGET_NO = N_("No, keep it")
+FORGET_CANCELLED = N_("Nothing was erased.")
+FORGET_NOT_YOURS = N_("This button belongs to someone else's /forget; nothing was erased.")
+NOT_KEPT = N_(
     "My database is unreachable right now, so I did not keep this photo and cannot take "
     "your answer for it. Send it again later if you want it counted."
 )
-BUTTON_UNKNOWN = "That button is not one of mine; nothing was changed."
-FORGET_EXPIRED = "This confirmation has expired and nothing was erased. Send /forget again."
-PRIVACY = (
+BUTTON_UNKNOWN = N_("That button is not one of mine; nothing was changed.")
+FORGET_EXPIRED = N_("This confirmation has expired and nothing was erased. Send /forget again.")
+PRIVACY = N_(
     "What I store: each picture you send exactly as received, its size and type, the 28x28 "
     "version I made of it, its cluster and distance, the model version, your Telegram user "
     "and chat id, the message id and the time, and the digit you pick under the reply.\n"
@@ -81,119 +109,267 @@ PRIVACY = (
     "Your pictures are never shown to anyone else: the samples in replies are MNIST images.\n"
     "To erase everything of yours now, send /forget."
 )
-RETENTION_FOREVER = "until you erase them with /forget"
-RETENTION_DAYS = "{days} days, then they are deleted automatically (or earlier with /forget)"
+RETENTION_FOREVER = N_("until you erase them with /forget")
+NEVER = N_("never")
+# How a retraining run ended, as recorded by bot/retrain.py.
+RUN_RESULTS = {
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "rejected": N_("rejected"),
+    "running": N_("running"),
+}
+# The reasons model.preprocess gives (its PreprocessError messages, numbers as {fields}), so
+# they can be said in the user's language too; one it adds later is said in English.
+PREPROCESS_REASONS = [
+    N_(
+        "I could not find a digit in this picture; write one digit in dark ink on plain paper "
+        "and photograph it up close, in good light."
+    ),
+    N_(
+        "The image has {width}x{height} pixels, more than the {limit} allowed; send a "
+        "smaller photo."
+    ),
+    N_("The image is only {width}x{height} pixels; send one at least {side} pixels high or wide."),
+    N_("The image file is damaged or in a form I cannot read; send it again as a photo."),
+    N_("That is not an image; send a photo of a handwritten digit."),
+    N_("The image has too many pixels to be processed safely; send a smaller photo."),
+    N_("That is not an image I can read; send a JPEG or PNG photo of a handwritten digit."),
+]
 
 
-def rate_limited(seconds: float) -> str:
+def help_text(lang: str) -> str:
+    """What the bot does in three lines, then the commands."""
+    lines = [f"/{name} — {say(lang, about)}" for name, about in COMMANDS + ADMIN_COMMANDS]
+    intro = say(lang, HELP, mnist=number(lang, MNIST_TRAINING_IMAGES))
+    return intro + "\n\n" + "\n".join(lines)
+
+
+def commands(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
+    """The command menu (setMyCommands) in `lang`; with `admin`, the admin commands too."""
+    listed = COMMANDS + ADMIN_COMMANDS if admin else COMMANDS
+    return [(name, say(lang, about)) for name, about in listed]
+
+
+def rate_limited(lang: str, seconds: float) -> str:
     """The user is sending too fast: say when the next photo will be accepted."""
-    wait = max(1, math.ceil(seconds))
-    return f"That is a lot of photos at once. Please send the next one in {_count(wait, 'second')}."
-
-
-def too_big(limit_mb: float) -> str:
-    """The file exceeds MAX_IMAGE_MB."""
-    return f"That file is too big for me. Please send a picture under {limit_mb:g} MB."
-
-
-def unreadable(reason: str) -> str:
-    """Preprocessing refused the picture; its reason is already a sentence a user can act on."""
-    return f"I could not read a digit in that picture. {reason}"
-
-
-def cluster_label(cluster: int, names: Mapping[int, str]) -> str:
-    """'cluster 3' or 'cluster 3 “seven”' when an admin named it."""
-    name = names.get(cluster)
-    return f"cluster {cluster} “{name}”" if name else f"cluster {cluster}"
-
-
-def typicality_words(typicality: float) -> str:
-    """Plain words for the typicality score, so the number is not left to interpretation."""
-    if typicality >= 0.6:
-        return "very typical"
-    if typicality >= 0.3:
-        return "fairly typical"
-    if typicality >= 0.1:
-        return "unusual"
-    return "quite unusual"
-
-
-def reply_caption(
-    cluster: int, typicality: float, model_version: str, names: Mapping[int, str]
-) -> str:
-    """The caption under the reply picture."""
-    return (
-        f"This looks like {cluster_label(cluster, names)}.\n"
-        f"It is {typicality_words(typicality)} for that cluster: more typical than "
-        f"{typicality:.0%} of the cluster's training images.\n"
-        f"Model {model_version}. Which digit was it?"
+    return plural(
+        lang,
+        "That is a lot of photos at once. Please send the next one in {count} second.",
+        "That is a lot of photos at once. Please send the next one in {count} seconds.",
+        max(1, math.ceil(seconds)),
     )
 
 
-def outlier_caption(model_version: str) -> str:
+def too_big(lang: str, limit_mb: float) -> str:
+    """The file exceeds MAX_IMAGE_MB."""
+    return say(
+        lang,
+        N_("That file is too big for me. Please send a picture under {limit} MB."),
+        limit=number(lang, limit_mb),
+    )
+
+
+def unreadable(lang: str, reason: str) -> str:
+    """Preprocessing refused the picture; its reason is already a sentence a user can act on."""
+    return say(
+        lang, N_("I could not read a digit in that picture. {reason}"), reason=_reason(lang, reason)
+    )
+
+
+def _reason(lang: str, reason: str) -> str:
+    """`reason` in `lang` if it is one of PREPROCESS_REASONS, its numbers written for `lang`."""
+    for template in PREPROCESS_REASONS:
+        pattern = re.escape(template)
+        for field in re.findall(r"\{(\w+)\}", template):
+            pattern = pattern.replace(re.escape("{" + field + "}"), f"(?P<{field}>[0-9,]+)")
+        match = re.fullmatch(pattern, reason)
+        if match:
+            numbers = {key: int(value.replace(",", "")) for key, value in match.groupdict().items()}
+            return say(lang, template, **{key: number(lang, n) for key, n in numbers.items()})
+    return reason
+
+
+def cluster_label(lang: str, cluster: int, names: Mapping[int, str]) -> str:
+    """'cluster 3' or 'cluster 3 “seven”' when an admin named it."""
+    name = names.get(cluster)
+    if name:
+        return say(lang, N_("cluster {cluster} “{name}”"), cluster=cluster, name=name)
+    return say(lang, N_("cluster {cluster}"), cluster=cluster)
+
+
+def typicality_words(lang: str, typicality: float) -> str:
+    """Plain words for the typicality score, so the number is not left to interpretation."""
+    if typicality >= 0.6:
+        return say(lang, N_("very typical"))
+    if typicality >= 0.3:
+        return say(lang, N_("fairly typical"))
+    if typicality >= 0.1:
+        return say(lang, N_("unusual"))
+    return say(lang, N_("quite unusual"))
+
+
+def reply_caption(
+    lang: str, cluster: int, typicality: float, model_version: str, names: Mapping[int, str]
+) -> str:
+    """The caption under the reply picture."""
+    return say(
+        lang,
+        N_(
+            "This looks like {cluster}.\n"
+            "It is {words} for that cluster: more typical than {share} of the cluster's "
+            "training images.\n"
+            "Model {version}. Which digit was it?"
+        ),
+        cluster=cluster_label(lang, cluster, names),
+        words=typicality_words(lang, typicality),
+        share=percent(lang, typicality),
+        version=model_version,
+    )
+
+
+def outlier_caption(lang: str, model_version: str) -> str:
     """Caption for a picture far from every cluster."""
-    return f"{NOT_A_DIGIT}\nModel {model_version}."
+    return say(lang, NOT_A_DIGIT) + "\n" + model_line(lang, model_version)
 
 
-def feedback_thanks(digit: int) -> str:
+def not_kept(lang: str, caption: str) -> str:
+    """A reply's caption when the database could not keep the photo."""
+    return f"{caption}\n{say(lang, NOT_KEPT)}"
+
+
+def model_line(lang: str, model_version: str) -> str:
+    """'Model 2026...'."""
+    return say(lang, N_("Model {version}."), version=model_version)
+
+
+def feedback_thanks(lang: str, digit: int) -> str:
     """Acknowledges a feedback button."""
-    return f"Thanks! Noted: it was a {digit}."
+    return say(lang, N_("Thanks! Noted: it was a {digit}."), digit=digit)
 
 
-def cluster_caption(cluster: int, count: int, names: Mapping[int, str]) -> str:
+def cluster_caption(lang: str, cluster: int, count: int, names: Mapping[int, str]) -> str:
     """Caption under /cluster N's grid."""
-    return f"Typical members of {cluster_label(cluster, names)} ({count} shown)."
+    return plural(
+        lang,
+        "Typical members of {cluster} ({count} shown).",
+        "Typical members of {cluster} ({count} shown).",
+        count,
+        cluster=cluster_label(lang, cluster, names),
+    )
 
 
-def cluster_named(cluster: int, name: str) -> str:
+def cluster_named(lang: str, cluster: int, name: str) -> str:
     """Confirms /name."""
-    return f"Cluster {cluster} is now called “{name}”."
+    return say(lang, N_("Cluster {cluster} is now called “{name}”."), cluster=cluster, name=name)
 
 
-def model_info(version: str, metadata: Mapping[str, Any], k: int) -> str:
+def name_usage(lang: str, k: int) -> str:
+    """How to use /name, with this model's cluster numbers."""
+    return say(lang, NAME_USAGE, last=k - 1, longest=NAME_MAX_LENGTH)
+
+
+def model_info(lang: str, version: str, metadata: Mapping[str, Any], k: int) -> str:
     """The /model answer: version, when and on what it was trained, its MNIST metrics."""
-    lines = [f"Model {version}, {k} clusters."]
+    lines = [
+        plural(
+            lang,
+            "Model {version}, {count} cluster.",
+            "Model {version}, {count} clusters.",
+            k,
+            version=version,
+        )
+    ]
     trained_at = metadata.get("trained_at")
     if trained_at:
-        lines.append(f"Trained {trained_at}.")
+        lines.append(say(lang, N_("Trained {when}."), when=_when(lang, str(trained_at))))
     n_train, n_extra = metadata.get("n_train"), metadata.get("n_extra") or 0
     if n_train is not None:
-        lines.append(f"Trained on {n_train} MNIST images and {n_extra} images from users.")
+        users = plural(
+            lang,
+            "{count} image from users",
+            "{count} images from users",
+            int(n_extra),
+        )
+        lines.append(
+            plural(
+                lang,
+                "Trained on {count} MNIST image and {users}.",
+                "Trained on {count} MNIST images and {users}.",
+                int(n_train),
+                users=users,
+            )
+        )
     metrics = metadata.get("metrics")
     if metrics:
         lines.append(
-            "On MNIST's test set: accuracy {:.1%} (clusters matched to digits), "
-            "NMI {:.3f}, ARI {:.3f}.".format(metrics["acc"], metrics["nmi"], metrics["ari"])
+            say(
+                lang,
+                N_(
+                    "On MNIST's test set: accuracy {acc} (clusters matched to digits), "
+                    "NMI {nmi}, ARI {ari}."
+                ),
+                acc=percent(lang, metrics["acc"], 1),
+                nmi=number(lang, metrics["nmi"], 3),
+                ari=number(lang, metrics["ari"], 3),
+            )
         )
     else:
-        lines.append("It has not been measured against MNIST's labels.")
+        lines.append(say(lang, N_("It has not been measured against MNIST's labels.")))
     return "\n".join(lines)
 
 
-def forgotten(count: int) -> str:
+def forgotten(lang: str, count: int) -> str:
     """After /forget: how many images were erased."""
-    return f"Done: I erased {_count(count, 'photo')} and everything I recorded about you."
+    return plural(
+        lang,
+        "Done: I erased {count} photo and everything I recorded about you.",
+        "Done: I erased {count} photos and everything I recorded about you.",
+        count,
+    )
 
 
-def privacy(retention_days: int | None) -> str:
+def privacy(lang: str, retention_days: int | None) -> str:
     """The /privacy answer, with the retention actually configured."""
     if retention_days:
-        return PRIVACY.format(retention=RETENTION_DAYS.format(days=retention_days))
-    return PRIVACY.format(retention=RETENTION_FOREVER)
+        retention = plural(
+            lang,
+            "{count} day, then they are deleted automatically (or earlier with /forget)",
+            "{count} days, then they are deleted automatically (or earlier with /forget)",
+            retention_days,
+        )
+    else:
+        retention = say(lang, RETENTION_FOREVER)
+    return say(lang, PRIVACY, retention=retention)
 
 
-def user_stats(images: int, outliers: int, feedback: int, per_cluster: Mapping[int, int]) -> str:
+def user_stats(
+    lang: str, images: int, outliers: int, feedback: int, per_cluster: Mapping[int, int]
+) -> str:
     """A user's own /stats."""
     if not images:
-        return "You have not sent me any photos yet."
-    lines = [f"You have sent me {_count(images, 'photo')}; {outliers} did not look like a digit."]
-    lines.append(f"You told me the real digit for {feedback} of them.")
+        return say(lang, N_("You have not sent me any photos yet."))
+    lines = [
+        plural(lang, "You have sent me {count} photo.", "You have sent me {count} photos.", images),
+        plural(
+            lang,
+            "{count} of them did not look like a digit.",
+            "{count} of them did not look like a digit.",
+            outliers,
+        ),
+        plural(
+            lang,
+            "You told me the real digit for {count} of them.",
+            "You told me the real digit for {count} of them.",
+            feedback,
+        ),
+    ]
     if per_cluster:
-        lines.append("By cluster: " + _per_cluster(per_cluster) + ".")
+        lines.append(say(lang, N_("By cluster: {counts}."), counts=_per_cluster(lang, per_cluster)))
     return "\n".join(lines)
 
 
 def global_stats(
+    lang: str,
     images: int,
     users: int,
     today: int,
@@ -204,32 +380,87 @@ def global_stats(
 ) -> str:
     """An admin's /stats: totals across all users."""
     live = (
-        f"{accuracy:.1%} of {feedback} answers match their cluster"
+        plural(
+            lang,
+            "{share} of {count} answer match their cluster",
+            "{share} of {count} answers match their cluster",
+            feedback,
+            share=percent(lang, accuracy, 1),
+        )
         if accuracy is not None
-        else "no feedback yet"
+        else say(lang, N_("no feedback yet"))
     )
+    photos = plural(lang, "{count} photo", "{count} photos", images)
+    people = plural(lang, "{count} user", "{count} users", users)
+    counts = _per_cluster(lang, per_cluster) or say(lang, N_("none yet"))
     return "\n".join(
         [
-            f"All users: {_count(images, 'photo')} from {_count(users, 'user')}, {today} today.",
-            "By cluster: " + (_per_cluster(per_cluster) or "none yet") + ".",
-            f"Live accuracy: {live}.",
-            f"Last retraining: {last_retrain}.",
+            say(
+                lang,
+                N_("All users: {photos} from {users}, {today} today."),
+                photos=photos,
+                users=people,
+                today=number(lang, today),
+            ),
+            say(lang, N_("By cluster: {counts}."), counts=counts),
+            say(lang, N_("Live accuracy: {live}."), live=live),
+            say(lang, N_("Last retraining: {run}."), run=last_retrain),
         ]
     )
 
 
 def retrain_summary(
-    started_at: datetime, outcome: str | None, state: str, detail: str | None
+    lang: str, started_at: datetime, outcome: str | None, state: str, detail: str | None
 ) -> str:
-    """One line about a retraining run for /stats."""
-    when = started_at.strftime("%Y-%m-%d %H:%M UTC")
+    """One line about a retraining run for /stats; `detail` is the run's own record."""
     result = outcome or state
-    return f"{when}, {result}" + (f" ({detail})" if detail else "")
+    line = f"{moment(lang, started_at)}, {say(lang, RUN_RESULTS.get(result, result))}"
+    return line + (f" ({detail})" if detail else "")
 
 
-def _per_cluster(per_cluster: Mapping[int, int]) -> str:
-    return ", ".join(f"{cluster}: {count}" for cluster, count in sorted(per_cluster.items()))
+def _when(lang: str, iso: str) -> str:
+    """An ISO timestamp from a model file written for the language (as is if it is not one)."""
+    try:
+        return moment(lang, datetime.fromisoformat(iso))
+    except ValueError:
+        return iso
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def _per_cluster(lang: str, per_cluster: Mapping[int, int]) -> str:
+    return ", ".join(
+        f"{cluster}: {number(lang, count)}" for cluster, count in sorted(per_cluster.items())
+    )
+
+
+# Words drawn in the admins' pictures (bot/admin_pictures.py).
+PHOTOS_PER_DAY = N_("Photos per day and cluster, last {days} days")
+OUTLIERS = N_("outliers")
+FEEDBACK_MATRIX = N_("What users said it was: cluster × digit, count and share of the row")
+CLUSTER = N_("cluster")
+DIGIT_SAID = N_("digit said")
+TRUE_DIGIT = N_("true digit, MNIST test split")
+TYPICAL_MEMBERS = N_("16 most typical members")
+MODEL = N_("Model {version}")
+NO_TEST_SPLIT = N_("No MNIST test split here to measure it on")
+
+
+def live_accuracy_title(lang: str, share: float | None, feedback: int) -> str:
+    """The title of the admins' /stats picture."""
+    if share is None:
+        return say(lang, N_("Live accuracy: no feedback yet"))
+    return plural(
+        lang,
+        "Live accuracy {share} ({count} answer)",
+        "Live accuracy {share} ({count} answers)",
+        feedback,
+        share=percent(lang, share, 1),
+    )
+
+
+def model_sheet_title(lang: str, accuracy: float) -> str:
+    """The subtitle of the picture sent when a retraining ends."""
+    return say(
+        lang,
+        N_("Accuracy on MNIST's test split: {acc} (clusters matched to digits)"),
+        acc=percent(lang, accuracy, 1),
+    )

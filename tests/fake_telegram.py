@@ -88,6 +88,7 @@ class FakeTelegram:
         self._posts: set[asyncio.Task[None]] = set()
         self._deliverer: asyncio.Task[None] | None = None
         self.webhook_failures = 0  # deliveries the bot did not accept (each is retried)
+        self.languages: dict[int, str] = {}  # user id -> the language_code their Telegram sends
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()
@@ -174,7 +175,7 @@ class FakeTelegram:
             "message_id": message_id,
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private", "first_name": f"user{user_id}"},
-            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "from": self._user(user_id),
             **content,
         }
         self._from_users[(chat_id, message_id)] = message
@@ -191,13 +192,20 @@ class FakeTelegram:
         }
         query = {
             "id": query_id,
-            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "from": self._user(user_id),
             "chat_instance": str(chat_id),
             "message": message,
             "data": data,
         }
         self.push_update({"callback_query": query})
         return query_id
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        """The `from` of a user's update, with their language_code if `languages` has one."""
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if user_id in self.languages:
+            user["language_code"] = self.languages[user_id]
+        return user
 
     def push_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue an update (an update_id is added) for the next getUpdates; returns it."""

@@ -134,8 +134,8 @@ async def test_each_kind_of_file_gets_a_true_reply_and_only_pictures_are_stored(
     if case.outcome != "cluster":
         expected = {
             "not a picture": texts.NOT_A_PICTURE_FILE,
-            "too big": texts.too_big(MAX_MB),
-        }.get(case.outcome, texts.unreadable(""))
+            "too big": texts.too_big("en", MAX_MB),
+        }.get(case.outcome, texts.unreadable("en", ""))
         assert reply["text"].startswith(expected)
         assert case.reason in reply["text"]
         assert stored is None
@@ -170,7 +170,7 @@ async def test_a_document_claiming_more_than_the_limit_is_refused_before_downloa
 
     [reply] = await bot.telegram.wait_for_replies(user, 1)
 
-    assert reply["text"] == texts.too_big(MAX_MB)
+    assert reply["text"] == texts.too_big("en", MAX_MB)
     await bot.settle()
     assert len(bot.telegram.calls_of("getFile")) == downloads
     assert await bot.storage.find_image(user, message_id) is None
@@ -188,5 +188,5 @@ async def test_a_file_bigger_than_it_claims_is_refused_after_download(
     [reply] = await bot.telegram.wait_for_replies(user, 1)
 
     assert len(big) > MAX_MB * 1024 * 1024
-    assert reply["text"] == texts.too_big(MAX_MB)
+    assert reply["text"] == texts.too_big("en", MAX_MB)
     assert await bot.storage.find_image(user, message_id) is None

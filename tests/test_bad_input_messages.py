@@ -120,7 +120,7 @@ async def test_text_that_is_not_a_picture_is_told_what_to_send(bot: RunningBot, 
 
     reply = await _say(bot, user, text)
 
-    assert reply in (texts.NOT_AN_IMAGE, texts.HELP)
+    assert reply in (texts.NOT_AN_IMAGE, texts.help_text("en"))
     assert await _total_images(bot) == before
 
 
@@ -159,7 +159,7 @@ async def test_rtl_and_emoji_names_are_kept_exactly_and_shown(
     reply = await _say(bot, ADMIN_ID, f"/name {cluster} {name}")
     _, second = await _photo(bot, user, digit)
 
-    assert reply == texts.cluster_named(cluster, name)
+    assert reply == texts.cluster_named("en", cluster, name)
     assert (await bot.storage.cluster_names())[cluster] == name
     assert f"“{name}”" in second["caption"]
 
@@ -169,7 +169,7 @@ async def test_sql_looking_names_are_stored_as_text(bot: RunningBot) -> None:
 
     reply = await _say(bot, ADMIN_ID, f"/name 1 {SQL}")
 
-    assert reply == texts.cluster_named(1, SQL)
+    assert reply == texts.cluster_named("en", 1, SQL)
     assert (await bot.storage.cluster_names())[1] == SQL
     assert await _total_images(bot) == before
 
@@ -179,7 +179,7 @@ async def test_names_longer_than_the_limit_in_emoji_are_refused(bot: RunningBot)
 
     reply = await _say(bot, ADMIN_ID, "/name 2 " + "👍🏽" * texts.NAME_MAX_LENGTH)
 
-    assert reply == texts.NAME_USAGE.format(last=bot.models.current.k - 1)
+    assert reply == texts.name_usage("en", bot.models.current.k)
     assert await bot.storage.cluster_names() == names_before
 
 
@@ -282,7 +282,7 @@ async def test_an_edited_photo_message_is_not_answered_or_stored_again(
     await bot.telegram.wait_for_replies(user, 2)
     await bot.settle()
 
-    assert [m.get("text") for m in bot.telegram.sent[user]][1:] == [texts.HELP]
+    assert [m.get("text") for m in bot.telegram.sent[user]][1:] == [texts.help_text("en")]
     assert (await bot.storage.user_stats(user)).images == 1
 
 
@@ -323,7 +323,7 @@ async def test_replayed_feedback_keeps_the_last_answer_once(
             user, user, reply["message_id"], f"fb:{image_id}:{choice}"
         )
         answer = await _answer(bot, query)
-        assert answer["text"] == texts.feedback_thanks(choice)
+        assert answer["text"] == texts.feedback_thanks("en", choice)
 
     stored = await bot.storage.get_image(image_id)
     assert stored is not None
@@ -375,8 +375,8 @@ async def test_a_replayed_forget_confirmation_erases_only_what_is_new(
     await _answer(bot, bot.telegram.press_button(user, user, question["message_id"], yes))
     first = bot.telegram.message(user, question["message_id"])
     assert first is not None
-    assert first["text"] == texts.forgotten(1)
+    assert first["text"] == texts.forgotten("en", 1)
     await _answer(bot, bot.telegram.press_button(user, user, question["message_id"], yes))
 
     assert (await bot.storage.user_stats(user)).images == 0
-    assert bot.telegram.message(user, question["message_id"])["text"] == texts.forgotten(0)
+    assert bot.telegram.message(user, question["message_id"])["text"] == texts.forgotten("en", 0)

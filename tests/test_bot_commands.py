@@ -22,7 +22,11 @@ async def bot(tmp_path: Path, model_path: Path):
 
 
 async def test_commands_are_registered_at_start(bot: RunningBot) -> None:
-    [call] = [c for c in bot.telegram.calls_of("setMyCommands") if "scope" not in c.params]
+    [call] = [
+        c
+        for c in bot.telegram.calls_of("setMyCommands")
+        if "scope" not in c.params and "language_code" not in c.params
+    ]
     names = [command["command"] for command in call.params["commands"]]
     assert names == [name for name, _ in texts.COMMANDS]
 
@@ -34,9 +38,9 @@ async def test_start_and_help_say_what_the_bot_does_and_list_commands(bot: Runni
 
     replies = await bot.telegram.wait_for_replies(CHAT, 3)
 
-    assert [r["text"] for r in replies] == [texts.HELP] * 3
-    assert "/cluster" in texts.HELP
-    assert "/forget" in texts.HELP
+    assert [r["text"] for r in replies] == [texts.help_text("en")] * 3
+    assert "/cluster" in texts.help_text("en")
+    assert "/forget" in texts.help_text("en")
 
 
 async def test_model_reports_version_training_and_metrics(bot: RunningBot) -> None:
@@ -46,7 +50,7 @@ async def test_model_reports_version_training_and_metrics(bot: RunningBot) -> No
 
     model = bot.models.current
     assert model.version in reply["text"]
-    assert str(model.metadata["n_train"]) in reply["text"]
+    assert f"{model.metadata['n_train']:,}" in reply["text"]
     if model.metadata.get("metrics"):
         assert f"{model.metadata['metrics']['acc']:.1%}" in reply["text"]
 
@@ -86,9 +90,9 @@ async def test_name_is_admin_only_and_shows_in_captions(bot: RunningBot, mnist: 
     await tg.wait_for_replies(ADMIN_ID, 2)
     tg.send_text(ADMIN_ID, ADMIN_ID, f"/name {cluster} семь 七")
     replies = await tg.wait_for_replies(ADMIN_ID, 3)
-    usage = texts.NAME_USAGE.format(last=bot.models.current.k - 1)
+    usage = texts.name_usage("en", bot.models.current.k)
     assert [r["text"] for r in replies[:2]] == [usage, usage]
-    assert replies[2]["text"] == texts.cluster_named(cluster, "семь 七")
+    assert replies[2]["text"] == texts.cluster_named("en", cluster, "семь 七")
     assert await bot.storage.cluster_names() == {cluster: "семь 七"}
 
     tg.send_photo_from_user(USER, CHAT, photo)
@@ -112,7 +116,7 @@ async def test_stats_are_own_counts_for_users_and_totals_for_admins(
     digits = mnist.test_images[:2]
     tg.send_text(USER, CHAT, "/stats")
     [empty] = await tg.wait_for_replies(CHAT, 1)
-    assert empty["text"] == texts.user_stats(0, 0, 0, {})
+    assert empty["text"] == texts.user_stats("en", 0, 0, 0, {})
 
     for digit in digits:
         tg.send_photo_from_user(USER, CHAT, photo_of(digit))
@@ -124,7 +128,7 @@ async def test_stats_are_own_counts_for_users_and_totals_for_admins(
 
     assert own.startswith("You have sent me 2 photos")
     assert "All users" not in own
-    assert admin["text"].startswith(texts.user_stats(0, 0, 0, {}))
+    assert admin["text"].startswith(texts.user_stats("en", 0, 0, 0, {}))
     assert "All users: 2 photos from 1 user, 2 today." in admin["text"]
     assert "Last retraining: never." in admin["text"]
 

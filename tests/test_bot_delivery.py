@@ -82,7 +82,7 @@ async def test_an_unexpected_failure_is_logged_and_the_user_told(
     assert reply["text"] == texts.WORKING_ON_IT_FAILED
     assert any(r.message == "failed to handle an update" for r in caplog.records)
     tg.send_text(USER, USER, "/help")
-    assert (await tg.wait_for_replies(USER, 2))[-1]["text"] == texts.HELP
+    assert (await tg.wait_for_replies(USER, 2))[-1]["text"] == texts.help_text("en")
 
 
 async def test_a_slow_picture_does_not_hold_up_other_users(

@@ -71,8 +71,8 @@ async def test_too_big_corrupt_and_blank_pictures_get_short_true_answers(
     replies = await tg.wait_for_replies(CHAT, 3)
 
     texts_sent = sorted(r["text"] for r in replies)
-    assert texts.too_big(1) in texts_sent
-    unreadable = [t for t in texts_sent if t.startswith(texts.unreadable(""))]
+    assert texts.too_big("en", 1) in texts_sent
+    unreadable = [t for t in texts_sent if t.startswith(texts.unreadable("en", ""))]
     assert len(unreadable) == 2
     assert not tg.calls_of("sendPhoto")
     assert len(tg.calls_of("getFile")) == 2

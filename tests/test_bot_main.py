@@ -149,7 +149,7 @@ async def test_a_session_then_sigterm_finishes_the_photo_in_hand_and_never_logs_
             _, stderr_bytes = await asyncio.wait_for(process.communicate(), 60)
 
     stderr = stderr_bytes.decode()
-    assert welcome["text"] == texts.HELP
+    assert welcome["text"] == texts.help_text("en")
     assert process.returncode == 0
     assert "photo" in tg.sent[USER][1]
     assert "bot ready" in stderr
@@ -202,7 +202,7 @@ async def test_webhook_mode_accepts_only_telegram_signed_updates(
     assert forged.status == 403
     assert signed.status == 200
     assert replied_before_the_answer == 1  # confirmed to Telegram only once handled
-    assert reply["text"] == texts.HELP
+    assert reply["text"] == texts.help_text("en")
     assert len(tg.sent[USER]) == 1
     assert not tg.calls_of("getUpdates")
     assert process.returncode == 0

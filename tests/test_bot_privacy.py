@@ -45,7 +45,7 @@ async def test_feedback_is_kept_for_the_owner_and_marked_on_the_keyboard(
     [answer] = await tg.wait_for_calls("answerCallbackQuery", 1)
     await tg.wait_for_calls("editMessageReplyMarkup", 1)
 
-    assert answer.params["text"] == texts.feedback_thanks(7)
+    assert answer.params["text"] == texts.feedback_thanks("en", 7)
     keyboard = tg.message(OWNER, reply["message_id"])["reply_markup"]["inline_keyboard"]
     labels = [button["text"] for row in keyboard for button in row]
     assert labels == ["0", "1", "2", "3", "4", "5", "6", "✓ 7", "8", "9"]
@@ -80,7 +80,7 @@ async def test_privacy_says_what_why_how_long_and_how_to_erase(bot: RunningBot) 
 
     [reply] = await bot.telegram.wait_for_replies(OWNER, 1)
 
-    assert reply["text"] == texts.privacy(30)
+    assert reply["text"] == texts.privacy("en", 30)
     assert "30 days" in reply["text"]
     assert "/forget" in reply["text"]
 
@@ -113,7 +113,7 @@ async def test_forget_erases_only_after_the_owner_confirms(
     tg.press_button(OWNER, OWNER, question["message_id"], yes["callback_data"])
     await tg.wait_for_calls("editMessageText", 2)
 
-    assert tg.message(OWNER, question["message_id"])["text"] == texts.forgotten(2)
+    assert tg.message(OWNER, question["message_id"])["text"] == texts.forgotten("en", 2)
     assert (await bot.storage.user_stats(OWNER)).images == 0
     assert (await bot.storage.user_stats(OTHER)).images == 1
     forged = tg.calls_of("answerCallbackQuery")[0]

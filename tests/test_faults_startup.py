@@ -56,6 +56,6 @@ async def test_getupdates_failing_with_5xx_and_429_is_backed_off_and_recovered(
         tg.send_text(USER, USER, "/start")
         replies = await tg.wait_for_replies(USER, 2, within=60)
 
-    assert reply["text"] == texts.HELP
-    assert [r["text"] for r in replies] == [texts.HELP, texts.HELP]
+    assert reply["text"] == texts.help_text("en")
+    assert [r["text"] for r in replies] == [texts.help_text("en"), texts.help_text("en")]
     assert len(tg.calls_of("sendMessage")) == 4

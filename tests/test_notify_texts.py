@@ -37,8 +37,8 @@ def test_retrain_finished_shows_quality_size_and_changes() -> None:
     )
     first, second, third = text.splitlines()
     assert first == "✅ Retrained in 4m12s: ACC 97.6% · NMI 93.1% · 41 answers would change"
-    assert second == "60000 MNIST + 132 user images · model 20261125T194000Z-3f2a1b"
-    assert third == "cluster sizes: 5923 6742"
+    assert second == "60,000 MNIST + 132 user images · model 20261125T194000Z-3f2a1b"
+    assert third == "cluster sizes: 5,923 / 6,742"
 
 
 def test_retrain_finished_without_labels_says_so() -> None:

@@ -10,6 +10,7 @@ from telegram import Update
 
 from bot import texts
 from bot.context import BotContext
+from bot.i18n import user_language
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
@@ -22,7 +23,9 @@ def admin_only(handler: Handler) -> Handler:
         user = update.effective_user
         if user is None or user.id not in context.settings.admin_ids:
             if update.effective_message:
-                await update.effective_message.reply_text(texts.ADMIN_ONLY)
+                await update.effective_message.reply_text(
+                    texts.say(user_language(update), texts.ADMIN_ONLY)
+                )
             return
         await handler(update, context)
 
@@ -35,6 +38,7 @@ async def name_cluster(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
+    lang = user_language(update)
     k = context.models.current.k
     args = context.args or []
     name = " ".join(args[1:]).strip()
@@ -44,11 +48,11 @@ async def name_cluster(update: Update, context: BotContext) -> None:
         or int(args[0]) >= k
         or len(name) > texts.NAME_MAX_LENGTH
     ):
-        await message.reply_text(texts.NAME_USAGE.format(last=k - 1))
+        await message.reply_text(texts.name_usage(lang, k))
         return
     cluster = int(args[0])
     await context.storage.set_cluster_name(cluster, name, update.effective_user.id)
-    await message.reply_text(texts.cluster_named(cluster, name))
+    await message.reply_text(texts.cluster_named(lang, cluster, name))
 
 
 @admin_only
@@ -60,4 +64,5 @@ async def retrain_now(update: Update, context: BotContext) -> None:
     started = await context.retrainer.start(
         trigger=f"admin {update.effective_user.id}", requested_by=message.chat_id
     )
-    await message.reply_text(texts.RETRAIN_STARTED if started else texts.RETRAIN_BUSY)
+    reply = texts.RETRAIN_STARTED if started else texts.RETRAIN_BUSY
+    await message.reply_text(texts.say(user_language(update), reply))

@@ -7,8 +7,9 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden
 
-from bot import texts
+from bot import pushes, texts
 from bot.context import NOTIFIER, BotContext
+from bot.i18n import user_language
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ async def explain_what_to_send(update: Update, context: BotContext) -> None:
     if message is None:
         return
     reply = texts.NOT_A_PICTURE_FILE if message.document else texts.NOT_AN_IMAGE
-    await message.reply_text(reply)
+    await message.reply_text(texts.say(user_language(update), reply))
 
 
 async def answer_unknown_button(update: Update, context: BotContext) -> None:
@@ -28,7 +29,9 @@ async def answer_unknown_button(update: Update, context: BotContext) -> None:
     An unanswered callback query leaves the user's button spinning.
     """
     if update.callback_query:
-        await update.callback_query.answer(texts.BUTTON_UNKNOWN, show_alert=True)
+        await update.callback_query.answer(
+            texts.say(user_language(update), texts.BUTTON_UNKNOWN), show_alert=True
+        )
 
 
 async def report_error(update: object, context: BotContext) -> None:
@@ -36,10 +39,12 @@ async def report_error(update: object, context: BotContext) -> None:
     log.error("failed to handle an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await context.bot.send_message(update.effective_chat.id, texts.WORKING_ON_IT_FAILED)
+            await context.bot.send_message(
+                update.effective_chat.id,
+                texts.say(user_language(update), texts.WORKING_ON_IT_FAILED),
+            )
         except Forbidden:
             log.info("user blocked the bot; cannot report the error to them")
     notifier = context.bot_data.get(NOTIFIER)
     if notifier is not None:
-        # The error's type only: its text can quote request details, the logs have the rest.
-        await notifier.push(f"Bot error: {type(context.error).__name__} (details in the logs)")
+        await notifier.push(pushes.bot_error(type(context.error).__name__))

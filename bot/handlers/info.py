@@ -6,13 +6,14 @@ from telegram import Update
 
 from bot import texts
 from bot.context import BotContext
+from bot.i18n import user_language
 from bot.render import render_samples
 
 
 async def show_help(update: Update, context: BotContext) -> None:
     """Say what the bot does in three lines, then the commands."""
     if update.effective_message:
-        await update.effective_message.reply_text(texts.HELP)
+        await update.effective_message.reply_text(texts.help_text(user_language(update)))
 
 
 async def show_model(update: Update, context: BotContext) -> None:
@@ -20,7 +21,7 @@ async def show_model(update: Update, context: BotContext) -> None:
     model = context.models.current
     if update.effective_message:
         await update.effective_message.reply_text(
-            texts.model_info(model.version, model.metadata, model.k)
+            texts.model_info(user_language(update), model.version, model.metadata, model.k)
         )
 
 
@@ -29,14 +30,15 @@ async def show_cluster(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
+    lang = user_language(update)
     model = context.models.current
     args = context.args or []
     if len(args) != 1 or not args[0].isdecimal() or int(args[0]) >= model.k:
-        await message.reply_text(texts.CLUSTER_USAGE.format(last=model.k - 1))
+        await message.reply_text(texts.say(lang, texts.CLUSTER_USAGE, last=model.k - 1))
         return
     cluster = int(args[0])
     samples = model.samples(cluster)
     picture = await context.models.run(render_samples, samples)
     names = await context.storage.cluster_names()
     shown = min(len(samples), 32)
-    await message.reply_photo(picture, caption=texts.cluster_caption(cluster, shown, names))
+    await message.reply_photo(picture, caption=texts.cluster_caption(lang, cluster, shown, names))

@@ -20,6 +20,7 @@ from telegram.constants import ChatAction
 
 from bot import texts
 from bot.context import BotContext
+from bot.i18n import user_language
 from bot.recognition import Recognition
 from bot.storage import IncomingImage, StorageUnavailableError
 from model.preprocess import PreprocessError
@@ -43,25 +44,26 @@ async def classify_photo(update: Update, context: BotContext) -> None:
     )
     if attachment is None:
         return
+    lang = user_language(update)
     mime_type = attachment.mime_type or "" if isinstance(attachment, Document) else "image/jpeg"
     limit = context.settings.max_image_bytes
     if attachment.file_size and attachment.file_size > limit:
-        await message.reply_text(texts.too_big(context.settings.max_image_mb))
+        await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
         return
     wait = context.limiter.acquire(user.id)
     if wait:
-        await message.reply_text(texts.rate_limited(wait))
+        await message.reply_text(texts.rate_limited(lang, wait))
         return
     async with _showing(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
         file = await attachment.get_file()
         data = bytes(await file.download_as_bytearray())
         if len(data) > limit:
-            await message.reply_text(texts.too_big(context.settings.max_image_mb))
+            await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
             return
         try:
             seen = await context.models.recognise(data)
         except PreprocessError as exc:
-            await message.reply_text(texts.unreadable(str(exc)))
+            await message.reply_text(texts.unreadable(lang, str(exc)))
             return
         try:
             saved = await context.storage.save_image(
@@ -70,11 +72,11 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         except StorageUnavailableError as exc:
             # Still answer; say plainly that the photo was not kept (no buttons: no row).
             log.warning("answering without keeping the photo: %s", exc)
-            await _reply(context, message, seen, None)
+            await _reply(context, message, lang, seen, None)
             return
         if not saved.created and saved.answered:
             return
-        await _reply(context, message, seen, saved.image_id)
+        await _reply(context, message, lang, seen, saved.image_id)
     try:
         await context.storage.mark_answered(saved.image_id)
     except StorageUnavailableError as exc:
@@ -102,7 +104,7 @@ def _incoming(
 
 
 async def _reply(
-    context: BotContext, message: Message, seen: Recognition, image_id: int | None
+    context: BotContext, message: Message, lang: str, seen: Recognition, image_id: int | None
 ) -> None:
     """The cluster with feedback buttons, or for an outlier only what the bot saw.
 
@@ -110,13 +112,15 @@ async def _reply(
     """
     keyboard = None
     if seen.is_outlier:
-        caption = texts.outlier_caption(seen.model_version)
+        caption = texts.outlier_caption(lang, seen.model_version)
     else:
         names = await _cluster_names(context) if image_id is not None else {}
-        caption = texts.reply_caption(seen.cluster, seen.typicality, seen.model_version, names)
+        caption = texts.reply_caption(
+            lang, seen.cluster, seen.typicality, seen.model_version, names
+        )
         keyboard = feedback_keyboard(image_id) if image_id is not None else None
     if image_id is None:
-        caption = f"{caption}\n{texts.NOT_KEPT}"
+        caption = texts.not_kept(lang, caption)
     await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
 
 

@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts
 from bot.context import BotContext
+from bot.i18n import user_language
 
 PATTERN = re.compile(r"^forget:(\d{1,18}):(\d{1,12}|no)$")
 CONFIRMATION_LIFETIME = 600  # seconds a /forget button stays valid
@@ -18,7 +19,9 @@ CLOCK_SKEW = 60  # seconds a button may seem to come from the future (several bo
 async def show_privacy(update: Update, context: BotContext) -> None:
     """What is stored, why, for how long, and how to erase it."""
     if update.effective_message:
-        await update.effective_message.reply_text(texts.privacy(context.settings.retention_days))
+        await update.effective_message.reply_text(
+            texts.privacy(user_language(update), context.settings.retention_days)
+        )
 
 
 async def ask_forget(update: Update, context: BotContext) -> None:
@@ -26,17 +29,21 @@ async def ask_forget(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
+    lang = user_language(update)
     keyboard = InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    texts.FORGET_YES, callback_data=f"forget:{user.id}:{int(time.time())}"
+                    texts.say(lang, texts.FORGET_YES),
+                    callback_data=f"forget:{user.id}:{int(time.time())}",
                 ),
-                InlineKeyboardButton(texts.FORGET_NO, callback_data=f"forget:{user.id}:no"),
+                InlineKeyboardButton(
+                    texts.say(lang, texts.FORGET_NO), callback_data=f"forget:{user.id}:no"
+                ),
             ]
         ]
     )
-    await message.reply_text(texts.FORGET_QUESTION, reply_markup=keyboard)
+    await message.reply_text(texts.say(lang, texts.FORGET_QUESTION), reply_markup=keyboard)
 
 
 async def confirm_forget(update: Update, context: BotContext) -> None:
@@ -45,17 +52,18 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
     match = PATTERN.match(query.data or "") if query else None
     if query is None or match is None:
         return
+    lang = user_language(update)
     if int(match.group(1)) != query.from_user.id:
-        await query.answer(texts.FORGET_NOT_YOURS, show_alert=True)
+        await query.answer(texts.say(lang, texts.FORGET_NOT_YOURS), show_alert=True)
         return
     if match.group(2) == "no":
         await query.answer()
-        await query.edit_message_text(texts.FORGET_CANCELLED)
+        await query.edit_message_text(texts.say(lang, texts.FORGET_CANCELLED))
         return
     if not -CLOCK_SKEW <= time.time() - int(match.group(2)) <= CONFIRMATION_LIFETIME:
         await query.answer()
-        await query.edit_message_text(texts.FORGET_EXPIRED)
+        await query.edit_message_text(texts.say(lang, texts.FORGET_EXPIRED))
         return
     erased = await context.storage.forget_user(query.from_user.id)
     await query.answer()
-    await query.edit_message_text(texts.forgotten(erased))
+    await query.edit_message_text(texts.forgotten(lang, erased))

@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot import texts
 from bot.context import BotContext
+from bot.i18n import user_language
 
 
 async def show_stats(update: Update, context: BotContext) -> None:
@@ -15,25 +16,30 @@ async def show_stats(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
+    lang = user_language(update)
     own = await context.storage.user_stats(user.id)
-    lines = [texts.user_stats(own.images, own.outliers, own.feedback, own.per_cluster)]
-    if user.id in context.settings.admin_ids:
-        total = await context.storage.global_stats(datetime.now(UTC))
-        run = total.last_retrain
-        last = (
-            texts.retrain_summary(run.started_at, run.outcome, run.state, run.detail)
-            if run
-            else "never"
+    lines = [texts.user_stats(lang, own.images, own.outliers, own.feedback, own.per_cluster)]
+    if user.id not in context.settings.admin_ids:
+        await message.reply_text(lines[0])
+        return
+    now = datetime.now(UTC)
+    total = await context.storage.global_stats(now)
+    run = total.last_retrain
+    last = (
+        texts.retrain_summary(lang, run.started_at, run.outcome, run.state, run.detail)
+        if run
+        else texts.say(lang, texts.NEVER)
+    )
+    lines.append(
+        texts.global_stats(
+            lang,
+            total.images,
+            total.users,
+            total.today,
+            total.per_cluster,
+            total.accuracy.share,
+            total.accuracy.feedback,
+            last,
         )
-        lines.append(
-            texts.global_stats(
-                total.images,
-                total.users,
-                total.today,
-                total.per_cluster,
-                total.accuracy.share,
-                total.accuracy.feedback,
-                last,
-            )
-        )
+    )
     await message.reply_text("\n\n".join(lines))
