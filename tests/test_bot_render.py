@@ -38,10 +38,23 @@ def test_reply_without_samples_is_only_the_seen_image() -> None:
     assert image.width == 28 * SEEN_SCALE + 2 * GAP
 
 
+def _bright_runs(line: np.ndarray) -> int:
+    """How many separate stretches of a row or column of pixels are bright."""
+    bright = np.concatenate([[False], line > 128, [False]])
+    return int(np.count_nonzero(bright[1:] & ~bright[:-1]))
+
+
 def test_samples_grid_has_eight_columns() -> None:
-    samples = np.full((32, 28, 28), 255, np.uint8)
-    image = _open(render_samples(samples))
-    assert image.width > 2 * image.height - 10
+    """40 samples, each a white square inside a dark margin: 8 tiles across, 4 down."""
+    samples = np.zeros((40, 28, 28), np.uint8)
+    samples[:, 6:22, 6:22] = 255
+    image = np.asarray(_open(render_samples(samples)).convert("L"))
+
+    across = [_bright_runs(image[y]) for y in range(image.shape[0])]
+    down = [_bright_runs(image[:, x]) for x in range(image.shape[1])]
+
+    assert max(across) == 8
+    assert max(down) == 4
 
 
 def test_replies_of_one_cluster_differ_only_in_what_the_bot_saw() -> None:
