@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -15,6 +15,7 @@ from postgres_schema import fresh_schema, libpq, schema_url
 
 from bot.storage import Storage, open_storage
 from model.data import Mnist, load_mnist
+from model.modelfile import load_model, save_model
 from model.train import TrainResult, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +93,17 @@ def model_path() -> Path:
     if not path.is_file():
         pytest.skip(f"model file {path} not found; train one or set MODEL_PATH")
     return path
+
+
+@pytest.fixture(scope="session")
+def model_as_version(model_path: Path) -> Callable[[Path, str], Path]:
+    """Save the served model under another version at a path: a retrain's file, in a moment."""
+    shipped = load_model(model_path)
+
+    def save(target: Path, version: str) -> Path:
+        return save_model(shipped.replace(metadata=dict(shipped.metadata, version=version)), target)
+
+    return save
 
 
 @pytest.fixture(scope="session")

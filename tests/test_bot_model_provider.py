@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from bot_harness import photo_of
 
 from bot.model_provider import ModelProvider
 from bot.recognition import PARENT_CHECK_EVERY, recognise
-from model.modelfile import ModelFileError, load_model, save_model
+from model.modelfile import ModelFileError, load_model
 from model.preprocess import PreprocessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +32,16 @@ def models_dir(tmp_path: Path) -> Path:
     return path
 
 
-def _copy_as_version(model_path: Path, target: Path, version: str, mtime: float) -> Path:
-    model = load_model(model_path)
-    model.metadata = dict(model.metadata, version=version)
-    save_model(model, target)
-    os.utime(target, (mtime, mtime))
-    return target
+@pytest.fixture
+def copy_as_version(model_as_version: Callable[[Path, str], Path]) -> Callable[..., Path]:
+    """A model file of `version` at `target`, last modified at `mtime` (newest first wins)."""
+
+    def copy(target: Path, version: str, mtime: float) -> Path:
+        model_as_version(target, version)
+        os.utime(target, (mtime, mtime))
+        return target
+
+    return copy
 
 
 def test_shipped_model_is_served_when_models_dir_is_empty(
@@ -51,10 +55,13 @@ def test_shipped_model_is_served_when_models_dir_is_empty(
 
 
 def test_newest_good_file_wins_and_damaged_ones_are_skipped(
-    models_dir: Path, model_path: Path, caplog: pytest.LogCaptureFixture
+    models_dir: Path,
+    model_path: Path,
+    copy_as_version: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _copy_as_version(model_path, models_dir / "old.npz", "old", 1_000_000)
-    _copy_as_version(model_path, models_dir / "new.npz", "new", 2_000_000)
+    copy_as_version(models_dir / "old.npz", "old", 1_000_000)
+    copy_as_version(models_dir / "new.npz", "new", 2_000_000)
     damaged = models_dir / "newest.npz"
     damaged.write_bytes(b"not a model")
     os.utime(damaged, (3_000_000, 3_000_000))
@@ -183,10 +190,10 @@ async def test_stopping_signals_are_left_to_the_bot(provider: ModelProvider, pho
 
 
 async def test_workers_follow_a_swap_to_the_new_version(
-    provider: ModelProvider, photo: bytes, models_dir: Path, model_path: Path
+    provider: ModelProvider, photo: bytes, models_dir: Path, copy_as_version: Callable[..., Path]
 ) -> None:
     await provider.recognise(photo)
-    path = _copy_as_version(model_path, models_dir / "next.npz", "next", 2_000_000)
+    path = copy_as_version(models_dir / "next.npz", "next", 2_000_000)
 
     provider.swap(load_model(path), path)
 
@@ -194,9 +201,9 @@ async def test_workers_follow_a_swap_to_the_new_version(
 
 
 async def test_served_model_whose_file_is_gone_is_still_used(
-    provider: ModelProvider, photo: bytes, models_dir: Path, model_path: Path
+    provider: ModelProvider, photo: bytes, models_dir: Path, copy_as_version: Callable[..., Path]
 ) -> None:
-    path = _copy_as_version(model_path, models_dir / "gone.npz", "gone", 2_000_000)
+    path = copy_as_version(models_dir / "gone.npz", "gone", 2_000_000)
     provider.swap(load_model(path), path)
     path.unlink()
 

@@ -7,6 +7,7 @@ minute boundary; the crontab parsing is tested on its own.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -207,21 +208,39 @@ async def test_retention_erases_only_old_images(bot: Bot) -> None:
     await _until(one_image_left)
 
 
-async def test_pick_up_job_serves_a_model_promoted_elsewhere(bot: Bot, model_path: Path) -> None:
-    serving = bot.provider.current
+async def test_pick_up_job_serves_a_model_promoted_elsewhere(
+    bot: Bot, model_as_version: Callable[[Path, str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
     bot.models_dir.mkdir(parents=True, exist_ok=True)
-    copy = bot.models_dir / "elsewhere.npz"
-    copy.write_bytes(await asyncio.to_thread(model_path.read_bytes))
-    await bot.storage.set_active_model("promoted-elsewhere", str(copy))
-    register_jobs(
-        bot.application,
-        Schedules(retrain=NEVER, status=NEVER, pick_up_every=timedelta(seconds=0.2)),
+    promoted = await asyncio.to_thread(
+        model_as_version, bot.models_dir / "promoted-elsewhere.npz", "promoted-elsewhere"
     )
+    await bot.storage.set_active_model("promoted-elsewhere", str(promoted))
+    every = timedelta(seconds=0.2)
+    register_jobs(bot.application, Schedules(retrain=NEVER, status=NEVER, pick_up_every=every))
 
     async def swapped() -> bool:
-        return bot.provider.current is not serving
+        return bot.provider.current.version == "promoted-elsewhere"
 
     await _until(swapped)
+    picked = bot.provider.current
+    assert bot.provider.current_path == promoted
+
+    # Later ticks see the version they serve and read nothing: not even a file gone since.
+    promoted.unlink()
+    caplog.clear()
+    assert bot.application.job_queue is not None
+    [job] = bot.application.job_queue.get_jobs_by_name(PICK_UP_JOB)
+    assert job.next_t is not None
+    two_ticks_on = job.next_t + 2 * every
+
+    async def two_more_ticks() -> bool:
+        return job.next_t is not None and job.next_t > two_ticks_on
+
+    with caplog.at_level(logging.INFO, logger="bot"):
+        await _until(two_more_ticks)
+    assert bot.provider.current is picked
+    assert caplog.records == []
 
 
 @pytest.mark.slow

@@ -7,8 +7,8 @@ trains for real uses `--limit` and a gate threshold no such small model can meet
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -162,20 +162,34 @@ async def test_recover_leaves_a_live_run_of_another_process_alone(
 
 
 async def test_pick_up_serves_the_model_another_process_promoted(
-    services: Services, model_path: Path
+    services: Services,
+    model_path: Path,
+    model_as_version: Callable[[Path, str], Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     retrainer = _retrainer(services, model_path.parent)
     assert not await retrainer.pick_up_active_model()
-    serving = services.provider.current
     services.models_dir.mkdir(parents=True, exist_ok=True)
     promoted = await asyncio.to_thread(
-        shutil.copyfile, model_path, services.models_dir / "promoted.npz"
+        model_as_version, services.models_dir / "another-version.npz", "another-version"
     )
     await services.storage.set_active_model("another-version", str(promoted))
+
     assert await retrainer.pick_up_active_model()
-    assert services.provider.current is not serving
+    picked = services.provider.current
+    assert (picked.version, services.provider.current_path) == ("another-version", promoted)
+
+    # The next tick sees the version it serves and reads nothing: not even a file gone since.
+    promoted.unlink()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot"):
+        assert not await retrainer.pick_up_active_model()
+    assert services.provider.current is picked
+    assert caplog.records == []
+
     await services.storage.set_active_model("broken-version", str(services.models_dir / "none"))
     assert not await retrainer.pick_up_active_model()
+    assert services.provider.current is picked
 
 
 @pytest.mark.slow
