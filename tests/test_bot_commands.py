@@ -124,13 +124,14 @@ async def test_stats_are_own_counts_for_users_and_totals_for_admins(
     tg.send_text(USER, CHAT, "/stats")
     tg.send_text(ADMIN_ID, ADMIN_ID, "/stats")
     own = (await tg.wait_for_replies(CHAT, 4))[-1]["text"]
-    [admin] = await tg.wait_for_replies(ADMIN_ID, 1)
+    admin, picture = await tg.wait_for_replies(ADMIN_ID, 2)  # the picture: test_bot_admin_pictures
 
     assert own.startswith("You have sent me 2 photos")
     assert "All users" not in own
     assert admin["text"].startswith(texts.user_stats("en", 0, 0, 0, {}))
     assert "All users: 2 photos from 1 user, 2 today." in admin["text"]
     assert "Last retraining: never." in admin["text"]
+    assert "photo" in picture
 
 
 async def test_retrain_by_an_admin_while_another_run_holds_the_lock(bot: RunningBot) -> None:

@@ -1,4 +1,4 @@
-"""/stats: a user's own counts; for an admin, the totals across everyone."""
+"""/stats: a user's own counts; for an admin, the totals across everyone and one picture."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 from telegram import Update
 
 from bot import texts
+from bot.admin_pictures import cluster_digits, stats_picture
 from bot.context import BotContext
 from bot.i18n import user_language
 
+PICTURE_DAYS = 30
+
 
 async def show_stats(update: Update, context: BotContext) -> None:
-    """A user sees only their own numbers; an admin sees the totals too."""
+    """A user sees only their own numbers; an admin sees the totals and the picture too."""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
@@ -43,3 +46,9 @@ async def show_stats(update: Update, context: BotContext) -> None:
         )
     )
     await message.reply_text("\n\n".join(lines))
+    model = context.models.current
+    activity = await context.storage.activity(now, PICTURE_DAYS)
+    picture = await context.models.run(
+        stats_picture, lang, activity, model.k, cluster_digits(model)
+    )
+    await message.reply_photo(picture)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot.storage import images, jobs, retrains, serving, stats
+from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
     GlobalStats,
@@ -177,6 +178,11 @@ class Storage:
         """What happened since ``since``, for the periodic push."""
         _require_aware(since, "since")
         return await self._run(stats.status_report, since)
+
+    async def activity(self, now: datetime, days: int = 30) -> Activity:
+        """Photos per cluster and day for the last ``days`` days, and the feedback matrix."""
+        _require_aware(now, "now")
+        return await self._run(count_activity, now, days)
 
     async def try_start_retrain(self, trigger: str, owner: str) -> int | None:
         """The run id, or None while another run is running (in any process)."""
