@@ -28,7 +28,7 @@ _models: dict[str, DigitModel] = {}
 
 @dataclass(frozen=True)
 class Recognition:
-    """Everything the reply and the database need about one picture."""
+    """Everything the reply and the database need about one picture, and who made it."""
 
     mnist: NDArray[np.uint8]
     cluster: int
@@ -37,6 +37,7 @@ class Recognition:
     is_outlier: bool
     model_version: str
     picture: bytes
+    pid: int  # the worker process that recognised it (the bot's own when it fell back)
 
 
 def recognise(model: DigitModel, data: bytes) -> Recognition:
@@ -54,6 +55,7 @@ def recognise(model: DigitModel, data: bytes) -> Recognition:
         is_outlier=is_outlier,
         model_version=model.version,
         picture=render_reply(mnist, samples),
+        pid=os.getpid(),
     )
 
 

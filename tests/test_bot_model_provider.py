@@ -163,16 +163,21 @@ async def test_unreadable_picture_raises_the_users_message_from_the_worker(
 
 
 async def test_a_killed_worker_is_replaced_and_the_photo_still_answered(
-    provider: ModelProvider, photo: bytes
+    provider: ModelProvider, photo: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = await provider.recognise(photo)
-    for child in multiprocessing.active_children():
-        os.kill(child.pid, signal.SIGKILL)
+    killed = {child.pid for child in multiprocessing.active_children()}
+    assert first.pid in killed - {os.getpid()}
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
 
     again = await provider.recognise(photo)
 
-    assert again.cluster == first.cluster
-    assert again.model_version == first.model_version
+    assert "a model worker process died" in caplog.text
+    assert not [pid for pid in killed if _alive(pid)]
+    assert again.pid not in killed | {os.getpid()}
+    assert again.pid in {child.pid for child in multiprocessing.active_children()}
+    assert (again.cluster, again.model_version) == (first.cluster, first.model_version)
 
 
 async def test_stopping_signals_are_left_to_the_bot(provider: ModelProvider, photo: bytes) -> None:
