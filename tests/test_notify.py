@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -105,14 +106,26 @@ async def test_persistent_500_is_given_up_and_counted_once(
     assert "testchannel" not in caplog.text
 
 
-async def test_429_honours_retry_after_within_the_bound(fake_notify: FakeNotifyRun) -> None:
-    fake_notify.fail_next(1, 429, retry_after="0.05")
-    notifier = Notifier(fake_notify.url, attempts=2, backoff=0.0, max_backoff=0.2)
+@pytest.mark.parametrize(
+    ("retry_after", "max_backoff"),
+    [("0.3", 5.0), ("3600", 0.3)],
+    ids=["as asked", "cut to max_backoff"],
+)
+async def test_429_honours_retry_after_within_the_bound(
+    fake_notify: FakeNotifyRun, retry_after: str, max_backoff: float
+) -> None:
+    """No back-off of its own: the wait between the two attempts is Retry-After, capped."""
+    fake_notify.fail_next(1, 429, retry_after=retry_after)
+    notifier = Notifier(fake_notify.url, attempts=2, backoff=0.0, max_backoff=max_backoff)
     await notifier.start()
+    started = time.perf_counter()
     await notifier.push("after throttling")
-    await notifier.flush()
+    await asyncio.wait_for(notifier.flush(), 10)  # an uncapped wait would be an hour
+    waited = time.perf_counter() - started
     await notifier.close()
     assert fake_notify.messages == ["after throttling"]
+    assert fake_notify.attempts == 2
+    assert waited >= min(float(retry_after), max_backoff) == 0.3
     assert notifier.take_failures() == 0
 
 
