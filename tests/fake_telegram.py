@@ -44,11 +44,13 @@ _TRUE_METHODS = {
 
 @dataclass
 class Call:
-    """One request the bot made: method name, decoded parameters and uploaded files."""
+    """One request the bot made: method name, decoded parameters, uploaded files, and when it
+    arrived (time.monotonic), so tests can measure the bot's waits between retries."""
 
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
+from fake_telegram import Call
 from telegram import Update
 
 from bot import texts
+from bot.app import FLOOD_RETRIES
 from bot.delivery import HandledQueue, UpdateLedger
 
 USER, OTHER = 901, 902
@@ -59,6 +62,11 @@ async def test_the_same_message_delivered_twice_is_stored_and_answered_once(
     assert (await bot.storage.user_stats(USER)).images == 1
 
 
+def _gaps(calls: list[Call]) -> list[float]:
+    """Seconds between consecutive calls, as the stand-in received them."""
+    return [later.at - earlier.at for earlier, later in itertools.pairwise(calls)]
+
+
 async def test_telegram_flood_control_is_waited_out(bot: RunningBot, digit: np.ndarray) -> None:
     tg = bot.telegram
     tg.fail_next("sendPhoto", status=429, retry_after=1)
@@ -67,7 +75,24 @@ async def test_telegram_flood_control_is_waited_out(bot: RunningBot, digit: np.n
     [reply] = await tg.wait_for_replies(USER, 1)
 
     assert "photo" in reply
-    assert len(tg.calls_of("sendPhoto")) == 2
+    [gap] = _gaps(tg.calls_of("sendPhoto"))
+    assert gap >= 1.0  # Telegram's retry_after (the smallest it sends), not sooner
+
+
+async def test_flood_control_is_retried_a_bounded_number_of_times(
+    bot: RunningBot, digit: np.ndarray
+) -> None:
+    """Telegram still refusing after FLOOD_RETRIES waits: the user is told, not left waiting."""
+    tg = bot.telegram
+    tg.fail_next("sendPhoto", status=429, retry_after=1, times=FLOOD_RETRIES + 1)
+
+    tg.send_photo_from_user(USER, USER, photo_of(digit))
+    [reply] = await tg.wait_for_replies(USER, 1)
+
+    assert reply.get("text") == texts.WORKING_ON_IT_FAILED
+    gaps = _gaps(tg.calls_of("sendPhoto"))
+    assert len(gaps) == FLOOD_RETRIES
+    assert min(gaps) >= 1.0
 
 
 async def test_an_unexpected_failure_is_logged_and_the_user_told(
