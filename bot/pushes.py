@@ -143,9 +143,10 @@ def retrain_rejected(reason: str) -> Push:
     return Push(lambda lang: say(lang, rejected, reason=reason))
 
 
-def mnist_downloaded(directory: str) -> str:
+def mnist_downloaded(directory: str) -> Push:
     """A fresh deployment had no MNIST files: they were fetched (MD5-verified) to train on."""
-    return f"📥 MNIST files were missing from {directory}: downloaded, checksums verified"
+    downloaded = N_("📥 MNIST files were missing from {directory}: downloaded, checksums verified")
+    return Push(lambda lang: say(lang, downloaded, directory=directory))
 
 
 def status_report(

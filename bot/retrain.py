@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import pushes
+from bot.admin_pictures import model_sheet
 from bot.model_versions import ModelVersions, active_model_file
 from bot.quality_gate import GateDecision, QualityGate, probe_images
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
@@ -215,7 +217,10 @@ class Retrainer:
         file = await asyncio.to_thread(self.versions.stored_file, new.version)
         await self.storage.promote_model(file, new.metadata, str(path))
         self.provider.swap(new, path)
-        return "succeeded", decision.reason, _finished_text(result, new.version), metrics
+        # Admins in Telegram also get the new model's confusion matrix and typical members.
+        sheet = functools.partial(model_sheet, model=new, mnist_dir=self.mnist_dir)
+        text = _finished_text(result, new.version, sheet)
+        return "succeeded", decision.reason, text, metrics
 
     async def _heartbeat(self, run_id: int) -> None:
         if not await self.storage.heartbeat_retrain(run_id):
@@ -262,7 +267,7 @@ class Retrainer:
         await self.notifier.push(pushes.mnist_downloaded(str(directory)))
 
 
-def _finished_text(result: TrainResult, version: str) -> str:
+def _finished_text(result: TrainResult, version: str, picture: pushes.Picture) -> str:
     return pushes.retrain_finished(
         version=version,
         duration_s=result.duration_s,
@@ -271,6 +276,7 @@ def _finished_text(result: TrainResult, version: str) -> str:
         metrics=result.metrics,
         cluster_sizes=result.cluster_sizes,
         changed_answers=result.changed_answers,
+        picture=picture,
     )
 
 
