@@ -47,15 +47,25 @@ async def test_a_damaged_newer_model_file_is_logged_and_the_shipped_one_served(
 async def test_getupdates_failing_with_5xx_and_429_is_backed_off_and_recovered(
     tmp_path: Path, model_path: Path
 ) -> None:
+    """Polls failing with 502 are retried after growing pauses; a 429 after its retry_after."""
     async with running_bot(tmp_path, model_path) as bot:
         tg = bot.telegram
-        tg.fail_next("getUpdates", status=502, description="Bad Gateway", retry_after=None, times=3)
+        # Every getUpdates already received has passed the failure check: the next ones fail.
+        tg.fail_next("getUpdates", status=502, description="Bad Gateway", retry_after=None, times=2)
+        bad_gateway = len(tg.calls_of("getUpdates"))
         tg.send_text(USER, USER, "/help")
-        [reply] = await tg.wait_for_replies(USER, 1, within=60)
-        tg.fail_next("sendMessage", status=429, retry_after=1, times=2)
+        await tg.wait_for_replies(USER, 1, within=60)
+        tg.fail_next("getUpdates", status=429, retry_after=1)
+        throttled = len(tg.calls_of("getUpdates"))
         tg.send_text(USER, USER, "/start")
         replies = await tg.wait_for_replies(USER, 2, within=60)
 
-    assert reply["text"] == texts.help_text("en")
+    polls = [call.at for call in tg.calls_of("getUpdates")]
+    after_502 = polls[bad_gateway + 1] - polls[bad_gateway]
+    after_second_502 = polls[bad_gateway + 2] - polls[bad_gateway + 1]
+    after_429 = polls[throttled + 1] - polls[throttled]
+    assert after_502 >= 1.0
+    assert after_second_502 >= 1.5  # the pause grows
+    assert after_429 >= 1.0  # retry_after
     assert [r["text"] for r in replies] == [texts.help_text("en"), texts.help_text("en")]
-    assert len(tg.calls_of("sendMessage")) == 4
+    assert len(tg.calls_of("sendMessage")) == 2
