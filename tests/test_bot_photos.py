@@ -50,6 +50,8 @@ async def test_photo_gets_one_picture_with_cluster_caption_and_digit_buttons(
     bot: RunningBot, digits: np.ndarray
 ) -> None:
     tg = bot.telegram
+    # A worker process started and its model loaded, so this reply is as quick as most.
+    await bot.models.recognise(photo_of(digits[1]))
     message_id = tg.send_photo_from_user(USER, CHAT, photo_of(digits[0]))
 
     [reply] = await tg.wait_for_replies(CHAT, 1)
