@@ -19,6 +19,7 @@ from model.imageops import (
     closing,
     grow,
     label,
+    line_closing,
     quantile,
     top_hats,
     upsample,
@@ -65,18 +66,23 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
 def _light_ink(coarse: np.ndarray) -> bool:
     """Whether the ink is lighter than the background.
 
-    An image the digit fills (MNIST itself, a screenshot) has a flat background, so its median
-    tells; so must it for a strip too thin for the top-hats below. On a photo, evidence adds up
-    in log-odds: how much thin dark and thin light features stand out from their surroundings
-    (morphological top-hats) at a pen's width and, on a copy halved again, at a marker's,
-    where steps such as a paper edge or a shadow and symmetric textures cancel out; and
-    whether the border, mostly background, is darker than mid-range. Dark ink on paper is the
+    A small image (MNIST itself, a screenshot, a digit cut to its box) has a flat background:
+    its median and its border's tell together, for a digit that fills it may cover half of
+    it but rarely half its border; a strip too thin for the top-hats below has its median.
+    On a photo, evidence adds up in log-odds: how much thin dark and thin light features
+    stand out from their surroundings (morphological top-hats) at a pen's width and, on a
+    copy halved again, at a marker's, where steps such as a paper edge or a shadow and
+    symmetric textures cancel out; and whether the border, mostly background, is darker than
+    mid-range. Dark ink on paper is the
     usual photo, so light ink needs clear evidence.
     """
     middle = (quantile(coarse, 0.01) + quantile(coarse, 0.99)) / 2
-    if max(coarse.shape) < _COARSE or min(coarse.shape) < 2:
+    if min(coarse.shape) < 2:
         return quantile(coarse, 0.5) < middle
     ring = np.concatenate([coarse[0], coarse[-1], coarse[1:-1, 0], coarse[1:-1, -1]])
+    if max(coarse.shape) < _COARSE:
+        # A digit that fills a small picture may cover half of it, but rarely half its border.
+        return quantile(ring, 0.5) + quantile(coarse, 0.5) < 2 * middle
     evidence = float(np.clip((middle - quantile(ring, 0.5)) / 20.0, -2.0, 2.0))
     even = coarse[: coarse.shape[0] // 2 * 2, : coarse.shape[1] // 2 * 2]
     halved = (even[::2, ::2] + even[1::2, ::2] + even[::2, 1::2] + even[1::2, 1::2]) / 4
@@ -110,6 +116,10 @@ class Digit(NamedTuple):
 def find_digit(ink: np.ndarray) -> Digit | None:
     """The digit's pixels, everything else on the page dropped, and the paper's noise level.
 
+    A digit that fills the picture (a tight crop, a form's cell) is looked for again with a
+    margin of paper around it: the statistics of the paper and the tests for what touches the
+    border assume there is some.
+
     Parameters
     ----------
     ink : ndarray of shape (height, width), float32
@@ -120,6 +130,26 @@ def find_digit(ink: np.ndarray) -> Digit | None:
     Digit or None
         None when there is no ink.
     """
+    digit = _find_digit(ink)
+    if digit is None or _sides_touched(digit.box, ink.shape) >= 3:
+        margin = max(4, max(ink.shape) // 4)
+        framed = _find_digit(_pad(ink, margin))
+        if framed is not None:
+            rows, cols = framed.box
+            box = (
+                slice(rows.start - margin, rows.stop - margin),
+                slice(cols.start - margin, cols.stop - margin),
+            )
+            return framed._replace(box=box)
+    return digit
+
+
+def _sides_touched(box: tuple[slice, slice], shape: tuple[int, ...]) -> int:
+    rows, cols = box
+    return (rows.start == 0) + (cols.start == 0) + (rows.stop == shape[0]) + (cols.stop == shape[1])
+
+
+def _find_digit(ink: np.ndarray) -> Digit | None:
     sample = ink[::4, ::4]
     centre = quantile(sample, 0.5)
     sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
@@ -165,9 +195,10 @@ def _remove_lines(
     A line is a thin band, within ±10° of horizontal or vertical, that covers most of the
     image's width or height. Its ink level (what the line alone darkens) is divided out of its
     pixels as the paper's was, so a pen stroke on it keeps the ink the pen added and the line
-    alone falls to nothing. A band as dark as the strokes that does not reach past the other
-    ink at both ends is the digit's own straight stroke (the stem of a 1, 4 or 7 written
-    close up) and is left alone.
+    alone falls to nothing. A band as dark as the strokes is the digit's own straight stroke
+    (the stem of a 1, 4 or 7 written close up), left alone, unless it reaches past the other
+    ink at both ends or has a parallel twin (the sides of a frame, of a table); otherwise it
+    is removed and the strokes crossing it are bridged.
 
     Returns the mask without the lines and the ink with them divided out.
     """
@@ -184,20 +215,32 @@ def _remove_lines(
         return mask, ink
     stroke_level = quantile(ink[rest], 0.9)
     rest_ys, rest_xs = np.nonzero(rest)
+    levels = [
+        min(_line_level(ink[ys, xs], xs if axis == 1 else ys), 0.95) for ys, xs, axis in lines
+    ]
+    strong = [level >= _STROKE_LIKE * stroke_level for level in levels]
+    strong_along = [
+        sum(s for s, line in zip(strong, lines, strict=True) if line[2] == a) for a in (0, 1)
+    ]
     cleared, ink = mask.copy(), ink.copy()
-    for ys, xs, axis in lines:
-        values = ink[ys, xs]
-        along = xs if axis == 1 else ys
-        level = min(_line_level(values, along), 0.95)
-        if (
-            level >= _STROKE_LIKE * stroke_level
-            and not _reaches_past(along, rest_xs if axis == 1 else rest_ys, mask.shape[axis])
-            and _flanked_share(mask, ys, xs, axis) < _EDGE_FLANKED
-        ):
+    dark = np.zeros_like(mask)
+    for (ys, xs, axis), level, is_strong in zip(lines, levels, strong, strict=True):
+        if is_strong:
+            if strong_along[axis] == 1 and not _reaches_past(
+                ys, xs, axis, rest_ys, rest_xs, mask.shape
+            ):
+                continue
+            dark[ys, xs] = True
             continue
+        values = ink[ys, xs]
         corrected = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
         ink[ys, xs] = corrected
         cleared[ys, xs] = corrected >= max(level, threshold)
+    if dark.any():
+        # A line as dark as the pen hides the stroke under it: bridge the strokes crossing it.
+        cleared &= ~dark
+        across = line_closing(cleared, 9, axis=-2) | line_closing(cleared, 9, axis=-1)
+        cleared |= dark & across
     return cleared, ink
 
 
@@ -209,29 +252,34 @@ def _line_level(values: np.ndarray, along: np.ndarray) -> float:
     return quantile(peaks[peaks > 0], _LINE_LEVEL_QUANTILE)
 
 
-def _reaches_past(along: np.ndarray, others: np.ndarray, length: int) -> bool:
-    """Whether a line's span reaches clearly past the other ink's at both ends: a line across
-    the page, not a stroke ending where the digit does."""
-    margin = _PAST_MARGIN * length
+def _reaches_past(
+    ys: np.ndarray,
+    xs: np.ndarray,
+    axis: int,
+    others_ys: np.ndarray,
+    others_xs: np.ndarray,
+    shape: tuple[int, ...],
+) -> bool:
+    """Whether a line reaches clearly past, at both ends, the ink that lies away from it: a
+    line across the page (a printed rule, the paper's edge with the table beyond it), not a
+    stroke that ends where the digit does (what touches the line, a 4's bar or a 1's flag,
+    or the table along the paper's edge, does not count)."""
+    along, across = (xs, ys) if axis == 1 else (ys, xs)
+    others_along, others_across = (others_xs, others_ys) if axis == 1 else (others_ys, others_xs)
+    slope, offset = np.polyfit(along, across, 1) if np.ptp(along) > 0 else (0.0, across.mean())
+    away = np.abs(others_across - (slope * others_along + offset)) > _AWAY * shape[1 - axis]
+    if not away.any():
+        return False
+    others = others_along[away]
+    margin = _PAST_MARGIN * shape[axis]
     low, high = quantile(others, 0.02), quantile(others, 0.98)
     return bool(along.min() < low - margin and along.max() > high + margin)
 
 
-def _flanked_share(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, axis: int) -> float:
-    """The share of a line's pixels with ink a few pixels off it on either side: a stroke is
-    mostly clear on both sides, the edge of the paper or of a shadow has ink all along one."""
-    height, width = mask.shape
-    if axis == 1:
-        off = mask[np.maximum(ys - 4, 0), xs] | mask[np.minimum(ys + 4, height - 1), xs]
-    else:
-        off = mask[ys, np.maximum(xs - 4, 0)] | mask[ys, np.minimum(xs + 4, width - 1)]
-    return float(off.mean())
-
-
 _STROKE_LIKE = 0.6
-_EDGE_FLANKED = 0.5
 _LINE_LEVEL_QUANTILE = 0.3
 _PAST_MARGIN = 0.05
+_AWAY = 0.1
 
 
 def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -475,8 +523,9 @@ def _run(indices: np.ndarray) -> slice | np.ndarray:
     return indices
 
 
-def _pad(image: np.ndarray) -> np.ndarray:
-    """`np.pad(image, 1)` without its generic machinery."""
-    padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
-    padded[1:-1, 1:-1] = image
+def _pad(image: np.ndarray, width: int = 1) -> np.ndarray:
+    """`np.pad(image, width)` without its generic machinery."""
+    height, breadth = image.shape
+    padded = np.zeros((height + 2 * width, breadth + 2 * width), image.dtype)
+    padded[width : width + height, width : width + breadth] = image
     return padded

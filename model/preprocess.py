@@ -27,6 +27,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 """Images with more pixels are refused before decoding (decompression bombs)."""
 
 MIN_SIDE = 16
+"""The least longer side: a digit cut to its box (a 1 is a few pixels wide) must pass."""
 WORK_SIZE = 320
 MNIST_BOX = 20
 MNIST_SIZE = 28
@@ -120,10 +121,10 @@ def _decode(
             f"The image has {width}x{height} pixels, more than the {max_pixels:,} allowed; "
             "send a smaller photo."
         )
-    if min(width, height) < MIN_SIDE:
+    if max(width, height) < MIN_SIDE:
         raise PreprocessError(
             f"The image is only {width}x{height} pixels; send one at least "
-            f"{MIN_SIDE} pixels on each side."
+            f"{MIN_SIDE} pixels high or wide."
         )
     try:
         if owned:

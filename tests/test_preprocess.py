@@ -387,7 +387,7 @@ def test_refusals_have_distinct_actionable_messages():
     messages = {
         "blank": _refusal(encode(blank)),
         "wall": _refusal(encode(wall)),
-        "tiny": _refusal(encode(np.full((12, 40, 3), 200.0), "PNG")),
+        "tiny": _refusal(encode(np.full((12, 14, 3), 200.0), "PNG")),
         "limit": _refusal(encode(blank, "PNG"), max_pixels=100_000),
         "bomb": _refusal(_png_header(30_000, 30_000)),
         "pillow_bomb": _refusal(_png_header(30_000, 30_000), max_pixels=10**12),
@@ -397,7 +397,7 @@ def test_refusals_have_distinct_actionable_messages():
     }
     assert messages["blank"] == messages["wall"]
     assert "digit" in messages["blank"]
-    assert "40x12" in messages["tiny"]
+    assert "14x12" in messages["tiny"]
     assert "16" in messages["tiny"]
     assert "100,000" in messages["limit"]
     assert "smaller" in messages["bomb"]

@@ -1,0 +1,152 @@
+"""`to_mnist` on the kinds of trouble real photos showed (`benchmarks/bench_real.py`'s misses).
+
+Each page is drawn here from MNIST test digits, so the expected output is known; none of the
+real images is copied. A last test reads `../shared/data/real-digits` where it exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from test_preprocess import encode, render, shifted_similarity, similarity
+
+from model.imageops import bounding_box
+from model.preprocess import PreprocessError, to_mnist
+
+REAL_DIGITS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-digits"
+
+
+def _of(mnist, label: int, count: int) -> np.ndarray:
+    return mnist.test_images[np.flatnonzero(mnist.test_labels == label)[:count]]
+
+
+def _stem_column(alpha: np.ndarray) -> int:
+    """The column holding the most ink in the lower half of the digit: its stem."""
+    rows = np.flatnonzero(alpha.max(axis=1) > 0.1)
+    lower = alpha[(rows[0] + rows[-1]) // 2 : rows[-1] + 1]
+    return int(np.argmax((lower > 0.5).sum(axis=0)))
+
+
+def _grid_through_stem(spacing: int, strength: float):
+    """Faint squared paper with one of its vertical lines on the digit's stem."""
+
+    def scene(page: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        y = np.arange(page.shape[0])[:, None]
+        x = np.arange(page.shape[1])[None, :]
+        offset = _stem_column(alpha) % spacing
+        line = ((y % spacing < 2) | ((x - offset) % spacing < 2)).astype(np.float32) * strength
+        grid = np.array([130, 150, 185], np.float32)
+        return page * (1 - line[..., None]) + grid * line[..., None]
+
+    return scene
+
+
+@pytest.mark.parametrize("label", [1, 4, 7, 9])
+def test_a_stroke_along_a_grid_line_is_kept(mnist, label):
+    """The stem of a 1, 4, 7 or 9 drawn on a line of squared paper is the pen's, not the
+    grid's: dividing the line out keeps it (removing the line took the stem with it)."""
+    for digit in _of(mnist, label, 3):
+        clean = to_mnist(encode(render(digit, size=(240, 240), height_frac=0.5)))
+        gridded = render(digit, size=(240, 240), height_frac=0.5, scene=_grid_through_stem(30, 0.5))
+        assert similarity(to_mnist(encode(gridded)), clean) >= 0.85
+
+
+def _straight(label: int) -> np.ndarray:
+    """A 1 with a flag, a 4 and a 7 with a bar, drawn with straight pen lines."""
+    image = Image.new("L", (28, 28), 0)
+    draw = ImageDraw.Draw(image)
+    if label == 1:
+        draw.line([(14, 4), (14, 24)], fill=255, width=2)
+        draw.line([(14, 4), (9, 10)], fill=255, width=2)
+    elif label == 4:
+        draw.line([(17, 4), (17, 24)], fill=255, width=2)
+        draw.line([(12, 4), (8, 16), (21, 16)], fill=255, width=2)
+    else:
+        draw.line([(6, 5), (21, 5), (13, 24)], fill=255, width=2)
+        draw.line([(11, 14), (19, 14)], fill=255, width=2)
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("label", [1, 4, 7])
+def test_a_close_up_straight_stem_on_plain_paper_is_kept(label):
+    """A digit photographed close up: its straight stem spans most of the frame, as a ruled
+    line would, and is still the digit's (a 1 used to lose its stem and keep its flag)."""
+    digit = _straight(label)
+    for height_frac in (0.6, 0.85, 0.95):
+        photo = render(digit, size=(480, 640), height_frac=height_frac)
+        assert shifted_similarity(to_mnist(encode(photo)), digit, 1) >= 0.6
+
+
+def _tight(digit: np.ndarray, scale: int, dark_ink: bool) -> bytes:
+    crop = digit[bounding_box(digit > 0)]
+    if dark_ink:
+        crop = 255 - crop
+    image = Image.fromarray(crop)
+    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("dark_ink", [False, True], ids=["mnist", "dark-on-light"])
+def test_tight_crops_touching_all_four_edges_are_accepted(mnist, dark_ink):
+    """What Telegram's crop tool or a form's cell gives: the digit touches every edge. Each
+    is accepted (none was refused for lack of a margin) and still reads as itself."""
+    digits = mnist.test_images[:200]
+    results = np.stack([to_mnist(_tight(d, 1, dark_ink)) for d in digits])
+    alike = [shifted_similarity(r, d, 1) >= 0.8 for r, d in zip(results, digits, strict=True)]
+    assert np.mean(alike) >= 0.97
+
+
+def test_a_narrow_tight_crop_is_not_too_small(mnist):
+    """A 1 cut to its box is a few pixels wide: the size rule is on the longer side."""
+    one = _of(mnist, 1, 1)[0]
+    data = _tight(one, 1, dark_ink=True)
+    assert Image.open(io.BytesIO(data)).width < 16
+    assert to_mnist(data).max() == 255
+    with pytest.raises(PreprocessError, match="12x12"):
+        to_mnist(encode(np.full((12, 12, 3), 200.0), "PNG"))
+
+
+def _european(digit: np.ndarray, label: int) -> np.ndarray:
+    """A 1 with a long up-stroke from its top, a 7 with a bar across its stem."""
+    drawn = Image.fromarray(digit.copy())
+    rows, cols = np.nonzero(digit > 128)
+    top = rows.min()
+    at_top = cols[rows == top].mean()
+    draw = ImageDraw.Draw(drawn)
+    if label == 1:
+        draw.line([(at_top, top), (at_top - 6, top + 7)], fill=255, width=2)
+    else:
+        middle = (rows.min() + rows.max()) // 2 + 1
+        xs = cols[np.abs(rows - middle) <= 1]
+        centre = xs.mean()
+        draw.line([(centre - 4, middle), (centre + 4, middle)], fill=255, width=2)
+    return np.asarray(drawn)
+
+
+@pytest.mark.parametrize("label", [1, 7])
+def test_european_ones_and_sevens_keep_their_whole_shape(mnist, label):
+    """The flag of a 1 and the bar of a 7 are part of the digit, close up or not: the output
+    is nearer the digit as drawn than the same digit without them."""
+    for digit in _of(mnist, label, 3):
+        drawn = _european(digit, label)
+        for height_frac in (0.4, 0.85):
+            result = to_mnist(encode(render(drawn, size=(480, 640), height_frac=height_frac)))
+            with_addition = shifted_similarity(result, drawn, 1)
+            assert with_addition >= 0.6
+            assert with_addition > shifted_similarity(result, digit, 1)
+
+
+@pytest.mark.skipif(not REAL_DIGITS.is_dir(), reason="no ../shared/data/real-digits here")
+def test_no_real_digit_with_ink_is_refused():
+    """Every one of the real crops has a digit on it: none may be refused."""
+    with (REAL_DIGITS / "labels.csv").open(newline="") as handle:
+        paths = [REAL_DIGITS / row["path"] for row in csv.DictReader(handle)]
+    for path in paths:
+        assert to_mnist(path.read_bytes()).max() == 255, path.name
