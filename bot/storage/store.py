@@ -52,11 +52,13 @@ class Storage:
         workers: int = DEFAULT_WORKERS,
         *,
         names_fresh_for: float = NAMES_FRESH_FOR,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage")
         self.url = safe_url(engine.url)
         self._names_fresh_for = names_fresh_for
+        self._clock = clock  # seconds, for the names' freshness (tests pass their own)
         self._names: tuple[float, dict[int, str]] | None = None
 
     @property
@@ -126,8 +128,8 @@ class Storage:
 
     async def cluster_names(self) -> dict[int, str]:
         """Every named cluster, by id (read again once `names_fresh_for` seconds old)."""
-        if self._names is None or time.monotonic() - self._names[0] >= self._names_fresh_for:
-            read_at = time.monotonic()
+        if self._names is None or self._clock() - self._names[0] >= self._names_fresh_for:
+            read_at = self._clock()
             self._names = (read_at, await self._run(serving.get_cluster_names))
         return dict(self._names[1])
 
@@ -216,13 +218,18 @@ class Storage:
 
 
 async def open_storage(
-    database_url: str, *, workers: int = DEFAULT_WORKERS, names_fresh_for: float = NAMES_FRESH_FOR
+    database_url: str,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    names_fresh_for: float = NAMES_FRESH_FOR,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Storage:
     """Connect, migrate to head and return the store; closes it again if migrating fails."""
     storage = Storage(
         create_db_engine(database_url, pool_size=workers),
         workers=workers,
         names_fresh_for=names_fresh_for,
+        clock=clock,
     )
     try:
         await storage.migrate()
