@@ -115,15 +115,18 @@ async def test_cluster_names_are_set_renamed_and_trimmed(storage: Storage) -> No
 async def test_a_rename_shows_here_at_once_and_in_another_process_once_fresh(
     storage: Storage, database_url: str
 ) -> None:
-    other = await open_storage(database_url, names_fresh_for=0.2)
+    """The other process's names are read again once 30 s old, by a clock the test moves."""
+    now = [1000.0]
+    other = await open_storage(database_url, names_fresh_for=30.0, clock=lambda: now[0])
     try:
         await storage.set_cluster_name(4, "fours", set_by=1)
-        assert await other.cluster_names() == {4: "fours"}
+        assert await storage.cluster_names() == await other.cluster_names() == {4: "fours"}
 
         await storage.set_cluster_name(4, "open fours", set_by=1)
         assert await storage.cluster_names() == {4: "open fours"}
-        assert await other.cluster_names() == {4: "fours"}  # read less than 0.2 s ago
-        await asyncio.sleep(0.25)
+        now[0] += 29.9
+        assert await other.cluster_names() == {4: "fours"}  # read 29.9 s ago: still fresh
+        now[0] += 0.1
         assert await other.cluster_names() == {4: "open fours"}
     finally:
         await other.close()
