@@ -13,12 +13,19 @@ answered with a cluster.
     python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
     python benchmarks/bench_load.py --rate 0 --webhook           # Telegram posts the updates
     python benchmarks/bench_load.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python benchmarks/bench_load.py --replicas 2 --postgres URL   # two bots behind a proxy
 
 The first line times bench_preprocess's baseline (a plain decode and resize of a 1280x960 JPEG)
 before the load starts, so figures taken on different machines can be set side by side.
 
 `--retrain N` runs the bot's own retraining child (`bot.trainer.run_training`: the same
 command, at the same lowered priority) on the first N MNIST images during the load.
+
+`--replicas N` starts N bots on one PostgreSQL schema (`--postgres` is needed), each with its
+own working and models directory, in webhook mode behind a round-robin proxy
+(tests/replicas.py); it adds each replica's share of the updates. N replicas on a machine's
+shared cores do not go faster than one: the point is that nothing is lost and the work is
+shared. `--kill-at` then kills the first replica for good and the others carry on.
 
 Exit code 1 when a check fails.
 """
@@ -33,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,12 +52,14 @@ from load_driver import (
     BotProcess,
     Checks,
     LoadRun,
+    TimedTelegram,
     bot_under_load,
     check,
     cpu_of_command,
     message_mix,
 )
 from postgres_schema import fresh_schema, schema_url
+from replicas import RoundRobinProxy, replicas_behind_proxy, setwebhook_calls
 
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
 from model.data import load_mnist, resolve_mnist_dir
@@ -73,7 +83,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
     )
     parser.add_argument("--kill-at", type=float, default=None, help="kill -9 after this share")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="bots on one PostgreSQL behind a proxy"
+    )
+    args = parser.parse_args(argv)
+    if args.replicas > 1 and not args.postgres:
+        parser.error("--replicas needs --postgres URL: replicas share one PostgreSQL")
+    return args
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -97,8 +113,10 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess, cpu: CpuUse) -> str:
-    """The figures as aligned lines."""
+def report(
+    checks: Checks, seconds: float, pictures: int, bots: list[BotProcess], cpu: CpuUse
+) -> str:
+    """The figures as aligned lines (RSS and starts summed over the replicas)."""
     ms = [1000 * s for s in checks.latencies] or [0.0]
     per_message = 1000 / max(1, checks.messages)
     lines = [
@@ -107,8 +125,8 @@ def report(checks: Checks, seconds: float, pictures: int, bot: BotProcess, cpu: 
         f"{pictures / seconds:.1f} pictures/s",
         f"reply latency   p50 {statistics.median(ms):.0f} ms  p95 {_percentile(ms, 0.95):.0f} ms"
         f"  p99 {_percentile(ms, 0.99):.0f} ms  max {max(ms):.0f} ms",
-        f"bot peak RSS    {bot.peak_rss / 2**20:.0f} MB (bot and its workers; starts: "
-        f"{bot.starts})",
+        f"bot peak RSS    {sum(b.peak_rss for b in bots) / 2**20:.0f} MB (bot and its workers"
+        f"{', all replicas' if len(bots) > 1 else ''}; starts: {sum(b.starts for b in bots)})",
         f"CPU per message bot {cpu.bot * per_message:.1f} ms + its workers "
         f"{cpu.workers * per_message:.1f} ms ({(cpu.bot + cpu.workers) / seconds:.0%} of a core); "
         f"fake Telegram + users {cpu.driver * per_message:.1f} ms ({cpu.driver / seconds:.0%})"
@@ -134,11 +152,51 @@ def machine_speed() -> str:
     return f"machine         {ms:.2f} ms to decode and resize a 1280x960 JPEG (one core)"
 
 
+def replica_shares(proxy: RoundRobinProxy, telegram: TimedTelegram) -> str:
+    """Each replica's share of the updates it answered, and its failed forwards."""
+    total = sum(upstream.handled for upstream in proxy.upstreams) or 1
+    shares = ", ".join(
+        f"{'abcdefgh'[i]} {u.handled} ({u.handled / total:.0%}, {u.failed} failed forwards)"
+        for i, u in enumerate(proxy.upstreams)
+    )
+    webhooks = setwebhook_calls(telegram)
+    same = "same URL and secret" if len(webhooks) == 1 else f"{len(webhooks)} different"
+    return (
+        f"replicas        {shares}\n"
+        f"setWebhook      {sum(webhooks.values())} calls, {same}; "
+        f"stand-in re-deliveries {telegram.webhook_failures}"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _bots(
+    args: argparse.Namespace, workdir: Path, extra: dict[str, str]
+) -> AsyncIterator[tuple[TimedTelegram, list[BotProcess], RoundRobinProxy | None]]:
+    """One bot (polling or webhook), or `--replicas` bots behind the proxy."""
+    model = args.model.resolve()
+    if args.replicas > 1:
+        database_url = extra.pop("DATABASE_URL")
+        async with replicas_behind_proxy(
+            workdir, model, database_url, count=args.replicas, **extra
+        ) as replicas:
+            yield replicas.telegram, replicas.bots, replicas.proxy
+    else:
+        async with bot_under_load(workdir, model, webhook=args.webhook, **extra) as (tg, bot):
+            yield tg, [bot], None
+
+
+def _cpu(bots: list[BotProcess]) -> tuple[float, float]:
+    seconds = [bot.cpu_seconds() for bot in bots]
+    return sum(main for main, _ in seconds), sum(workers for _, workers in seconds)
+
+
 async def _run(args: argparse.Namespace) -> int:
     print(machine_speed())
     digits = load_mnist(resolve_mnist_dir(args.data)).test_images[:60]
     mix = message_mix(digits)
     extra = {"ADMIN_IDS": str(ADMIN_ID), "MNIST_DIR": str(resolve_mnist_dir(args.data))}
+    if args.replicas > 1:
+        extra["MODEL_WORKERS"] = "1"  # N replicas share this machine's cores
     with contextlib.ExitStack() as cleanup:
         workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
         database_url = f"sqlite:///{workdir / 'bot.sqlite3'}"
@@ -146,30 +204,30 @@ async def _run(args: argparse.Namespace) -> int:
             schema = cleanup.enter_context(fresh_schema(args.postgres))
             database_url = schema_url(args.postgres, schema)
         extra["DATABASE_URL"] = database_url
-        async with bot_under_load(workdir, args.model.resolve(), webhook=args.webhook, **extra) as (
-            telegram,
-            bot,
-        ):
+        async with _bots(args, workdir, extra) as (telegram, bots, proxy):
             run = LoadRun(telegram, args.users, mix)
             kill_after = None if args.kill_at is None else int(args.kill_at * args.messages)
 
             async def on_tick(i: int) -> None:
                 if i % 50 == 0:
-                    bot.sample_rss()
+                    for bot in bots:
+                        bot.sample_rss()
                 if i == kill_after:
-                    await bot.kill()
-                    await bot.start()
+                    await bots[0].kill()
+                    if proxy is None:  # one bot: restarted; replicas: the others carry on
+                        await bots[0].start()
 
             training = await _start_training(args, workdir) if args.retrain else None
-            (bot_cpu, workers_cpu), own_cpu = bot.cpu_seconds(), _own_cpu()
+            (bot_cpu, workers_cpu), own_cpu = _cpu(bots), _own_cpu()
             database_cpu = cpu_of_command("postgres") if args.postgres else 0.0
             if args.rate > 0:
                 await run.at_rate(args.messages, args.rate, on_tick)
             else:
                 await run.flat_out(args.messages, on_tick)
             await run.drain(within=600)
-            bot.sample_rss()
-            bot_after, workers_after = bot.cpu_seconds()
+            for bot in bots:
+                bot.sample_rss()
+            bot_after, workers_after = _cpu(bots)
             cpu = CpuUse(
                 bot_after - bot_cpu,
                 workers_after - workers_cpu,
@@ -182,12 +240,17 @@ async def _run(args: argparse.Namespace) -> int:
         checks = check(run, database_url)
         pictures = sum(m.picture for m in run.result.sent)
         mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"
-        mode += ", webhook" if args.webhook else ", long polling"
+        mode += ", webhook" if args.webhook or proxy else ", long polling"
         mode += ", PostgreSQL" if args.postgres else ", SQLite"
+        if proxy is not None:
+            mode += f", {args.replicas} replicas behind a round-robin proxy"
         print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
-        print(report(checks, seconds, pictures, bot, cpu))
+        print(report(checks, seconds, pictures, bots, cpu))
+        if proxy is not None:
+            print(replica_shares(proxy, telegram))
         if not checks.ok:
-            print(f"log: {(workdir / 'bot.log').read_text()[-3000:]}", file=sys.stderr)
+            for bot in bots:
+                print(f"log: {bot.log.read_text()[-3000:]}", file=sys.stderr)
     return 0 if checks.ok else 1
 
 
