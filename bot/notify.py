@@ -130,13 +130,15 @@ class Notifier:
         """
         if not self.enabled:
             return
-        if isinstance(message, Push):
-            message = message.in_language(self.language)
         try:
-            self._queue.put_nowait(_Push(message, action or self.action_url))
+            self._queue.put_nowait(_Push(self.in_push_language(message), action or self.action_url))
         except asyncio.QueueFull:
             self._failures += 1
             log.warning("notification dropped: %d pushes already waiting", self._queue.qsize())
+
+    def in_push_language(self, message: str) -> str:
+        """`message` said in `language` if it is a `Push`; any other text as it is."""
+        return message.in_language(self.language) if isinstance(message, Push) else message
 
     async def flush(self) -> None:
         """Wait until every queued push has been delivered or given up."""

@@ -234,7 +234,7 @@ class Retrainer:
         if self.bot is None or requested_by is None or self.notifier.mirrors_to(requested_by):
             return
         try:
-            await self.bot.send_message(requested_by, text)
+            await self.bot.send_message(requested_by, self.notifier.in_push_language(text))
         except TelegramError as exc:
             log.warning("could not tell the admin how retraining ended: %s", type(exc).__name__)
 

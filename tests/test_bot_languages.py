@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
 from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
+from fake_notify import FakeNotifyRun
 
 from bot import texts
 
@@ -114,3 +116,27 @@ async def test_the_command_menu_is_registered_in_english_and_in_french(bot: Runn
     assert menus[("fr", True)]["retrain"] == f"admins{NBSP}: réentraîner le modèle maintenant"
     admin_scopes = [call.params["scope"] for call in calls if "scope" in call.params]
     assert admin_scopes == [{"type": "chat", "chat_id": ADMIN_ID}] * 2
+
+
+async def test_pushes_are_in_push_language_for_notify_run_and_the_admin_who_asked(
+    tmp_path: Path, model_path: Path, fake_notify: FakeNotifyRun, broken_mnist_dir: Path
+) -> None:
+    async with running_bot(
+        tmp_path,
+        model_path,
+        notify_run_endpoint=fake_notify.url,
+        mnist_dir=broken_mnist_dir,
+        push_language="fr",
+    ) as bot:
+        version = bot.models.current.version
+        bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
+        started, ended = await bot.telegram.wait_for_replies(ADMIN_ID, 2)
+        posts = await asyncio.to_thread(fake_notify.wait_for_posts, 3)
+
+    boot, start, failed = (post.message for post in posts[:3])
+    assert boot == f"▶️ Bot des chiffres démarré · modèle {version}"
+    assert start == f"🔄 Réentraînement lancé (admin {ADMIN_ID})"
+    assert failed.startswith(f"❌ Réentraînement échoué, modèle actuel gardé{NBSP}: ")
+    assert started["text"] == texts.RETRAIN_STARTED  # the admin's own Telegram is English
+    assert ended["text"] == failed
+    assert fake_notify.messages[-1] == "⏹ Bot des chiffres arrêté"
