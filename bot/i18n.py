@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +71,38 @@ def translations(lang: str) -> gettext.NullTranslations:
     write_mo(compiled, catalog)  # fuzzy and empty entries are left out: they fall back
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
+    """Mark `message` for the catalogs; `say` translates it when it is sent."""
+    return message
+
+
+def say(lang: str, message: str, **fields: object) -> str:
+    """`message` (an English catalog id) in `lang`, with its {fields} filled in."""
+    text = translations(lang).gettext(message)
+    return text.format(**fields) if fields else text
+
+
+def plural(lang: str, one: str, many: str, count: int, **fields: object) -> str:
+    """The form of `one` / `many` for `count` in `lang` (in French 0 and 1 take `one`);
+    {count} becomes the number as the language writes it."""
+    text = translations(lang).ngettext(one, many, count)
+    return text.format(count=number(lang, count), **fields)
+
+
+def say_matching(lang: str, text: str, templates: Sequence[str]) -> str:
+    """English `text` in `lang` when it is one of `templates` with whole numbers for its
+    {fields} ("only 8x6 pixels"), numbers written for `lang`; otherwise `text` as it is."""
+    for template in templates:
+        pattern = re.escape(template)
+        for field in re.findall(r"\{(\w+)\}", template):
+            pattern = pattern.replace(re.escape("{" + field + "}"), f"(?P<{field}>[0-9,]+)")
+        match = re.fullmatch(pattern, text)
+        if match:
+            found = {key: int(value.replace(",", "")) for key, value in match.groupdict().items()}
+            return say(lang, template, **{key: number(lang, n) for key, n in found.items()})
+    return text
 
 
 def number(lang: str, value: float, decimals: int | None = None) -> str:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from bot.i18n import SOURCE_LANGUAGE, number, percent
+from bot.i18n import N_, SOURCE_LANGUAGE, number, percent, plural, say
 from bot.storage.records import StatusReport
-from bot.texts import N_, plural, say
 
 Picture = Callable[[str], bytes]  # draws the picture with its words in the given language
 

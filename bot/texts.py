@@ -8,32 +8,13 @@ Numbers and dates are formatted for that language by Babel (`bot/i18n.py`).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.i18n import moment, number, percent, translations
+from bot.i18n import N_, moment, number, percent, plural, say, say_matching
 
 NAME_MAX_LENGTH = 32
-
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
-    """Mark `message` for the catalogs; `say` translates it when it is sent."""
-    return message
-
-
-def say(lang: str, message: str, **fields: object) -> str:
-    """One of the messages below in `lang`, with its {fields} filled in."""
-    text = translations(lang).gettext(message)
-    return text.format(**fields) if fields else text
-
-
-def plural(lang: str, one: str, many: str, count: int, **fields: object) -> str:
-    """The form of `one` / `many` for `count` in `lang` (in French 0 and 1 take `one`);
-    {count} becomes the number as the language writes it."""
-    text = translations(lang).ngettext(one, many, count)
-    return text.format(count=number(lang, count), **fields)
 
 
 COMMANDS: list[tuple[str, str]] = [
@@ -172,21 +153,10 @@ def too_big(lang: str, limit_mb: float) -> str:
 def unreadable(lang: str, reason: str) -> str:
     """Preprocessing refused the picture; its reason is already a sentence a user can act on."""
     return say(
-        lang, N_("I could not read a digit in that picture. {reason}"), reason=_reason(lang, reason)
+        lang,
+        N_("I could not read a digit in that picture. {reason}"),
+        reason=say_matching(lang, reason, PREPROCESS_REASONS),
     )
-
-
-def _reason(lang: str, reason: str) -> str:
-    """`reason` in `lang` if it is one of PREPROCESS_REASONS, its numbers written for `lang`."""
-    for template in PREPROCESS_REASONS:
-        pattern = re.escape(template)
-        for field in re.findall(r"\{(\w+)\}", template):
-            pattern = pattern.replace(re.escape("{" + field + "}"), f"(?P<{field}>[0-9,]+)")
-        match = re.fullmatch(pattern, reason)
-        if match:
-            numbers = {key: int(value.replace(",", "")) for key, value in match.groupdict().items()}
-            return say(lang, template, **{key: number(lang, n) for key, n in numbers.items()})
-    return reason
 
 
 def cluster_label(lang: str, cluster: int, names: Mapping[int, str]) -> str:
