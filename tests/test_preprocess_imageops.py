@@ -1,4 +1,4 @@
-"""`model.imageops` against the scipy, numpy and Pillow calls it stands in for.
+"""`model.photo.imageops` against the scipy, numpy and Pillow calls it stands in for.
 
 The preprocessing relies on these being the same operations, only cheaper, so each is checked
 on seeded random images of many shapes, down to one pixel wide.
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from model import imageops
+from model.photo import imageops
 
 SHAPES = [(1, 1), (1, 9), (7, 1), (2, 3), (5, 5), (17, 12), (48, 64), (31, 70)]
 

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import encode, render, shifted_similarity, similarity
 
-from model.imageops import bounding_box
+from model.photo.imageops import bounding_box
 from model.preprocess import PreprocessError, to_mnist
+from model.synth import europeanise
 
 REAL_DIGITS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-digits"
 
@@ -113,29 +114,12 @@ def test_a_narrow_tight_crop_is_not_too_small(mnist):
         to_mnist(encode(np.full((12, 12, 3), 200.0), "PNG"))
 
 
-def _european(digit: np.ndarray, label: int) -> np.ndarray:
-    """A 1 with a long up-stroke from its top, a 7 with a bar across its stem."""
-    drawn = Image.fromarray(digit.copy())
-    rows, cols = np.nonzero(digit > 128)
-    top = rows.min()
-    at_top = cols[rows == top].mean()
-    draw = ImageDraw.Draw(drawn)
-    if label == 1:
-        draw.line([(at_top, top), (at_top - 6, top + 7)], fill=255, width=2)
-    else:
-        middle = (rows.min() + rows.max()) // 2 + 1
-        xs = cols[np.abs(rows - middle) <= 1]
-        centre = xs.mean()
-        draw.line([(centre - 4, middle), (centre + 4, middle)], fill=255, width=2)
-    return np.asarray(drawn)
-
-
 @pytest.mark.parametrize("label", [1, 7])
 def test_european_ones_and_sevens_keep_their_whole_shape(mnist, label):
     """The flag of a 1 and the bar of a 7 are part of the digit, close up or not: the output
     is nearer the digit as drawn than the same digit without them."""
     for digit in _of(mnist, label, 3):
-        drawn = _european(digit, label)
+        drawn = europeanise(digit, label)
         for height_frac in (0.4, 0.85):
             result = to_mnist(encode(render(drawn, size=(480, 640), height_frac=height_frac)))
             with_addition = shifted_similarity(result, drawn, 1)

@@ -1,0 +1,158 @@
+"""Stage 1, decode: bytes (or an opened image) to a small grayscale array, safely.
+
+Refuses what is not an image, too small or too large (decompression bombs) before decoding it,
+applies EXIF rotation, decodes a JPEG by DCT scaling straight to the working size, and puts a
+transparent background on paper.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Images with more pixels are refused before decoding (decompression bombs)."""
+
+
+MIN_SIDE = 16
+"""The least longer side: a digit cut to its box (a 1 is a few pixels wide) must pass."""
+
+
+WORK_SIZE = 320
+
+
+class PreprocessError(ValueError):
+    """The image cannot be turned into a digit; the message tells the user what to do."""
+
+
+def decode(
+    data: bytes | Image.Image,
+    max_pixels: int,
+    region: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, float]:
+    """Open, check size, rotate by EXIF, crop to `region` (fractions of the upright image) and
+    shrink to a float32 grayscale array (0..255); also how much it was shrunk."""
+    if isinstance(data, Image.Image):
+        image, owned = data, False
+    else:
+        image, owned = _open(data), True
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PreprocessError(
+            f"The image has {width}x{height} pixels, more than the {max_pixels:,} allowed; "
+            "send a smaller photo."
+        )
+    if max(width, height) < MIN_SIDE:
+        raise PreprocessError(
+            f"The image is only {width}x{height} pixels; send one at least "
+            f"{MIN_SIDE} pixels high or wide."
+        )
+    try:
+        if owned:
+            if image.format == "JPEG":
+                image.draft("L", _draft_size(width, height, region))
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+        else:
+            image = ImageOps.exif_transpose(image)
+        if region is not None:
+            w, h = image.size
+            image = image.crop(
+                (
+                    int(region[0] * w),
+                    int(region[1] * h),
+                    int(np.ceil(region[2] * w)),
+                    int(np.ceil(region[3] * h)),
+                )
+            )
+        gray = _grayscale(image)
+    except PreprocessError:
+        raise
+    except Exception as exc:
+        raise PreprocessError(
+            "The image file is damaged or in a form I cannot read; send it again as a photo."
+        ) from exc
+    return gray, max(width, height) / max(gray.shape)
+
+
+def _draft_size(
+    width: int, height: int, region: tuple[float, float, float, float] | None
+) -> tuple[int, int]:
+    """The least size to decode a JPEG at (DCT scaling skips most of the decoding work): the
+    longer side `WORK_SIZE`; for a `region`, both sides large enough that the crop's longer
+    side reaches `WORK_SIZE` whichever way EXIF then turns the image."""
+    if region is None:
+        scale = WORK_SIZE / max(width, height)
+        return math.ceil(width * scale), math.ceil(height * scale)
+    fraction = max(region[2] - region[0], region[3] - region[1])
+    return (round(WORK_SIZE / fraction),) * 2
+
+
+def _open(data: bytes) -> Image.Image:
+    """Read the header lazily; Pillow's own bomb check is turned into our error."""
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
+        raise PreprocessError("That is not an image; send a photo of a handwritten digit.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PreprocessError(
+            "The image has too many pixels to be processed safely; send a smaller photo."
+        ) from exc
+    except Exception as exc:
+        raise PreprocessError(
+            "That is not an image I can read; send a JPEG or PNG photo of a handwritten digit."
+        ) from exc
+
+
+def _grayscale(image: Image.Image) -> np.ndarray:
+    """Luminance as float32 0..255 at working size; a transparent background becomes paper."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), posinf=0.0, neginf=0.0)
+        values -= min(0.0, float(values.min())) if values.size else 0.0
+        top = float(values.max()) if values.size else 0.0
+        scale = 255.0 / 65535.0 if mode.startswith("I;16") or top > 255 else 1.0
+        if top * scale > 255:
+            scale = 255.0 / top
+        return _shrink(Image.fromarray(np.clip(values * scale, 0, 255).astype(np.float32)))
+    if (mode == "P" and "transparency" in image.info) or mode in ("LA", "La", "PA", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        return _composite(image)
+    if image.mode != "L":
+        image = image.convert("L")
+    return _shrink(image)
+
+
+def _composite(image: Image.Image) -> np.ndarray:
+    """Put transparent pixels on paper that contrasts with the opaque (ink) pixels."""
+    image = _shrink_image(image)
+    alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+    lum = np.asarray(image.convert("L"), dtype=np.float32)
+    if alpha.min() >= 1.0:
+        return lum
+    opaque_lum = float((lum * alpha).sum() / max(alpha.sum(), 1e-6))
+    paper = 255.0 if opaque_lum < 128 else 0.0
+    return lum * alpha + paper * (1.0 - alpha)
+
+
+def _shrink_image(image: Image.Image) -> Image.Image:
+    """Longer side at most `WORK_SIZE`: integer box reduction first (fast), then resampling."""
+    factor = max(image.size) // WORK_SIZE
+    if factor >= 2:
+        image = image.reduce(factor)
+    if max(image.size) <= WORK_SIZE:
+        return image
+    scale = WORK_SIZE / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _shrink(image: Image.Image) -> np.ndarray:
+    return np.asarray(_shrink_image(image), dtype=np.float32)

@@ -1,0 +1,111 @@
+"""Stage 5, digits: the paper's noise level, the ink that is the digit, and nothing else."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from model.photo.components import Components, pad
+from model.photo.imageops import bounding_box, grow, quantile
+from model.photo.lines import remove_lines
+
+_MIN_CONTRAST = 0.12
+
+
+_MIN_INK_PIXELS = 10
+
+
+_STRONG = 0.4
+"""Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
+ruled line touching it does not."""
+
+
+_NOISE_SIGMAS = 4.5
+
+
+class Digit(NamedTuple):
+    """The digit found on the page."""
+
+    box: tuple[slice, slice]
+    """Its rows and columns in the ink map."""
+    mask: np.ndarray
+    """Its pixels within `box`, bool."""
+    ink: np.ndarray
+    """Its ink within `box`, with paper lines divided out."""
+    floor: float
+    """The paper's noise level in ink units (zero on a clean image, whose faintest
+    anti-aliased pixels are then kept)."""
+
+
+def find_digit(ink: np.ndarray) -> Digit | None:
+    """The digit's pixels, everything else on the page dropped, and the paper's noise level.
+
+    A digit that fills the picture (a tight crop, a form's cell) is looked for again with a
+    margin of paper around it: the statistics of the paper and the tests for what touches the
+    border assume there is some.
+
+    Parameters
+    ----------
+    ink : ndarray of shape (height, width), float32
+        From `ink_map`.
+
+    Returns
+    -------
+    Digit or None
+        None when there is no ink.
+    """
+    digit = _find_digit(ink)
+    if digit is None or _sides_touched(digit.box, ink.shape) >= 3:
+        margin = max(4, max(ink.shape) // 4)
+        framed = _find_digit(pad(ink, margin))
+        if framed is not None:
+            rows, cols = framed.box
+            box = (
+                slice(rows.start - margin, rows.stop - margin),
+                slice(cols.start - margin, cols.stop - margin),
+            )
+            return framed._replace(box=box)
+    return digit
+
+
+def _sides_touched(box: tuple[slice, slice], shape: tuple[int, ...]) -> int:
+    rows, cols = box
+    return (rows.start == 0) + (cols.start == 0) + (rows.stop == shape[0]) + (cols.stop == shape[1])
+
+
+def _find_digit(ink: np.ndarray) -> Digit | None:
+    sample = ink[::4, ::4]
+    centre = quantile(sample, 0.5)
+    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
+    threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
+    mask = ink > threshold
+    parts = Components(ink, mask)
+    frames = parts.frames()
+    if frames.any():
+        mask = mask & ~parts.mask_of(frames)
+    without_lines, ink = remove_lines(mask, ink, threshold)
+    if frames.any() or without_lines is not mask:
+        parts = Components(ink, without_lines)
+    digit = parts.digit_mask()
+    if not digit.any():
+        return None
+    box = bounding_box(digit)
+    inside, faint = digit[box], ink[box]
+    strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
+    # Padded, so that the box's edge is not taken for the image's border.
+    core = Components(pad(faint), pad(strong)).digit_mask()[1:-1, 1:-1]
+    inside &= grow(core, 2)
+    pixels = faint[inside]
+    if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
+        return None
+    rows, cols = bounding_box(inside)
+    return Digit(
+        box=(
+            slice(box[0].start + rows.start, box[0].start + rows.stop),
+            slice(box[1].start + cols.start, box[1].start + cols.stop),
+        ),
+        mask=inside[rows, cols],
+        ink=faint[rows, cols],
+        floor=max(0.0, centre + _NOISE_SIGMAS * sigma),
+    )

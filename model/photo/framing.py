@@ -1,0 +1,117 @@
+"""Stage 6, MNIST framing: the digit's ink as MNIST has it.
+
+White ink on black, strokes of MNIST's width, the bounding box scaled to 20 px on its longer
+side and centred by centre of mass in 28x28. Deskewing is the model's job
+(`model/features.py`), not done here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from model.photo.imageops import bounding_box, disk_dilation, disk_erosion, grow, quantile
+
+MNIST_BOX = 20
+
+
+MNIST_SIZE = 28
+
+
+STROKE_REL = 0.092
+"""MNIST's median stroke width over its bounding box's longer side (measured at level 128)."""
+
+
+STROKE_BAND = (0.05, 0.165)
+
+
+def frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
+    """MNIST framing of the digit's `ink` (cropped to its box) where `mask` is set, and a
+    pixel around: contrast and stroke normalised, 20 px box, centred."""
+    crop = np.where(grow(mask), ink, 0.0)
+    level = quantile(crop[mask], 0.9)
+    crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
+    crop = _normalise_stroke(crop)
+    return _centre(_fit_box(crop))
+
+
+def _stroke_width(binary: np.ndarray) -> float:
+    """Mean stroke width: twice the area over the perimeter (exact for long straight strokes).
+    The perimeter counts the changes between neighbours and the ink on the crop's edges."""
+    perimeter = np.count_nonzero(binary[1:] != binary[:-1])
+    perimeter += np.count_nonzero(binary[:, 1:] != binary[:, :-1])
+    perimeter += np.count_nonzero(binary[[0, -1]]) + np.count_nonzero(binary[:, [0, -1]])
+    return 2.0 * np.count_nonzero(binary) / max(int(perimeter), 1)
+
+
+def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
+    """Thicken hairlines, and thin down marker strokes, to MNIST's relative stroke width.
+
+    A crop already at MNIST's scale is left alone: its strokes were drawn at that scale.
+    """
+    side = max(crop.shape)
+    width = _stroke_width(crop >= 0.5) / side
+    if side <= MNIST_BOX + 2 or STROKE_BAND[0] <= width <= STROKE_BAND[1]:
+        return crop
+    work = 2 * MNIST_BOX
+    scale = work / side
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    crop = np.asarray(
+        Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.BILINEAR),
+        dtype=np.float32,
+    )
+    level = float(crop.max())
+    if level > 0:
+        crop = np.clip(crop / max(level * 0.8, 1e-3), 0.0, 1.0)
+    width = _stroke_width(crop >= 0.5)
+    target = STROKE_REL * work
+    radius = round((target - width) / 2)
+    if radius > 0:
+        crop = disk_dilation(crop, radius)
+    elif radius < 0:
+        eroded = disk_erosion(crop, -radius)
+        if eroded.max() >= 0.5:
+            crop = eroded
+    return _tight(crop)
+
+
+def _tight(crop: np.ndarray) -> np.ndarray:
+    return crop[bounding_box(crop > 0.05)]
+
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale so the box's longer side is 20 px, aspect kept, anti-aliased.
+
+    The box is that of the strokes at half their level: in MNIST the box of every inked pixel
+    is also the box at half level, so a blur halo outside it is not part of the digit.
+    """
+    crop = crop[bounding_box(crop >= _BOX_LEVEL)]
+    scale = MNIST_BOX / max(crop.shape)
+    if scale == 1.0:
+        return crop
+    size = (
+        max(1, min(MNIST_BOX, round(crop.shape[1] * scale))),
+        max(1, min(MNIST_BOX, round(crop.shape[0] * scale))),
+    )
+    kernel = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    image = Image.fromarray(crop.astype(np.float32)).resize(size, kernel)
+    return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+
+
+_BOX_LEVEL = 0.5
+
+
+def _centre(digit: np.ndarray) -> np.ndarray:
+    """Paste into 28x28 so the centre of mass lands on the centre, as MNIST did."""
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    height, width = digit.shape
+    total = float(digit.sum())
+    if total > 0:
+        cy = float((digit.sum(axis=1) * np.arange(height)).sum() / total)
+        cx = float((digit.sum(axis=0) * np.arange(width)).sum() / total)
+    else:
+        cy, cx = (height - 1) / 2, (width - 1) / 2
+    top = min(max(round(MNIST_SIZE / 2 - cy), 0), MNIST_SIZE - height)
+    left = min(max(round(MNIST_SIZE / 2 - cx), 0), MNIST_SIZE - width)
+    out[top : top + height, left : left + width] = digit
+    return np.round(out * (255.0 / max(float(out.max()), 1e-6))).astype(np.uint8)
