@@ -66,7 +66,11 @@ def main() -> int:
 
 
 def webhook_secret(settings: Settings) -> str:
-    """A secret Telegram echoes in a header, so only Telegram can post updates to the webhook."""
+    """A secret Telegram echoes in a header, so only Telegram can post updates to the webhook.
+
+    Derived from the token, it is the same on every replica: each replica's setWebhook at
+    start (same URL, same secret, pending updates kept) leaves the others' deliveries alone.
+    """
     token = settings.telegram_bot_token.get_secret_value().encode()
     return hashlib.sha256(b"webhook:" + token).hexdigest()
 
