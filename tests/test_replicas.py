@@ -18,7 +18,7 @@ import pytest
 from fake_notify import FakeNotifyRun
 from load_driver import LoadRun, check, message_mix
 from postgres_schema import fresh_schema, schema_url
-from replicas import Replicas, replicas_behind_proxy, setwebhook_calls
+from replicas import Replicas, listening, replicas_behind_proxy, setwebhook_calls
 from sqlalchemy import create_engine, select
 
 from bot.app import CONCURRENT_UPDATES
@@ -186,6 +186,45 @@ async def test_kill_9_of_one_replica_mid_load_loses_nothing_and_the_survivor_car
     assert len(checks.answered_twice) <= CONCURRENT_UPDATES
     for repeated in checks.answered_twice:
         assert telegram.reply_times[repeated.chat][0] <= killed_at
+
+
+@pytest.mark.timeout(300)
+async def test_a_rolling_restart_mid_load_loses_nothing_and_answers_nothing_twice(
+    tmp_path: Path, model_path: Path, mnist: Mnist, shared_database: str
+) -> None:
+    """SIGTERM one replica, start it again, then the other, as docs/deploy.md says to: a
+    stopping replica answers what it holds, the stand-in re-sends what it refused."""
+    exit_codes: list[int] = []
+    env = {"MODEL_WORKERS": "1"}
+    async with replicas_behind_proxy(tmp_path, model_path, shared_database, **env) as replicas:
+        run = LoadRun(replicas.telegram, users=20, mix=message_mix(mnist.test_images[:60]))
+
+        async def restart_one_by_one() -> None:
+            for bot, upstream in zip(replicas.bots, replicas.proxy.upstreams, strict=True):
+                exit_codes.append(await bot.stop())
+                await bot.start()
+                await listening(bot, upstream.port)
+
+        rolling: list[asyncio.Task[None]] = []
+
+        async def start_rolling(i: int) -> None:
+            if i == 40:
+                rolling.append(asyncio.create_task(restart_one_by_one()))
+
+        await run.at_rate(240, rate=20, on_tick=start_rolling)
+        await rolling[0]
+        await run.drain(within=120)
+        starts = [bot.starts for bot in replicas.bots]
+        refused = [upstream.failed for upstream in replicas.proxy.upstreams]
+    checks = check(run, shared_database)
+
+    assert exit_codes == [0, 0]
+    assert starts == [2, 2]
+    assert min(refused) > 0, refused  # each was down a while; those updates came again
+    assert checks.unanswered == []
+    assert checks.answered_twice == []
+    assert checks.accepted_not_stored == checks.stored_not_accepted == set()
+    assert checks.stored == checks.pictures_sent
 
 
 def _expected_firings(expression: str, start: datetime, end: datetime) -> list[datetime]:
