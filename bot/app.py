@@ -14,6 +14,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -70,6 +71,9 @@ def build_application(settings: Settings) -> BotApplication:
         rate_limiter=AIORateLimiter(
             overall_max_rate=settings.telegram_max_rate, max_retries=FLOOD_RETRIES
         ),
+        # Updates are handled concurrently, so a user's quick photos can be answered out of
+        # order: each reply quotes the message it answers (and goes out if that was deleted).
+        defaults=Defaults(do_quote=True, allow_sending_without_reply=True),
     )
     builder = (
         ApplicationBuilder()
