@@ -252,6 +252,15 @@ class FakeTelegram:
         """Every call of `method` so far, oldest first."""
         return [call for call in self.calls if call.method == method]
 
+    def unconfirmed(self) -> set[tuple[int, int]]:
+        """(chat, message_id) of the users' messages still held for the bot: not yet confirmed
+        by a later getUpdates offset or a 2xx webhook answer, so they would be delivered again."""
+        return {
+            (update["message"]["chat"]["id"], update["message"]["message_id"])
+            for update in self._updates
+            if "message" in update
+        }
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """The bot's message `message_id` in `chat_id` as it is now (after edits)."""
         for message in self.sent.get(chat_id, []):

@@ -1,8 +1,9 @@
 """Drive `python -m bot` in its own process with many simulated users through FakeTelegram.
 
 Used by benchmarks/bench_load.py (figures) and the fault tests (exactly-once checks). Every
-message a user sends gets exactly one reply from the bot, so replies are matched to messages
-per chat, in order; the database is then compared with the pictures the bot accepted.
+message a user sends gets exactly one reply from the bot, which quotes it, so each reply is
+matched to the message it answers; the database is then compared with the pictures the bot
+accepted.
 """
 
 from __future__ import annotations
@@ -35,15 +36,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class TimedTelegram(FakeTelegram):
-    """FakeTelegram that also notes when each message to a chat was sent by the bot."""
+    """FakeTelegram that also notes when each message to a chat was sent by the bot, and which
+    (chat, message) pairs have a reply quoting them."""
 
     def __init__(self, token: str) -> None:
         super().__init__(token)
         self.reply_times: dict[int, list[float]] = defaultdict(list)
+        self.answered: set[tuple[int, int]] = set()
 
     def _record_sent(self, params: dict[str, Any], content: dict[str, Any]) -> Any:
         response = super()._record_sent(params, content)
-        self.reply_times[int(params["chat_id"])].append(time.perf_counter())
+        chat = int(params["chat_id"])
+        self.reply_times[chat].append(time.perf_counter())
+        quoted = self.sent[chat][-1].get("reply_to_message_id")
+        if quoted is not None:
+            self.answered.add((chat, int(quoted)))
         return response
 
 
@@ -164,12 +171,7 @@ class BotProcess:
         """
         if self.process is None or self.process.returncode is not None:
             return
-        total = 0
-        for pid in _process_tree(self.process.pid):
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1]) * 1024
+        total = sum(peak_rss_of(pid) for pid in _process_tree(self.process.pid))
         self.peak_rss = max(self.peak_rss, total)
 
     def cpu_seconds(self) -> tuple[float, float]:
@@ -203,6 +205,15 @@ class BotProcess:
             if self.process.returncode is None:
                 self.process.kill()
         return await self.process.wait()
+
+
+def peak_rss_of(pid: int) -> int:
+    """One process's peak resident set (VmHWM) in bytes, from /proc (0 once it has gone)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -331,12 +342,12 @@ class LoadRun:
         )
 
     async def drain(self, within: float = 120.0) -> None:
-        """Wait until every message has a reply, then a moment for any duplicate to show."""
-        chats = self.result.per_chat()
-        await self.telegram.wait_until(
-            lambda: all(len(self.telegram.sent.get(c, [])) >= len(m) for c, m in chats.items()),
-            within=within,
-        )
+        """Wait until every message has a reply quoting it (at most `within` seconds: `check`
+        names the unanswered), then a moment for any duplicate to show."""
+        with contextlib.suppress(TimeoutError):
+            await self.telegram.wait_until(
+                lambda: len(self.telegram.answered) >= len(self.result.sent), within=within
+            )
         self.result.finished = max(
             (times[-1] for times in self.telegram.reply_times.values()), default=0.0
         )
@@ -345,11 +356,17 @@ class LoadRun:
 
 @dataclass
 class Checks:
-    """The exactly-once and database checks, with the figures the benchmark prints."""
+    """The exactly-once and database checks, with the figures the benchmark prints.
+
+    `reply_times` holds, per (chat, message), when each reply quoting it was sent; `stray` are
+    replies in the users' chats that quote none of their messages.
+    """
 
     messages: int
     unanswered: list[Sent]
     answered_twice: list[Sent]
+    stray: list[dict[str, Any]]
+    reply_times: dict[tuple[int, int], list[float]]
     pictures_replied: int
     pictures_sent: int
     stored: int
@@ -362,27 +379,42 @@ class Checks:
         return not (
             self.unanswered
             or self.answered_twice
+            or self.stray
             or self.stored_not_accepted
             or self.accepted_not_stored
         )
 
 
 def check(run: LoadRun, database_url: str) -> Checks:
-    """Match replies to messages per chat; compare the images table with the pictures sent.
+    """Match each reply to the message it quotes; compare the images table with the pictures
+    sent.
 
     Every picture in the mix is a readable digit, so each must be stored, once.
     """
     telegram, result = run.telegram, run.result
+    sent = {(m.chat, m.message_id) for m in result.sent}
+    answers: dict[tuple[int, int], list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+    stray = []
+    for chat in result.per_chat():
+        replies = telegram.sent.get(chat, [])
+        for reply, at in zip(replies, telegram.reply_times[chat], strict=True):
+            answered = (chat, reply.get("reply_to_message_id"))
+            if answered in sent:
+                answers[answered].append((at, reply))
+            else:
+                stray.append(reply)
     unanswered, twice, latencies = [], [], []
     replied_with_picture = 0
-    for chat, messages in result.per_chat().items():
-        replies = telegram.sent.get(chat, [])
-        times = telegram.reply_times.get(chat, [])
-        unanswered += messages[len(replies) :]
-        twice += messages[: max(0, len(replies) - len(messages))]
-        for message, reply, at in zip(messages, replies, times, strict=False):
-            latencies.append(at - message.at)
-            replied_with_picture += message.picture and "photo" in reply
+    for message in result.sent:
+        replies_to_it = answers.get((message.chat, message.message_id), [])
+        if not replies_to_it:
+            unanswered.append(message)
+            continue
+        if len(replies_to_it) > 1:
+            twice.append(message)
+        at, first = replies_to_it[0]
+        latencies.append(at - message.at)
+        replied_with_picture += message.picture and "photo" in first
     accepted = {(m.chat, m.message_id) for m in result.sent if m.picture}
     engine = create_engine(database_url)
     try:
@@ -395,6 +427,8 @@ def check(run: LoadRun, database_url: str) -> Checks:
         messages=len(result.sent),
         unanswered=unanswered,
         answered_twice=twice,
+        stray=stray,
+        reply_times={key: [at for at, _ in replies] for key, replies in answers.items()},
         pictures_replied=replied_with_picture,
         pictures_sent=len(accepted),
         stored=len(rows),

@@ -57,6 +57,7 @@ async def test_photo_gets_one_picture_with_cluster_caption_and_digit_buttons(
     [reply] = await tg.wait_for_replies(CHAT, 1)
 
     assert "photo" in reply
+    assert reply["reply_to_message_id"] == message_id  # quoted: replies can come out of order
     assert "cluster" in reply["caption"]
     assert bot.models.current.version in reply["caption"]
     assert "%" in reply["caption"]
