@@ -136,10 +136,13 @@ def retrain_failed(reason: str) -> Push:
     return Push(lambda lang: say(lang, failed, reason=reason))
 
 
-def retrain_rejected(reason: str) -> Push:
-    """The new model did not pass the quality gate; the current model keeps serving."""
+def retrain_rejected(reason: str, picture: Picture | None = None) -> Push:
+    """The new model did not pass the quality gate; the current model keeps serving.
+
+    `picture` draws the rejected model's confusion matrix and typical members.
+    """
     rejected = N_("⚠️ New model rejected, current model kept: {reason}")
-    return Push(lambda lang: say(lang, rejected, reason=reason))
+    return Push(lambda lang: say(lang, rejected, reason=reason), picture=picture)
 
 
 def mnist_downloaded(directory: str) -> Push:

@@ -210,15 +210,16 @@ class Retrainer:
             probe=probe,
         )
         metrics = _run_metrics(result, decision)
+        # Admins in Telegram also get the new model's confusion matrix and typical members.
+        sheet = functools.partial(model_sheet, model=new, mnist_dir=self.mnist_dir)
         if not decision.accepted:
-            return "rejected", decision.reason, pushes.retrain_rejected(decision.reason), metrics
+            rejected = pushes.retrain_rejected(decision.reason, sheet)
+            return "rejected", decision.reason, rejected, metrics
         path = await asyncio.to_thread(self.versions.promote, result.path, new.version)
         # Into the database first: every replica serves what is there (pick-up job).
         file = await asyncio.to_thread(self.versions.stored_file, new.version)
         await self.storage.promote_model(file, new.metadata, str(path))
         self.provider.swap(new, path)
-        # Admins in Telegram also get the new model's confusion matrix and typical members.
-        sheet = functools.partial(model_sheet, model=new, mnist_dir=self.mnist_dir)
         text = _finished_text(result, new.version, sheet)
         return "succeeded", decision.reason, text, metrics
 

@@ -1,5 +1,5 @@
 """End to end: an admin's /stats brings a picture of the real stored feedback (users' does not);
-a finished retraining reaches admins in Telegram with the new model's sheet."""
+a finished retraining reaches admins in Telegram with the new (or rejected) model's sheet."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from PIL import Image
 from bot.admin_pictures import WIDTH, cluster_digits, model_sheet, stats_picture
 from bot.context import NOTIFIER, RETRAINER
 from model.data import Mnist
+from model.modelfile import DigitModel, load_model
 
 USERS = (901, 902)
 
@@ -58,37 +59,68 @@ async def test_an_admins_stats_bring_the_picture_of_the_stored_feedback(
     assert Image.open(io.BytesIO(sent)).width == WIDTH
 
 
-@pytest.mark.slow
-async def test_a_finished_retraining_reaches_admins_with_the_model_sheet_and_notify_run_as_text(
-    tmp_path: Path, model_path: Path, mnist_dir: Path, fake_notify: FakeNotifyRun
-) -> None:
-    link = "https://status.example.org/digits"
+LINK = "https://status.example.org/digits"
+
+
+async def _retrain_as_admin(
+    tmp_path: Path, model_path: Path, mnist_dir: Path, fake_notify: FakeNotifyRun, min_acc: float
+) -> tuple[RunningBot, str, DigitModel]:
+    """A quick real retraining asked by the admin, pushes in French to notify.run and Telegram;
+    returns the stopped bot, the run's outcome and the model served at its end."""
     async with running_bot(
         tmp_path,
         model_path,
         notify_run_endpoint=fake_notify.url,
         notify_telegram_admins=True,
-        status_url=link,
+        status_url=LINK,
         mnist_dir=mnist_dir,
         retrain_limit=1000,
-        retrain_min_acc=0.3,
+        retrain_min_acc=min_acc,
         push_language="fr",
     ) as bot:
         bot.telegram.send_text(ADMIN_ID, ADMIN_ID, "/retrain")
         await asyncio.to_thread(fake_notify.wait_for_posts, 2)  # started, then retraining
-        assert await bot.application.bot_data[RETRAINER].wait() == "succeeded"
+        outcome = await bot.application.bot_data[RETRAINER].wait()
         await bot.application.bot_data[NOTIFIER].flush()
-        new = bot.models.current
+        return bot, outcome, bot.models.current
 
-    posts = await asyncio.to_thread(fake_notify.wait_for_posts, 3)
-    finished = [post for post in posts if post.message.startswith("✅")]
-    assert [post.action for post in finished] == [link]
-    assert finished[0].message.startswith("✅ Réentraîné en ")
-    assert f"modèle {new.version}" in finished[0].message
+
+def _sheet_sent(bot: RunningBot, caption_start: str, fake_notify: FakeNotifyRun) -> bytes:
+    """The one photo the admin got: captioned like the notify.run text, which has the link."""
+    [ended] = [post for post in fake_notify.posts if post.message.startswith(caption_start)]
+    assert ended.action == LINK
     [photo] = [m for m in bot.telegram.sent[ADMIN_ID] if "photo" in m]
-    assert photo["caption"] == f"{finished[0].message}\n{link}"
+    assert photo["caption"] == f"{ended.message}\n{LINK}"
     sheet = bot.telegram.uploads[photo["photo"][0]["file_id"]]
-    assert sheet == model_sheet("fr", new, mnist_dir)
     assert Image.open(io.BytesIO(sheet)).width == WIDTH
     others = [m["text"] for m in bot.telegram.sent[ADMIN_ID] if "photo" not in m]
-    assert f"🔄 Réentraînement lancé (admin {ADMIN_ID})\n{link}" in others
+    assert f"🔄 Réentraînement lancé (admin {ADMIN_ID})\n{LINK}" in others
+    return sheet
+
+
+@pytest.mark.slow
+async def test_a_new_model_reaches_admins_with_its_sheet_and_notify_run_as_text(
+    tmp_path: Path, model_path: Path, mnist_dir: Path, fake_notify: FakeNotifyRun
+) -> None:
+    bot, outcome, new = await _retrain_as_admin(
+        tmp_path, model_path, mnist_dir, fake_notify, min_acc=0.3
+    )
+
+    assert outcome == "succeeded"
+    sheet = _sheet_sent(bot, "✅ Réentraîné en ", fake_notify)
+    assert any(f"modèle {new.version}" in message for message in fake_notify.messages)
+    assert sheet == model_sheet("fr", new, mnist_dir)
+
+
+@pytest.mark.slow
+async def test_a_rejected_model_reaches_admins_with_its_sheet_too(
+    tmp_path: Path, model_path: Path, mnist_dir: Path, fake_notify: FakeNotifyRun
+) -> None:
+    bot, outcome, served = await _retrain_as_admin(
+        tmp_path, model_path, mnist_dir, fake_notify, min_acc=0.999
+    )
+
+    assert outcome == "rejected"
+    sheet = _sheet_sent(bot, "⚠️ Nouveau modèle refusé", fake_notify)
+    assert served.version == load_model(model_path).version
+    assert sheet != model_sheet("fr", served, mnist_dir)  # the candidate's, not the served one
