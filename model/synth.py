@@ -120,7 +120,7 @@ def _textured_card(scene: Scene) -> None:
     inks = np.array([[30, 120, 50], [20, 40, 170], [40, 40, 45], [170, 30, 40]])
     scene.paper = cards[scene.rng.integers(len(cards))].astype(np.float32)
     scene.ink = inks[scene.rng.integers(len(inks))].astype(np.float32)
-    scene.texture = scene.rng.uniform(0.06, 0.12)
+    scene.texture = scene.rng.uniform(0.04, 0.08)
     scene.stroke = "thick"
 
 
@@ -234,7 +234,7 @@ def _render(scene: Scene, digit: np.ndarray) -> bytes:
     texture = ndimage.zoom(rng.normal(0, 1, (height // 16 + 1, width // 16 + 1)), 16, order=1)
     if scene.texture > 0.02:
         fibres = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), (0.8, 3.0))
-        texture = texture[:height, :width] + 3.0 * fibres
+        texture = texture[:height, :width] + 1.5 * fibres
     paper = scene.paper * (1 + scene.texture * texture[:height, :width, None])
     for draw in scene.under:
         paper = draw(scene, paper)
@@ -276,20 +276,32 @@ def _render_hairline(scene: Scene, digit: np.ndarray) -> bytes:
     page = scene.paper * ((1 + 0.02 * texture[: small[1], : small[0]]) * light)[..., None]
     page += rng.normal(0, scene.noise, page.shape)
     canvas = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
-    pixels = np.asarray(canvas.resize(scene.size, Image.Resampling.BILINEAR), np.float32)
+    pixels = np.array(canvas.resize(scene.size, Image.Resampling.BILINEAR))
     side = round(scene.digit_frac * min(width, height) * 28 / 20)
-    big = Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)
-    big = big.rotate(rng.uniform(-15, 15), Image.Resampling.BILINEAR, expand=True)
-    core = np.asarray(big) > 128
-    core = ndimage.binary_erosion(core, iterations=max(1, round(0.042 * side)))
-    coverage = ndimage.gaussian_filter(core.astype(np.float32), 1.0) * 1.8
-    coverage = np.clip(coverage, 0, 1)[..., None]
+    fine = Image.fromarray(digit).resize((112, 112), Image.Resampling.BICUBIC)
+    fine = fine.rotate(rng.uniform(-15, 15), Image.Resampling.BILINEAR, expand=True)
+    line = Image.fromarray(_skeleton(np.asarray(fine) > 128).astype(np.float32))
+    big = np.asarray(line.resize((side * fine.width // 112,) * 2, Image.Resampling.BILINEAR))
+    coverage = np.clip(ndimage.gaussian_filter(big, 0.8) * 6.0, 0, 1)[..., None]
     ch, cw = coverage.shape[:2]
     top = int(rng.integers(0, height - ch + 1))
     left = int(rng.integers(0, width - cw + 1))
-    region = pixels[top : top + ch, left : left + cw]
-    region[:] = region * (1 - coverage) + scene.ink * coverage
+    region = pixels[top : top + ch, left : left + cw].astype(np.float32)
+    pixels[top : top + ch, left : left + cw] = region * (1 - coverage) + scene.ink * coverage
     return _jpeg_bytes(pixels, scene.quality)
+
+
+def _skeleton(binary: np.ndarray) -> np.ndarray:
+    """The strokes' middle lines (Lantuéjoul's morphological skeleton): what a fine pen
+    draws of a digit MNIST wrote with a thick one."""
+    skeleton = np.zeros_like(binary)
+    while binary.any():
+        skeleton |= binary & ~ndimage.binary_opening(binary)
+        binary = ndimage.binary_erosion(binary)
+    # Its lone specks are the method's, not the pen's.
+    labels, count = ndimage.label(skeleton, np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    return (sizes >= 8)[labels] & skeleton
 
 
 def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -11,16 +11,10 @@ from model.photo.imageops import bounding_box, grow, quantile
 from model.photo.lines import remove_lines
 
 _MIN_CONTRAST = 0.12
-
-
 _MIN_INK_PIXELS = 10
-
-
 _STRONG = 0.4
 """Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
 ruled line touching it does not."""
-
-
 _NOISE_SIGMAS = 4.5
 
 

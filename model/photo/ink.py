@@ -66,11 +66,11 @@ def _light_ink(coarse: np.ndarray) -> bool:
         margin = 3.0 * quantile(dark + light, 0.5) + 4.0
         dark_mass = np.maximum(dark - margin, 0.0).sum()
         light_mass = np.maximum(light - margin, 0.0).sum()
-        evidence += float(np.log((light_mass + 1.0) / (dark_mass + 1.0)))
+        evidence += float(np.clip(np.log((light_mass + 1.0) / (dark_mass + 1.0)), -2.5, 2.5))
     return evidence > _LIGHT_INK_EVIDENCE
 
 
-_LIGHT_INK_EVIDENCE = 1.0
+_LIGHT_INK_EVIDENCE = 1.5
 
 
 _COARSE = 64
