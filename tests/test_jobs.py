@@ -216,7 +216,7 @@ async def test_pick_up_job_serves_a_model_promoted_elsewhere(
         model_as_version, bot.models_dir / "promoted-elsewhere.npz", "promoted-elsewhere"
     )
     await bot.storage.set_active_model("promoted-elsewhere", str(promoted))
-    every = timedelta(seconds=0.2)
+    every = timedelta(seconds=0.1)
     register_jobs(bot.application, Schedules(retrain=NEVER, status=NEVER, pick_up_every=every))
 
     async def swapped() -> bool:
