@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -108,23 +110,40 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         load_model(tmp_path / "nowhere.npz")
 
 
-class _RunsCode:
-    """Unpickling this calls os.mkdir(marker): proof that code from the file ran."""
+def _restore(marker: str, array: np.ndarray) -> np.ndarray:
+    """What unpickling the tampered array calls: code from the file, then the genuine array."""
+    os.mkdir(marker)
+    return array
 
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return os.mkdir, (str(self.marker),)
+class _PickledArray:
+    """Pickles as a call of `_restore`, which hands back the genuine array."""
+
+    def __init__(self, marker: Path, array: np.ndarray) -> None:
+        self.marker, self.array = marker, array
+
+    def __reduce__(self) -> tuple[object, tuple[str, np.ndarray]]:
+        return _restore, (str(self.marker), self.array)
 
 
 def test_pickled_arrays_are_never_loaded(model_path: Path, tmp_path: Path) -> None:
-    """A good model file plus one object array: only reading it would need pickle."""
-    path, marker = tmp_path / "evil.npz", tmp_path / "code-ran"
+    """The shipped model's arrays, one of them stored as a pickle that yields the same array.
+
+    Read with pickle allowed, this file would load as a good model (checksum and all) after
+    running the pickle's code; only `allow_pickle=False` stands in the way.
+    """
+    path, marker = tmp_path / "pickled.npz", tmp_path / "code-ran"
     with np.load(model_path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
-    load_model(model_path)  # the same arrays load fine without the extra one
-    np.savez(path, **arrays, extra=np.array([_RunsCode(marker)], dtype=object))
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w") as member:
+                if name != "centroids":
+                    np.lib.format.write_array(member, array)
+                    continue
+                header = {"descr": "|O", "fortran_order": False, "shape": array.shape}
+                np.lib.format.write_array_header_1_0(member, header)
+                pickle.dump(_PickledArray(marker, array), member)
 
     with pytest.raises(ModelFileError, match=r"not a readable model archive.*allow_pickle"):
         load_model(path)
