@@ -257,7 +257,7 @@ async def test_scheduled_retrain_swaps_the_model_and_pushes_in_order(
     started, finished = (post.message for post in posts)
     assert started == "🔄 Retraining started (schedule)"
     assert finished.startswith("✅ Retrained in ")
-    assert "1000 MNIST + 1 user images" in finished
+    assert "1,000 MNIST + 1 user images" in finished
     new = bot.provider.current
     assert new is not serving
     assert f"model {new.version}" in finished
