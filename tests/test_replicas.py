@@ -205,14 +205,12 @@ async def test_a_rolling_restart_mid_load_loses_nothing_and_answers_nothing_twic
                 await bot.start()
                 await listening(bot, upstream.port)
 
-        rolling: list[asyncio.Task[None]] = []
-
-        async def start_rolling(i: int) -> None:
-            if i == 40:
-                rolling.append(asyncio.create_task(restart_one_by_one()))
-
-        await run.at_rate(240, rate=20, on_tick=start_rolling)
-        await rolling[0]
+        await run.at_rate(40, rate=20, on_tick=_nothing)
+        rolling = asyncio.create_task(restart_one_by_one())
+        while not rolling.done():  # the load goes on for as long as the restarts take
+            await run.at_rate(20, rate=20, on_tick=_nothing)
+        await rolling
+        await run.at_rate(40, rate=20, on_tick=_nothing)
         await run.drain(within=120)
         starts = [bot.starts for bot in replicas.bots]
         refused = [upstream.failed for upstream in replicas.proxy.upstreams]
