@@ -122,6 +122,7 @@ async def test_two_replicas_answer_each_photo_once_and_serve_a_model_promoted_by
     assert checks.messages == 150
     assert checks.unanswered == []
     assert checks.answered_twice == []
+    assert checks.stray == []
     assert checks.stored == checks.pictures_replied == checks.pictures_sent > 80
     assert checks.stored_not_accepted == checks.accepted_not_stored == set()
     assert min(share) > 0.25, share
@@ -154,17 +155,19 @@ async def test_kill_9_of_one_replica_mid_load_loses_nothing_and_the_survivor_car
     sent but not yet recorded as answered (as with one process, tests/test_faults_load.py)."""
     killed_at = 0.0
     handled_by_dead = -1
+    unconfirmed_at_kill: set[tuple[int, int]] = set()
     env = {"MODEL_WORKERS": "1"}
     async with replicas_behind_proxy(tmp_path, model_path, shared_database, **env) as replicas:
         telegram, proxy = replicas.telegram, replicas.proxy
         run = LoadRun(telegram, users=20, mix=message_mix(mnist.test_images[:60]))
 
         async def kill_with_updates_in_hand(i: int) -> None:
-            nonlocal killed_at, handled_by_dead
+            nonlocal killed_at, handled_by_dead, unconfirmed_at_kill
             if i >= 80 and handled_by_dead < 0 and proxy.upstreams[0].in_flight > 0:
                 await replicas.bots[0].kill()
                 handled_by_dead = proxy.upstreams[0].handled
-                killed_at = max(t for times in telegram.reply_times.values() for t in times)
+                killed_at = time.perf_counter()
+                unconfirmed_at_kill = telegram.unconfirmed()
 
         await run.at_rate(240, rate=20, on_tick=kill_with_updates_in_hand)
         await run.drain(within=120)
@@ -183,9 +186,13 @@ async def test_kill_9_of_one_replica_mid_load_loses_nothing_and_the_survivor_car
     assert checks.unanswered == []
     assert checks.accepted_not_stored == checks.stored_not_accepted == set()
     assert checks.stored == checks.pictures_sent
+    assert checks.stray == []
     assert len(checks.answered_twice) <= CONCURRENT_UPDATES
     for repeated in checks.answered_twice:
-        assert telegram.reply_times[repeated.chat][0] <= killed_at
+        message = (repeated.chat, repeated.message_id)
+        first, again = checks.reply_times[message]  # twice, never three times
+        assert first <= killed_at < again  # replied by the dead replica, then the survivor
+        assert message in unconfirmed_at_kill  # ...which had not confirmed it to Telegram
 
 
 @pytest.mark.timeout(300)
@@ -221,6 +228,7 @@ async def test_a_rolling_restart_mid_load_loses_nothing_and_answers_nothing_twic
     assert min(refused) > 0, refused  # each was down a while; those updates came again
     assert checks.unanswered == []
     assert checks.answered_twice == []
+    assert checks.stray == []
     assert checks.accepted_not_stored == checks.stored_not_accepted == set()
     assert checks.stored == checks.pictures_sent
 
