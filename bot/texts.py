@@ -78,6 +78,15 @@ NOT_KEPT = N_(
     "My database is unreachable right now, so I did not keep this photo and cannot take "
     "your answer for it. Send it again later if you want it counted."
 )
+PAGE_FEEDBACK = N_(
+    "To tell me the true digits, reply to this message with the number, e.g. 74213: one digit "
+    "per box, in reading order."
+)
+TOUCHING_DIGITS = N_("These seem to be digits that touch; I read them as one.")
+FEWER_DIGITS = N_("Send a photo of fewer digits, a row or two, and I will answer for each.")
+NOT_A_REPLY_OF_MINE = N_(
+    "To tell me the true digits of a photo, reply with the number to my answer to that photo."
+)
 BUTTON_UNKNOWN = N_("That button is not one of mine; nothing was changed.")
 FORGET_EXPIRED = N_("This confirmation has expired and nothing was erased. Send /forget again.")
 PRIVACY = N_(
@@ -200,6 +209,67 @@ def reply_caption(
 def outlier_caption(lang: str, model_version: str) -> str:
     """Caption for a picture far from every cluster."""
     return say(lang, NOT_A_DIGIT) + "\n" + model_line(lang, model_version)
+
+
+def page_caption(lang: str, clusters: list[int], touching: list[int], model_version: str) -> str:
+    """The caption under a several-digit reply: every digit's cluster in reading order."""
+    lines = [
+        plural(
+            lang,
+            "I see {count} digit: cluster {clusters}.",
+            "I see {count} digits: clusters {clusters}.",
+            len(clusters),
+            clusters=" ".join(str(cluster) for cluster in clusters),
+        )
+    ]
+    if touching:
+        lines.append(
+            plural(
+                lang,
+                "Box {boxes} seems to hold digits that touch; I read it as one.",
+                "Boxes {boxes} seem to hold digits that touch; I read each as one.",
+                len(touching),
+                boxes=", ".join(str(box) for box in touching),
+            )
+        )
+    lines.append(model_line(lang, model_version))
+    lines.append(say(lang, PAGE_FEEDBACK))
+    return "\n".join(lines)
+
+
+def too_many_digits(lang: str, found: int, limit: int) -> str:
+    """A photo holds more digits than one reply can show."""
+    return (
+        plural(
+            lang,
+            "I see {count} digit in this photo, more than the {limit} I answer for at once.",
+            "I see {count} digits in this photo, more than the {limit} I answer for at once.",
+            found,
+            limit=number(lang, limit),
+        )
+        + " "
+        + say(lang, FEWER_DIGITS)
+    )
+
+
+def digits_noted(lang: str, digits: str) -> str:
+    """Acknowledges the true number sent in reply to a reply."""
+    return say(lang, N_("Thanks! Noted: it was {digits}."), digits=digits)
+
+
+def digits_count_differs(lang: str, stored: int, given: int) -> str:
+    """The number sent in reply has another count of digits than the photo."""
+    return (
+        plural(
+            lang,
+            "I found {count} digit in that photo, but your answer has {given}. Nothing was noted.",
+            "I found {count} digits in that photo, but your answer has {given}. Nothing was noted.",
+            stored,
+            given=number(lang, given),
+        )
+        + " "
+        + say(lang, PAGE_FEEDBACK)
+    )
 
 
 def not_kept(lang: str, caption: str) -> str:
@@ -401,6 +471,10 @@ def _per_cluster(lang: str, per_cluster: Mapping[int, int]) -> str:
         f"{cluster}: {number(lang, count)}" for cluster, count in sorted(per_cluster.items())
     )
 
+
+# Words drawn in the reply pictures (bot/render.py).
+WHAT_I_SAW = N_("what I saw")
+ITS_CLUSTER = N_("its cluster")
 
 # Words drawn in the admins' pictures (bot/admin_pictures.py).
 PHOTOS_PER_DAY = N_("Photos per day and cluster, last {days} days")
