@@ -9,15 +9,52 @@ frame it as MNIST does. A digit small in a large photo is looked at again at ful
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
-from model.photo.decode import DEFAULT_MAX_PIXELS, PreprocessError, decode
-from model.photo.digits import Digit, find_digit
+from model.photo.decode import DEFAULT_MAX_PIXELS, WORK_SIZE, Decoded, PreprocessError, decode
+from model.photo.digits import CleanPage, Digit, clean_page, find_digit, paper_noise
 from model.photo.framing import MNIST_BOX, STROKE_BAND, frame
+from model.photo.imageops import grow
 from model.photo.ink import ink_map
+from model.photo.layout import Group, group_digits
 
-__all__ = ["DEFAULT_MAX_PIXELS", "MNIST_BOX", "STROKE_BAND", "PreprocessError", "to_mnist"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MNIST_BOX",
+    "STROKE_BAND",
+    "FoundDigit",
+    "Page",
+    "PreprocessError",
+    "find_digits",
+    "to_mnist",
+]
+
+Box = tuple[int, int, int, int]
+"""(x0, y0, x1, y1) in the original picture's pixels, upright."""
+
+
+class FoundDigit(NamedTuple):
+    """One digit of a picture."""
+
+    image: np.ndarray
+    """Shape (28, 28), uint8: the digit in MNIST's framing, as `to_mnist` gives it."""
+    box: Box
+    touching: bool
+    """The box seems to hold digits that touch, which could not be cut apart."""
+
+
+class Page(NamedTuple):
+    """Every digit of a picture."""
+
+    digits: list[FoundDigit]
+    """In reading order: lines top to bottom, each left to right; never empty."""
+    size: tuple[int, int]
+    """The picture's width and height, upright."""
+    ignored: list[str]
+    """What was left out as not a digit (specks, long lines, large blots), for debugging."""
 
 
 _NO_INK = (
@@ -46,18 +83,122 @@ def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     PreprocessError
         Not an image, too small, too large, or no ink found.
     """
-    gray, scale = decode(data, max_pixels)
-    ink = ink_map(gray)
+    return _one_digit(data, max_pixels, decode(data, max_pixels))[0]
+
+
+def find_digits(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
+    """Find every digit in a photo, scan or screenshot, each in MNIST's framing.
+
+    One digit comes out exactly as `to_mnist` gives it. Several are told apart by the page's
+    layout (`model.photo.layout`); when they are small in a large photo, they are framed from
+    a sharper copy of it.
+
+    Parameters
+    ----------
+    data : bytes or PIL.Image.Image
+        Encoded image or an already opened image.
+    max_pixels : int
+        Refuse images with more pixels than this, before decoding them.
+
+    Raises
+    ------
+    PreprocessError
+        Not an image, too small, too large, or no ink found.
+    """
+    decoded = decode(data, max_pixels)
+    page = clean_page(ink_map(decoded.gray))
+    groups, ignored = group_digits(page.parts)
+    if len(groups) <= 1:
+        image, box = _one_digit(data, max_pixels, decoded)
+        touching = bool(groups) and groups[0].touching
+        return Page([FoundDigit(image, box, touching)], decoded.size, ignored)
+    sharper = _sharper(data, max_pixels, decoded, groups)
+    digits = []
+    for group in groups:
+        image = _framed(group, page, sharper)
+        box = _in_original(group.box, decoded.gray.shape, decoded.size)
+        digits.append(FoundDigit(image, box, group.touching))
+    return Page(digits, decoded.size, ignored)
+
+
+def _one_digit(
+    data: bytes | Image.Image, max_pixels: int, decoded: Decoded
+) -> tuple[np.ndarray, Box]:
+    """The digit of a picture holding one, and its box."""
+    ink = ink_map(decoded.gray)
     digit = find_digit(ink)
     if digit is None:
         raise PreprocessError(_NO_INK)
-    region = _zoom_region(digit, ink.shape, scale)
+    box = _in_original(digit.box, ink.shape, decoded.size)
+    region = _zoom_region(digit, ink.shape, decoded.scale)
     if region is not None:
-        zoomed, _ = decode(data, max_pixels, region)
+        zoomed = decode(data, max_pixels, region).gray
         zoomed_digit = find_digit(ink_map(zoomed))
         if zoomed_digit is not None:
             digit = zoomed_digit
-    return frame(digit.ink, digit.mask, digit.floor)
+            box = _in_original(digit.box, zoomed.shape, decoded.size, region)
+    return frame(digit.ink, digit.mask, digit.floor), box
+
+
+def _in_original(
+    box: tuple[slice, slice],
+    shape: tuple[int, ...],
+    size: tuple[int, int],
+    region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
+) -> Box:
+    """A box of an array that shows `region` of the picture, in the picture's pixels."""
+    width, height = size
+    left, top, right, bottom = region
+    rows, cols = box
+
+    def x(col: float) -> int:
+        return round((left + col / shape[1] * (right - left)) * width)
+
+    def y(row: float) -> int:
+        return round((top + row / shape[0] * (bottom - top)) * height)
+
+    return x(cols.start), y(rows.start), x(cols.stop), y(rows.stop)
+
+
+class _Sharper(NamedTuple):
+    """A sharper copy of the page, for digits small in a large photo."""
+
+    ink: np.ndarray
+    factor: float
+    """Its pixels per pixel of the working copy."""
+    threshold: float
+    floor: float
+
+
+def _sharper(
+    data: bytes | Image.Image, max_pixels: int, decoded: Decoded, groups: list[Group]
+) -> _Sharper | None:
+    """The page again at the resolution that makes its median digit `_SHARP_SIDE` pixels
+    tall (at most the photo's own), when the working copy shows them smaller than that."""
+    side = float(np.median([g.box[0].stop - g.box[0].start for g in groups]))
+    factor = min(decoded.scale, _SHARP_SIDE / max(side, 1.0), _SHARPEST)
+    if factor < 1.5:
+        return None
+    gray = decode(data, max_pixels, work_size=round(WORK_SIZE * factor)).gray
+    ink = ink_map(gray)
+    threshold, _, floor = paper_noise(ink)
+    return _Sharper(ink, gray.shape[0] / decoded.gray.shape[0], threshold, floor)
+
+
+def _framed(group: Group, page: CleanPage, sharper: _Sharper | None) -> np.ndarray:
+    """One digit of a page of several in MNIST's framing: from the sharper copy where there
+    is one, keeping its ink near the digit's own strokes on the working copy."""
+    rows, cols = group.box
+    if sharper is not None:
+        f = sharper.factor
+        top, left = int(rows.start * f), int(cols.start * f)
+        bottom, right = int(np.ceil(rows.stop * f)), int(np.ceil(cols.stop * f))
+        crop = sharper.ink[top:bottom, left:right]
+        near = Image.fromarray(group.mask).resize(crop.shape[::-1], Image.Resampling.NEAREST)
+        mask = (crop > sharper.threshold) & grow(np.asarray(near), max(1, round(f)))
+        if np.count_nonzero(mask) >= 10:
+            return frame(crop, mask, sharper.floor)
+    return frame(page.ink[group.box], group.mask, page.floor)
 
 
 def _zoom_region(
@@ -82,3 +223,5 @@ def _zoom_region(
 
 
 _ZOOM_BELOW = 48
+_SHARP_SIDE = 64
+_SHARPEST = 4.0

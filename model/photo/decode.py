@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -29,13 +30,29 @@ class PreprocessError(ValueError):
     """The image cannot be turned into a digit; the message tells the user what to do."""
 
 
+class Decoded(NamedTuple):
+    """A picture as the stages read it."""
+
+    gray: np.ndarray
+    """Luminance 0..255, float32, longer side at most the working size."""
+    scale: float
+    """How much the whole picture was shrunk (its longer side over `gray`'s)."""
+    size: tuple[int, int]
+    """The whole picture's width and height, upright (after EXIF rotation)."""
+
+
+_TURNED = (5, 6, 7, 8)
+"""EXIF orientations that swap width and height."""
+
+
 def decode(
     data: bytes | Image.Image,
     max_pixels: int,
     region: tuple[float, float, float, float] | None = None,
-) -> tuple[np.ndarray, float]:
+    work_size: int = WORK_SIZE,
+) -> Decoded:
     """Open, check size, rotate by EXIF, crop to `region` (fractions of the upright image) and
-    shrink to a float32 grayscale array (0..255); also how much it was shrunk."""
+    shrink to a float32 grayscale array (0..255) whose longer side is at most `work_size`."""
     if isinstance(data, Image.Image):
         image, owned = data, False
     else:
@@ -52,9 +69,10 @@ def decode(
             f"{MIN_SIDE} pixels high or wide."
         )
     try:
+        turned = image.getexif().get(0x0112) in _TURNED
         if owned:
             if image.format == "JPEG":
-                image.draft("L", _draft_size(width, height, region))
+                image.draft("L", _draft_size(width, height, region, work_size))
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
         else:
@@ -69,27 +87,28 @@ def decode(
                     int(np.ceil(region[3] * h)),
                 )
             )
-        gray = _grayscale(image)
+        gray = _grayscale(image, work_size)
     except PreprocessError:
         raise
     except Exception as exc:
         raise PreprocessError(
             "The image file is damaged or in a form I cannot read; send it again as a photo."
         ) from exc
-    return gray, max(width, height) / max(gray.shape)
+    upright = (height, width) if turned else (width, height)
+    return Decoded(gray, max(width, height) / max(gray.shape), upright)
 
 
 def _draft_size(
-    width: int, height: int, region: tuple[float, float, float, float] | None
+    width: int, height: int, region: tuple[float, float, float, float] | None, work_size: int
 ) -> tuple[int, int]:
     """The least size to decode a JPEG at (DCT scaling skips most of the decoding work): the
-    longer side `WORK_SIZE`; for a `region`, both sides large enough that the crop's longer
-    side reaches `WORK_SIZE` whichever way EXIF then turns the image."""
+    longer side `work_size`; for a `region`, both sides large enough that the crop's longer
+    side reaches `work_size` whichever way EXIF then turns the image."""
     if region is None:
-        scale = WORK_SIZE / max(width, height)
+        scale = work_size / max(width, height)
         return math.ceil(width * scale), math.ceil(height * scale)
     fraction = max(region[2] - region[0], region[3] - region[1])
-    return (round(WORK_SIZE / fraction),) * 2
+    return (round(work_size / fraction),) * 2
 
 
 def _open(data: bytes) -> Image.Image:
@@ -110,7 +129,7 @@ def _open(data: bytes) -> Image.Image:
         ) from exc
 
 
-def _grayscale(image: Image.Image) -> np.ndarray:
+def _grayscale(image: Image.Image, work_size: int) -> np.ndarray:
     """Luminance as float32 0..255 at working size; a transparent background becomes paper."""
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
@@ -120,19 +139,20 @@ def _grayscale(image: Image.Image) -> np.ndarray:
         scale = 255.0 / 65535.0 if mode.startswith("I;16") or top > 255 else 1.0
         if top * scale > 255:
             scale = 255.0 / top
-        return _shrink(Image.fromarray(np.clip(values * scale, 0, 255).astype(np.float32)))
+        values = np.clip(values * scale, 0, 255).astype(np.float32)
+        return _shrink(Image.fromarray(values), work_size)
     if (mode == "P" and "transparency" in image.info) or mode in ("LA", "La", "PA", "RGBa"):
         image = image.convert("RGBA")
     if image.mode == "RGBA":
-        return _composite(image)
+        return _composite(image, work_size)
     if image.mode != "L":
         image = image.convert("L")
-    return _shrink(image)
+    return _shrink(image, work_size)
 
 
-def _composite(image: Image.Image) -> np.ndarray:
+def _composite(image: Image.Image, work_size: int) -> np.ndarray:
     """Put transparent pixels on paper that contrasts with the opaque (ink) pixels."""
-    image = _shrink_image(image)
+    image = _shrink_image(image, work_size)
     alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
     lum = np.asarray(image.convert("L"), dtype=np.float32)
     if alpha.min() >= 1.0:
@@ -142,17 +162,17 @@ def _composite(image: Image.Image) -> np.ndarray:
     return lum * alpha + paper * (1.0 - alpha)
 
 
-def _shrink_image(image: Image.Image) -> Image.Image:
-    """Longer side at most `WORK_SIZE`: integer box reduction first (fast), then resampling."""
-    factor = max(image.size) // WORK_SIZE
+def _shrink_image(image: Image.Image, work_size: int) -> Image.Image:
+    """Longer side at most `work_size`: integer box reduction first (fast), then resampling."""
+    factor = max(image.size) // work_size
     if factor >= 2:
         image = image.reduce(factor)
-    if max(image.size) <= WORK_SIZE:
+    if max(image.size) <= work_size:
         return image
-    scale = WORK_SIZE / max(image.size)
+    scale = work_size / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
-def _shrink(image: Image.Image) -> np.ndarray:
-    return np.asarray(_shrink_image(image), dtype=np.float32)
+def _shrink(image: Image.Image, work_size: int) -> np.ndarray:
+    return np.asarray(_shrink_image(image, work_size), dtype=np.float32)

@@ -68,11 +68,37 @@ def _sides_touched(box: tuple[slice, slice], shape: tuple[int, ...]) -> int:
     return (rows.start == 0) + (cols.start == 0) + (rows.stop == shape[0]) + (cols.stop == shape[1])
 
 
-def _find_digit(ink: np.ndarray) -> Digit | None:
+class CleanPage(NamedTuple):
+    """The ink on a page with the paper's noise, frames and lines taken out."""
+
+    ink: np.ndarray
+    """The ink map, paper lines divided out."""
+    mask: np.ndarray
+    """Pixels above the paper's noise that are neither frames nor lines, bool."""
+    parts: Components
+    """The connected pieces of `mask`."""
+    threshold: float
+    """The ink level above which a pixel is not paper."""
+    sigma: float
+    """The paper's noise."""
+    floor: float
+    """The paper's noise level in ink units, as `Digit.floor`."""
+
+
+def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
+    """The ink level above which a pixel is not paper, the paper's noise and its floor (see
+    `Digit.floor`), from the median and spread of a sparse sample."""
     sample = ink[::4, ::4]
     centre = quantile(sample, 0.5)
     sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
-    threshold = max(0.07, centre + _NOISE_SIGMAS * sigma)
+    floor = max(0.0, centre + _NOISE_SIGMAS * sigma)
+    return max(0.07, floor), sigma, floor
+
+
+def clean_page(ink: np.ndarray) -> CleanPage:
+    """Threshold the ink against the paper's own noise and take out frames drawn around the
+    digits and the lines of the paper."""
+    threshold, sigma, floor = paper_noise(ink)
     mask = ink > threshold
     parts = Components(ink, mask)
     frames = parts.frames()
@@ -81,6 +107,12 @@ def _find_digit(ink: np.ndarray) -> Digit | None:
     without_lines, ink = remove_lines(mask, ink, threshold)
     if frames.any() or without_lines is not mask:
         parts = Components(ink, without_lines)
+    return CleanPage(ink, without_lines, parts, threshold, sigma, floor)
+
+
+def _find_digit(ink: np.ndarray) -> Digit | None:
+    page = clean_page(ink)
+    ink, parts, threshold, sigma = page.ink, page.parts, page.threshold, page.sigma
     digit = parts.digit_mask()
     if not digit.any():
         return None
@@ -101,5 +133,5 @@ def _find_digit(ink: np.ndarray) -> Digit | None:
         ),
         mask=inside[rows, cols],
         ink=faint[rows, cols],
-        floor=max(0.0, centre + _NOISE_SIGMAS * sigma),
+        floor=page.floor,
     )
