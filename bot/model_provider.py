@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -78,8 +78,11 @@ class ModelProvider:
             "is missing or damaged. Train one with `python -m model train`."
         )
 
-    async def recognise(self, data: bytes) -> Recognition:
-        """Preprocess, assign and draw the reply in a worker process; raises PreprocessError.
+    async def recognise(
+        self, data: bytes, lang: str = "en", names: Mapping[int, str] | None = None
+    ) -> Recognition:
+        """Find the digits, assign and draw the reply in a worker process, its words in `lang`
+        and with the clusters' `names`; raises PreprocessError.
 
         A worker that died (killed, out of memory) is replaced and the photo tried once more;
         a model file gone from disk since it was served is handled here with the loaded copy.
@@ -88,7 +91,7 @@ class ModelProvider:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             workers = self._workers
-            job = functools.partial(recognise_with, path, model.version, data)
+            job = functools.partial(recognise_with, path, model.version, data, lang, names)
             try:
                 return await loop.run_in_executor(workers, job)
             except BrokenProcessPool:
@@ -99,7 +102,7 @@ class ModelProvider:
             except ModelFileError as exc:
                 log.warning("workers cannot load the served model (%s); recognising here", exc)
                 break
-        return await self.run(recognise, model, data)
+        return await self.run(recognise, model, data, lang, names)
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking model work in the thread pool so the event loop only awaits it."""

@@ -1,4 +1,7 @@
-"""The CPU part of answering a photo: preprocess, assign, draw. Runs in the model worker processes.
+"""The CPU part of answering a photo: find its digits, assign, draw. Runs in the model workers.
+
+One digit gets the classic reply (what the bot saw beside its cluster's samples); several get
+one picture of the photo with a numbered box and a tile per digit, up to MAX_DIGITS.
 
 Each worker process keeps the models it has served, keyed by version, and loads a version from
 its file the first time a job names it: a job carries a path and a version, never a model.
@@ -6,20 +9,24 @@ its file the first time a job names it: a job carries a path and a version, neve
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, ImageOps
 
-from bot.render import render_reply
+from bot.render import PAGE_WIDTH, Tile, render_page, render_reply
 from model.modelfile import DigitModel, ModelFileError, load_model
-from model.preprocess import to_mnist
+from model.preprocess import Page, find_digits
 
+MAX_DIGITS = 40  # a reply with more tiles is no longer readable on a phone
 MODELS_KEPT = 2  # the served model and the one before it, for jobs sent just before a swap
 PARENT_CHECK_EVERY = 1.0  # seconds
 
@@ -27,41 +34,108 @@ _models: dict[str, DigitModel] = {}
 
 
 @dataclass(frozen=True)
-class Recognition:
-    """Everything the reply and the database need about one picture, and who made it."""
+class SeenDigit:
+    """One digit found in a picture and the cluster it was assigned to."""
 
     mnist: NDArray[np.uint8]
     cluster: int
     distance: float
     typicality: float
     is_outlier: bool
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the photo's upright pixels
+    touching: bool  # the box seems to hold digits that touch, read as one
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """Everything the reply and the database need about one picture, and who made it.
+
+    `digits` is in reading order and empty only when the picture held more than MAX_DIGITS
+    (`found` says how many; nothing was assigned or drawn then). The single-digit fields
+    below are the first digit's.
+    """
+
+    digits: tuple[SeenDigit, ...]
+    found: int
     model_version: str
     picture: bytes
     pid: int  # the worker process that recognised it (the bot's own when it fell back)
 
+    @property
+    def mnist(self) -> NDArray[np.uint8]:
+        return self.digits[0].mnist
 
-def recognise(model: DigitModel, data: bytes) -> Recognition:
-    """Turn picture bytes into a cluster and the reply picture; raises PreprocessError."""
-    mnist = to_mnist(data)
-    assigned = model.assign(mnist[np.newaxis])
-    cluster = int(assigned.clusters[0])
-    is_outlier = bool(assigned.is_outlier[0])
-    samples = None if is_outlier else model.samples(cluster)
-    return Recognition(
-        mnist=mnist,
-        cluster=cluster,
-        distance=float(assigned.distances[0]),
-        typicality=float(assigned.typicality[0]),
-        is_outlier=is_outlier,
-        model_version=model.version,
-        picture=render_reply(mnist, samples),
-        pid=os.getpid(),
+    @property
+    def cluster(self) -> int:
+        return self.digits[0].cluster
+
+    @property
+    def distance(self) -> float:
+        return self.digits[0].distance
+
+    @property
+    def typicality(self) -> float:
+        return self.digits[0].typicality
+
+    @property
+    def is_outlier(self) -> bool:
+        return self.digits[0].is_outlier
+
+
+def recognise(
+    model: DigitModel, data: bytes, lang: str = "en", names: Mapping[int, str] | None = None
+) -> Recognition:
+    """Find the digits in picture bytes, assign each and draw the reply in `lang`, with the
+    clusters' `names`; raises PreprocessError."""
+    page = find_digits(data)
+    found = len(page.digits)
+    if found > MAX_DIGITS:
+        return Recognition((), found, model.version, b"", os.getpid())
+    assigned = model.assign(np.stack([digit.image for digit in page.digits]))
+    digits = tuple(
+        SeenDigit(
+            mnist=found_digit.image,
+            cluster=int(assigned.clusters[n]),
+            distance=float(assigned.distances[n]),
+            typicality=float(assigned.typicality[n]),
+            is_outlier=bool(assigned.is_outlier[n]),
+            box=found_digit.box,
+            touching=found_digit.touching,
+        )
+        for n, found_digit in enumerate(page.digits)
     )
+    if found == 1:
+        [digit] = digits
+        samples = None if digit.is_outlier else model.samples(digit.cluster)
+        picture = render_reply(digit.mnist, samples, lang)
+    else:
+        picture = _render_page(data, page, digits, names or {}, lang)
+    return Recognition(digits, found, model.version, picture, os.getpid())
 
 
-def recognise_with(path: Path, version: str, data: bytes) -> Recognition:
+def _render_page(
+    data: bytes, page: Page, digits: tuple[SeenDigit, ...], names: Mapping[int, str], lang: str
+) -> bytes:
+    """The photo upright (as the boxes are), with every digit's box and tile.
+
+    A JPEG is decoded at a fraction of its size (draft mode), as it is shown reduced anyway.
+    """
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.draft("RGB", (PAGE_WIDTH, PAGE_WIDTH))
+        photo = ImageOps.exif_transpose(opened)
+        if "A" in photo.getbands():  # transparent paper is shown white, as it was read
+            photo = Image.alpha_composite(
+                Image.new("RGBA", photo.size, "white"), photo.convert("RGBA")
+            )
+    tiles = [Tile(digit.mnist, digit.box, digit.cluster) for digit in digits]
+    return render_page(photo.convert("RGB"), page.size, tiles, names, lang)
+
+
+def recognise_with(
+    path: Path, version: str, data: bytes, lang: str = "en", names: Mapping[int, str] | None = None
+) -> Recognition:
     """`recognise` with model `version` from `path`, loaded once per worker process."""
-    return recognise(model_for(path, version), data)
+    return recognise(model_for(path, version), data, lang, names)
 
 
 def model_for(path: Path, version: str) -> DigitModel:

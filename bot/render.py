@@ -1,14 +1,19 @@
-"""The pictures the bot sends: what it saw beside its cluster's samples, or the samples alone."""
+"""The pictures the bot sends: what it saw beside its cluster's samples, a photo of several
+digits with a numbered box and a tile for each, or a cluster's samples alone."""
 
 from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from bot import texts
 from model.montage import grid_image
 
 SEEN_SCALE = 16  # the 28x28 at 448x448, as tall as the 4x4 grid of samples at 4x
@@ -25,9 +30,37 @@ MAX_SAMPLES = 16
 # 35 KB against a 10 KB PNG).
 JPEG_QUALITY = 90
 BACKGROUNDS_KEPT = 64  # a few models' worth of clusters
+# A several-digit reply: the photo at most this big, then a row of tiles per TILE_COLUMNS digits.
+PAGE_WIDTH, PHOTO_HEIGHT = 896, 560
+TILE_SCALE = 3
+TILE_COLUMNS = 8
+TILE_WIDTH = PAGE_WIDTH // TILE_COLUMNS  # 112: the 84-pixel digit and room for its words
+TILE_HEIGHT = 28 * TILE_SCALE + 3 * LABEL_HEIGHT
+BOX_COLOUR = (255, 160, 0)
+BOX_LINE = 3
+FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
 
 
-def render_reply(seen: NDArray[np.uint8], samples: NDArray[np.uint8] | None) -> bytes:
+class Tile(NamedTuple):
+    """One digit of a several-digit reply: what the bot saw, where, and its cluster."""
+
+    seen: NDArray[np.uint8]
+    box: tuple[int, int, int, int]  # in the photo's upright pixels
+    cluster: int
+
+
+class PageLayout(NamedTuple):
+    """Where a several-digit reply puts things, in its pixels (tests read the picture by it)."""
+
+    size: tuple[int, int]
+    scale: float  # photo pixels to reply pixels
+    photo_at: tuple[int, int]
+    tiles_at: list[tuple[int, int]]  # each digit's 28x28, enlarged TILE_SCALE times
+
+
+def render_reply(
+    seen: NDArray[np.uint8], samples: NDArray[np.uint8] | None, lang: str = "en"
+) -> bytes:
     """JPEG of the enlarged 28x28 the bot saw, beside a grid of the cluster's samples if given."""
     if seen.shape != (28, 28):
         raise ValueError(f"expected a 28x28 image, got shape {seen.shape}")
@@ -37,7 +70,7 @@ def render_reply(seen: NDArray[np.uint8], samples: NDArray[np.uint8] | None) -> 
         else np.zeros((0, 28, 28), np.uint8)
     )
     # Everything but the photo's own panel is the same for every photo of a cluster.
-    canvas = _background(shown.tobytes()).copy()
+    canvas = _background(shown.tobytes(), lang).copy()
     canvas.paste(_enlarge(seen, SEEN_SCALE), (GAP, GAP + LABEL_HEIGHT))
     return _jpeg(canvas)
 
@@ -48,13 +81,14 @@ def render_samples(samples: NDArray[np.uint8], columns: int = 8) -> bytes:
 
 
 @functools.lru_cache(maxsize=BACKGROUNDS_KEPT)
-def _background(samples: bytes) -> Image.Image:
+def _background(samples: bytes, lang: str) -> Image.Image:
     """The reply with labels and the samples' grid drawn and the seen panel left empty."""
     stack = np.frombuffer(samples, np.uint8).reshape(-1, 28, 28)
-    panels = [("what I saw", Image.new("L", (28 * SEEN_SCALE, 28 * SEEN_SCALE), BACKGROUND))]
+    seen_panel = Image.new("L", (28 * SEEN_SCALE, 28 * SEEN_SCALE), BACKGROUND)
+    panels = [(texts.say(lang, texts.WHAT_I_SAW), seen_panel)]
     if len(stack):
         grid = grid_image(stack, columns=GRID_COLUMNS, scale=SAMPLE_SCALE, gap=1)
-        panels.append(("its cluster", grid))
+        panels.append((texts.say(lang, texts.ITS_CLUSTER), grid))
     height = max(panel.height for _, panel in panels) + LABEL_HEIGHT + 2 * GAP
     width = sum(panel.width for _, panel in panels) + GAP * (len(panels) + 1)
     canvas = Image.new("L", (width, height), BACKGROUND)
@@ -66,6 +100,77 @@ def _background(samples: bytes) -> Image.Image:
         canvas.paste(panel, (left, GAP + LABEL_HEIGHT))
         left += panel.width + GAP
     return canvas
+
+
+def page_layout(photo_size: tuple[int, int], count: int) -> PageLayout:
+    """The photo reduced to fit PAGE_WIDTH x PHOTO_HEIGHT, then `count` tiles in rows below."""
+    width, height = photo_size
+    scale = min(1.0, (PAGE_WIDTH - 2 * GAP) / width, PHOTO_HEIGHT / height)
+    photo_height = max(1, round(height * scale))
+    top = GAP + photo_height + GAP + LABEL_HEIGHT
+    tiles_at = [
+        (
+            GAP + (n % TILE_COLUMNS) * TILE_WIDTH,
+            top + (n // TILE_COLUMNS) * TILE_HEIGHT + LABEL_HEIGHT,
+        )
+        for n in range(count)
+    ]
+    rows = -(-count // TILE_COLUMNS)
+    return PageLayout(
+        (PAGE_WIDTH + 2 * GAP, top + rows * TILE_HEIGHT + GAP), scale, (GAP, GAP), tiles_at
+    )
+
+
+def render_page(
+    photo: Image.Image,
+    size: tuple[int, int],
+    tiles: Sequence[Tile],
+    names: Mapping[int, str],
+    lang: str = "en",
+) -> bytes:
+    """JPEG of the photo, reduced, with a numbered box around each digit, and under it each
+    digit as the bot saw it with its number, its cluster and the cluster's name if it has one.
+
+    `size` is the photo's size in the boxes' pixels; `photo` may be a reduced copy of it.
+    """
+    layout = page_layout(size, len(tiles))
+    canvas = Image.new("RGB", layout.size, (BACKGROUND,) * 3)
+    shown = photo.convert("RGB").resize(
+        (max(1, round(size[0] * layout.scale)), max(1, round(size[1] * layout.scale))),
+        Image.Resampling.BILINEAR,
+    )
+    canvas.paste(shown, layout.photo_at)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.truetype(FONT, 15)
+    x0, y0 = layout.photo_at
+    for number, tile in enumerate(tiles, start=1):
+        left, top, right, bottom = (round(v * layout.scale) for v in tile.box)
+        outline = (x0 + left, y0 + top, x0 + max(right, left + 1), y0 + max(bottom, top + 1))
+        draw.rectangle(outline, outline=BOX_COLOUR, width=BOX_LINE)
+        label = (outline[0], max(y0, outline[1] - LABEL_HEIGHT))
+        draw.rectangle(draw.textbbox(label, str(number), font=font), fill=BOX_COLOUR)
+        draw.text(label, str(number), fill=(0, 0, 0), font=font)
+    words = texts.say(lang, texts.WHAT_I_SAW)
+    draw.text((GAP, layout.tiles_at[0][1] - 2 * LABEL_HEIGHT), words, fill=(220,) * 3, font=font)
+    for number, (tile, (left, top)) in enumerate(zip(tiles, layout.tiles_at, strict=True), start=1):
+        draw.text((left, top - LABEL_HEIGHT), str(number), fill=BOX_COLOUR, font=font)
+        canvas.paste(_enlarge(tile.seen, TILE_SCALE).convert("RGB"), (left, top))
+        below = top + 28 * TILE_SCALE + 2
+        cluster = texts.cluster_label(lang, tile.cluster, {})
+        draw.text((left, below), cluster, fill=(220,) * 3, font=font)
+        name = names.get(tile.cluster)
+        if name:
+            draw.text(
+                (left, below + LABEL_HEIGHT - 4), _fit(draw, name, font), fill=(220,) * 3, font=font
+            )
+    return _jpeg(canvas)
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont) -> str:
+    """`text` cut short with an ellipsis so that it fits in a tile."""
+    while len(text) > 1 and draw.textlength(text, font=font) > TILE_WIDTH - 8:
+        text = text[:-2] + "…"
+    return text
 
 
 def _enlarge(image: NDArray[np.uint8], scale: int) -> Image.Image:

@@ -40,6 +40,11 @@ class IncomingImage:
     typicality: float
     is_outlier: bool
     model_version: str
+    # One digit of a photo of several: its index in reading order, their count, its box.
+    digit_index: int = 0
+    digit_count: int = 1
+    box: tuple[int, int, int, int] | None = None
+    touching: bool = False
 
     def __post_init__(self) -> None:
         if self.mnist.shape != MNIST_SHAPE or self.mnist.dtype != np.uint8:
@@ -81,6 +86,11 @@ class StoredImage:
     answered_at: datetime | None
     feedback_digit: int | None
     feedback_at: datetime | None
+    digit_index: int
+    digit_count: int
+    box: tuple[int, int, int, int] | None
+    touching: bool
+    reply_message_id: int | None
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -138,12 +148,13 @@ class Accuracy:
 class UserStats:
     """One user's own counts, for their /stats."""
 
-    images: int
+    images: int  # digits: a photo of several counts each
     per_cluster: dict[int, int]
     outliers: int
     feedback: int
     first_at: datetime | None
     last_at: datetime | None
+    photos: int
 
 
 @dataclass(frozen=True, slots=True)

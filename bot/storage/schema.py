@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -95,8 +96,19 @@ images = Table(
     Column("feedback_digit", SmallInteger, nullable=True),
     Column("feedback_at", UtcDateTime, nullable=True),
     Column("mnist", LargeBinary, nullable=False),
-    Column("original", LargeBinary, nullable=False),
-    UniqueConstraint("chat_id", "message_id"),
+    Column("original", LargeBinary, nullable=False),  # b"" but in a photo's first digit's row
+    # A photo of several digits has a row per digit (migration 0004): its index in reading
+    # order, how many the photo has, its box in the upright photo's pixels.
+    Column("digit_index", SmallInteger, nullable=False, server_default=text("0")),
+    Column("digit_count", SmallInteger, nullable=False, server_default=text("1")),
+    Column("box_x0", Integer, nullable=True),
+    Column("box_y0", Integer, nullable=True),
+    Column("box_x1", Integer, nullable=True),
+    Column("box_y1", Integer, nullable=True),
+    Column("touching", Boolean, nullable=False, server_default=false()),
+    Column("reply_message_id", BigInteger, nullable=True),  # the bot's reply to the photo
+    UniqueConstraint("chat_id", "message_id", "digit_index"),
+    Index("ix_images_chat_id_reply_message_id", "chat_id", "reply_message_id"),
     CheckConstraint("feedback_digit BETWEEN 0 AND 9", name="feedback_digit"),
     CheckConstraint("length(mnist) = 784", name="mnist_size"),
 )

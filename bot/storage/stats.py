@@ -32,6 +32,7 @@ def user_stats(engine: Engine, user_id: int) -> UserStats:
             feedback=row[1],
             first_at=row[2],
             last_at=row[3],
+            photos=_count(connection, mine, images.c.digit_index == 0),
         )
 
 

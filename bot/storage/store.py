@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -90,15 +90,32 @@ class Storage:
 
     async def save_image(self, image: IncomingImage) -> SaveResult:
         """Keep the image once per (chat, message); a repeat gets the first row's id."""
-        return await self._run(images.save_image, image)
+        return await self._run(images.save_photo, [image])
 
-    async def mark_answered(self, image_id: int) -> bool:
-        """True for the one call that marks it; answer only then to answer exactly once."""
-        return await self._run(images.mark_answered, image_id, _now())
+    async def save_photo(self, digits: Sequence[IncomingImage]) -> SaveResult:
+        """Keep a photo's digits, a row each, once per (chat, message); the first digit's id."""
+        return await self._run(images.save_photo, digits)
+
+    async def mark_answered(self, image_id: int, reply_message_id: int | None = None) -> bool:
+        """True for the one call that marks it; answer only then to answer exactly once.
+
+        `reply_message_id` (the bot's reply) lets a number sent in reply to it find the photo.
+        """
+        return await self._run(images.mark_answered, image_id, _now(), reply_message_id)
 
     async def set_feedback(self, image_id: int, user_id: int, digit: int) -> bool:
         """False unless that image exists and belongs to that user."""
         return await self._run(images.set_feedback, image_id, user_id, digit, _now())
+
+    async def set_photo_feedback(
+        self, image_ids: Sequence[int], user_id: int, digits: Sequence[int]
+    ) -> bool:
+        """Each digit on its image, all or none; False unless they all belong to that user."""
+        return await self._run(images.set_photo_feedback, image_ids, user_id, digits, _now())
+
+    async def reply_digits(self, chat_id: int, reply_message_id: int) -> list[StoredImage]:
+        """The digits, in order, of the photo the bot answered with that message."""
+        return await self._run(images.reply_digits, chat_id, reply_message_id)
 
     async def get_image(self, image_id: int) -> StoredImage | None:
         """Every stored field of one image."""
@@ -109,7 +126,7 @@ class Storage:
         return await self._run(images.find_image, chat_id, message_id)
 
     async def forget_user(self, user_id: int) -> int:
-        """Erase every image and record of the user; returns the number of images erased."""
+        """Erase every image and record of the user; returns the number of photos erased."""
         return await self._run(images.forget_user, user_id)
 
     async def purge_older_than(self, cutoff: datetime) -> int:
