@@ -9,12 +9,13 @@ import resource
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from model.clustering import ProgressCallback
 from model.data import MnistError, download_mnist, load_mnist, resolve_mnist_dir
-from model.modelfile import ModelFileError, load_model, save_model
+from model.modelfile import Assignments, ModelFileError, load_model, save_model
 
 SHIPPED_MODEL = Path("data/model.npz")
 MODELS_DIR = Path("data/models")
@@ -119,20 +120,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from model.preprocess import PreprocessError, to_mnist
+    from model.preprocess import PreprocessError, find_digits, to_mnist
 
     model = load_model(args.model)
     results = []
     for path in args.images:
         entry: dict[str, object] = {"path": path}
         try:
-            a = model.assign(to_mnist(Path(path).read_bytes()))
-            entry.update(
-                cluster=int(a.clusters[0]),
-                distance=round(float(a.distances[0]), 4),
-                typicality=round(float(a.typicality[0]), 3),
-                outlier=bool(a.is_outlier[0]),
-            )
+            data = Path(path).read_bytes()
+            if args.all:
+                page = find_digits(data)
+                a = model.assign(np.stack([d.image for d in page.digits]))
+                entry["digits"] = [
+                    {"box": list(d.box), **_assignment(a, i), "touching": d.touching}
+                    for i, d in enumerate(page.digits)
+                ]
+            else:
+                entry.update(_assignment(model.assign(to_mnist(data)), 0))
         except PreprocessError as exc:
             entry["error"] = str(exc)
         except OSError as exc:
@@ -140,15 +144,34 @@ def cmd_classify(args: argparse.Namespace) -> int:
         results.append(entry)
     if args.json:
         print(json.dumps(results))
-    else:
-        for entry in results:
-            if "error" in entry:
-                print(f"{entry['path']}: {entry['error']}")
-            else:
-                note = "  (far from every cluster)" if entry["outlier"] else ""
-                where = f"cluster {entry['cluster']}, distance {entry['distance']}"
-                print(f"{entry['path']}: {where}{note}")
+        return 0
+    for entry in results:
+        if "error" in entry:
+            print(f"{entry['path']}: {entry['error']}")
+        elif args.all:
+            digits = entry["digits"]
+            assert isinstance(digits, list)
+            print(f"{entry['path']}: {len(digits)} digit{'s' if len(digits) != 1 else ''}")
+            for number, digit in enumerate(digits, 1):
+                print(f"  {number}. {_described(digit)} at {tuple(digit['box'])}")
+        else:
+            print(f"{entry['path']}: {_described(entry)}")
     return 0
+
+
+def _assignment(a: Assignments, i: int) -> dict[str, object]:
+    """One image's cluster, distance, typicality and outlier flag, for printing or JSON."""
+    return {
+        "cluster": int(a.clusters[i]),
+        "distance": round(float(a.distances[i]), 4),
+        "typicality": round(float(a.typicality[i]), 3),
+        "outlier": bool(a.is_outlier[i]),
+    }
+
+
+def _described(entry: dict[str, Any]) -> str:
+    note = "  (far from every cluster)" if entry["outlier"] else ""
+    return f"cluster {entry['cluster']}, distance {entry['distance']}{note}"
 
 
 def cmd_montage(args: argparse.Namespace) -> int:
@@ -204,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("images", nargs="+")
     classify.add_argument("--model", default=str(SHIPPED_MODEL))
     classify.add_argument("--json", action="store_true")
+    classify.add_argument(
+        "--all", action="store_true", help="every digit of each image, in reading order"
+    )
     classify.set_defaults(func=cmd_classify)
 
     montage = sub.add_parser("montage", help="a cluster's representative samples as one image")
