@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from alembic.operations import BatchOperations
-from sqlalchemy.sql.elements import conv
 
 revision = "0004"
 down_revision = "0003"
@@ -24,10 +22,6 @@ branch_labels = None
 depends_on = None
 
 BOX = ("box_x0", "box_y0", "box_x1", "box_y1")
-CHECKS = {
-    "ck_images_feedback_digit": "feedback_digit BETWEEN 0 AND 9",
-    "ck_images_mnist_size": "length(mnist) = 784",
-}
 
 
 def upgrade() -> None:
@@ -50,15 +44,6 @@ def upgrade() -> None:
             "uq_images_chat_id_message_id_digit_index", ["chat_id", "message_id", "digit_index"]
         )
         batch.create_index("ix_images_chat_id_reply_message_id", ["chat_id", "reply_message_id"])
-        _keep_check_names(batch)
-
-
-def _keep_check_names(batch: BatchOperations) -> None:
-    """The copied table's CHECK constraints keep their names (the naming convention would
-    prefix a reflected name a second time)."""
-    for name, condition in CHECKS.items():
-        batch.drop_constraint(name, type_="check")
-        batch.create_check_constraint(conv(name), sa.text(condition))
 
 
 def downgrade() -> None:
@@ -69,4 +54,3 @@ def downgrade() -> None:
         batch.create_unique_constraint("uq_images_chat_id_message_id", ["chat_id", "message_id"])
         for name in ("reply_message_id", "touching", *reversed(BOX), "digit_count", "digit_index"):
             batch.drop_column(name)
-        _keep_check_names(batch)
