@@ -112,6 +112,13 @@ def build_application(settings: Settings) -> BotApplication:
     application.add_handler(
         MessageHandler(filters.PHOTO | filters.Document.IMAGE, photos.classify_photo)
     )
+    # The true number typed in reply to the bot's answer to a photo.
+    application.add_handler(
+        MessageHandler(
+            filters.REPLY & filters.Regex(feedback.NUMBER) & ~filters.COMMAND,
+            feedback.record_number,
+        )
+    )
     # Unknown commands get the help; anything else is told what to send instead.
     application.add_handler(MessageHandler(filters.COMMAND, info.show_help))
     application.add_handler(

@@ -127,7 +127,7 @@ def _render_page(
             photo = Image.alpha_composite(
                 Image.new("RGBA", photo.size, "white"), photo.convert("RGBA")
             )
-    tiles = [Tile(digit.mnist, digit.box, digit.cluster) for digit in digits]
+    tiles = [Tile(d.mnist, d.box, d.cluster, d.is_outlier) for d in digits]
     return render_page(photo.convert("RGB"), page.size, tiles, names, lang)
 
 

@@ -47,6 +47,7 @@ class Tile(NamedTuple):
     seen: NDArray[np.uint8]
     box: tuple[int, int, int, int]  # in the photo's upright pixels
     cluster: int
+    outlier: bool  # far from every cluster: shown as "?"
 
 
 class PageLayout(NamedTuple):
@@ -156,10 +157,10 @@ def render_page(
         draw.text((left, top - LABEL_HEIGHT), str(number), fill=BOX_COLOUR, font=font)
         canvas.paste(_enlarge(tile.seen, TILE_SCALE).convert("RGB"), (left, top))
         below = top + 28 * TILE_SCALE + 2
-        cluster = texts.cluster_label(lang, tile.cluster, {})
+        cluster = "?" if tile.outlier else texts.cluster_label(lang, tile.cluster, {})
         draw.text((left, below), cluster, fill=(220,) * 3, font=font)
         name = names.get(tile.cluster)
-        if name:
+        if name and not tile.outlier:
             draw.text(
                 (left, below + LABEL_HEIGHT - 4), _fit(draw, name, font), fill=(220,) * 3, font=font
             )

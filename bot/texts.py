@@ -211,15 +211,18 @@ def outlier_caption(lang: str, model_version: str) -> str:
     return say(lang, NOT_A_DIGIT) + "\n" + model_line(lang, model_version)
 
 
-def page_caption(lang: str, clusters: list[int], touching: list[int], model_version: str) -> str:
-    """The caption under a several-digit reply: every digit's cluster in reading order."""
+def page_caption(
+    lang: str, clusters: list[str], touching: list[int], model_version: str, *, ask: bool
+) -> str:
+    """The caption under a several-digit reply: every digit's cluster in reading order ("?"
+    for one far from every cluster); with `ask`, how to give the true number."""
     lines = [
         plural(
             lang,
             "I see {count} digit: cluster {clusters}.",
             "I see {count} digits: clusters {clusters}.",
             len(clusters),
-            clusters=" ".join(str(cluster) for cluster in clusters),
+            clusters=" ".join(clusters),
         )
     ]
     if touching:
@@ -233,7 +236,8 @@ def page_caption(lang: str, clusters: list[int], touching: list[int], model_vers
             )
         )
     lines.append(model_line(lang, model_version))
-    lines.append(say(lang, PAGE_FEEDBACK))
+    if ask:
+        lines.append(say(lang, PAGE_FEEDBACK))
     return "\n".join(lines)
 
 

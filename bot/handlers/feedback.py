@@ -1,4 +1,4 @@
-"""The "Which digit was it?" buttons under a reply."""
+"""The "Which digit was it?" buttons under a reply, and the true number sent in reply to one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from bot.handlers.photos import feedback_keyboard
 from bot.i18n import user_language
 
 PATTERN = re.compile(r"^fb:(\d{1,18}):(\d)$")  # ids past 18 digits overflow BIGINT: forged
+# "74213" or "7 4 2 1 3": a number, in reply to the bot's answer to a photo.
+NUMBER = re.compile(r"^\s*[0-9](?:\s*[0-9])*\s*$")
 
 
 async def record_feedback(update: Update, context: BotContext) -> None:
@@ -27,3 +29,26 @@ async def record_feedback(update: Update, context: BotContext) -> None:
         return
     await query.answer(texts.feedback_thanks(lang, digit))
     await query.edit_message_reply_markup(feedback_keyboard(image_id, chosen=digit))
+
+
+async def record_number(update: Update, context: BotContext) -> None:
+    """Label each digit of the photo the replied-to answer was about, if the counts match."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or message.reply_to_message is None:
+        return
+    lang = user_language(update)
+    stored = await context.storage.reply_digits(
+        message.chat_id, message.reply_to_message.message_id
+    )
+    given = [int(char) for char in message.text or "" if char.isdigit()]
+    if not stored:
+        await message.reply_text(texts.say(lang, texts.NOT_A_REPLY_OF_MINE))
+    elif stored[0].user_id != user.id:
+        await message.reply_text(texts.say(lang, texts.FEEDBACK_NOT_YOURS))
+    elif len(given) != len(stored):
+        await message.reply_text(texts.digits_count_differs(lang, len(stored), len(given)))
+    elif await context.storage.set_photo_feedback([s.id for s in stored], user.id, given):
+        await message.reply_text(texts.digits_noted(lang, "".join(map(str, given))))
+    else:  # erased by /forget since it was read
+        await message.reply_text(texts.say(lang, texts.NOT_A_REPLY_OF_MINE))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 from telegram import (
@@ -21,7 +21,7 @@ from telegram.constants import ChatAction
 from bot import texts
 from bot.context import BotContext
 from bot.i18n import user_language
-from bot.recognition import Recognition
+from bot.recognition import MAX_DIGITS, Recognition
 from bot.storage import IncomingImage, StorageUnavailableError
 from model.preprocess import PreprocessError
 
@@ -60,25 +60,29 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         if len(data) > limit:
             await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
             return
+        names = await _cluster_names(context)
         try:
-            seen = await context.models.recognise(data)
+            seen = await context.models.recognise(data, lang, names)
         except PreprocessError as exc:
             await message.reply_text(texts.unreadable(lang, str(exc)))
             return
+        if not seen.digits:  # more than a reply can show: nothing kept, nothing half-said
+            await message.reply_text(texts.too_many_digits(lang, seen.found, MAX_DIGITS))
+            return
         try:
-            saved = await context.storage.save_image(
+            saved = await context.storage.save_photo(
                 _incoming(message, user.id, data, mime_type, seen)
             )
         except StorageUnavailableError as exc:
             # Still answer; say plainly that the photo was not kept (no buttons: no row).
             log.warning("answering without keeping the photo: %s", exc)
-            await _reply(context, message, lang, seen, None)
+            await _reply(message, lang, seen, None, names)
             return
         if not saved.created and saved.answered:
             return
-        await _reply(context, message, lang, seen, saved.image_id)
+        sent = await _reply(message, lang, seen, saved.image_id, names)
     try:
-        await context.storage.mark_answered(saved.image_id)
+        await context.storage.mark_answered(saved.image_id, sent.message_id)
     except StorageUnavailableError as exc:
         # The user has the reply; a second message saying "failed" would be false.
         log.warning("reply sent but not marked answered: %s", exc)
@@ -86,42 +90,63 @@ async def classify_photo(update: Update, context: BotContext) -> None:
 
 def _incoming(
     message: Message, user_id: int, data: bytes, mime_type: str, seen: Recognition
-) -> IncomingImage:
-    return IncomingImage(
-        chat_id=message.chat_id,
-        user_id=user_id,
-        message_id=message.message_id,
-        received_at=datetime.now(UTC),
-        original=data,
-        mime_type=mime_type,
-        mnist=seen.mnist,
-        cluster=seen.cluster,
-        distance=seen.distance,
-        typicality=seen.typicality,
-        is_outlier=seen.is_outlier,
-        model_version=seen.model_version,
-    )
+) -> list[IncomingImage]:
+    """A record per digit; a photo of one digit has no box, as before several were found."""
+    several = len(seen.digits) > 1
+    return [
+        IncomingImage(
+            chat_id=message.chat_id,
+            user_id=user_id,
+            message_id=message.message_id,
+            received_at=datetime.now(UTC),
+            original=data,
+            mime_type=mime_type,
+            mnist=digit.mnist,
+            cluster=digit.cluster,
+            distance=digit.distance,
+            typicality=digit.typicality,
+            is_outlier=digit.is_outlier,
+            model_version=seen.model_version,
+            digit_index=index,
+            digit_count=len(seen.digits),
+            box=digit.box if several else None,
+            touching=digit.touching,
+        )
+        for index, digit in enumerate(seen.digits)
+    ]
 
 
 async def _reply(
-    context: BotContext, message: Message, lang: str, seen: Recognition, image_id: int | None
-) -> None:
-    """The cluster with feedback buttons, or for an outlier only what the bot saw.
+    message: Message,
+    lang: str,
+    seen: Recognition,
+    image_id: int | None,
+    names: Mapping[int, str],
+) -> Message:
+    """The cluster with feedback buttons, or for an outlier only what the bot saw; for several
+    digits each one's cluster, to be answered with the true number.
 
     `image_id` None: the database is unreachable, the photo was not kept, so no buttons.
     """
     keyboard = None
-    if seen.is_outlier:
+    if len(seen.digits) > 1:
+        clusters = ["?" if d.is_outlier else str(d.cluster) for d in seen.digits]
+        touching = [n for n, digit in enumerate(seen.digits, start=1) if digit.touching]
+        caption = texts.page_caption(
+            lang, clusters, touching, seen.model_version, ask=image_id is not None
+        )
+    elif seen.is_outlier:
         caption = texts.outlier_caption(lang, seen.model_version)
     else:
-        names = await _cluster_names(context) if image_id is not None else {}
         caption = texts.reply_caption(
             lang, seen.cluster, seen.typicality, seen.model_version, names
         )
+        if seen.digits[0].touching:
+            caption += "\n" + texts.say(lang, texts.TOUCHING_DIGITS)
         keyboard = feedback_keyboard(image_id) if image_id is not None else None
     if image_id is None:
         caption = texts.not_kept(lang, caption)
-    await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
+    return await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
 
 
 async def _cluster_names(context: BotContext) -> dict[int, str]:
