@@ -103,7 +103,8 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
         narrower = np.maximum(np.minimum(widths[:, None], widths[None, :]), 1.0)
         stacked = (overlap >= _OVERLAP * narrower) & (gap_y <= _GAP * unit)
         beside = (gap_y == 0) & (gap_x <= _BESIDE * height)
-        one = (height <= _TALLEST_UNION * unit) & (width <= _WIDEST_UNION * height)
+        bigger = np.maximum(np.maximum(heights[:, None], heights[None, :]), unit)
+        one = (height <= _TALLEST_UNION * bigger) & (width <= _WIDEST_UNION * height)
         gap = np.where((stacked | beside) & one, np.maximum(gap_x, gap_y), np.inf)
         np.fill_diagonal(gap, np.inf)
         i, j = np.unravel_index(int(np.argmin(gap)), gap.shape)
@@ -194,7 +195,8 @@ _OVERLAP = 0.3
 _GAP = 0.35
 _BESIDE = 0.12
 """Pieces side by side join when the gap between them is under this share of their height."""
-_TALLEST_UNION = 1.6
+_TALLEST_UNION = 1.8
+"""A digit's pieces stack to at most this many times the taller one (or a digit)."""
 _WIDEST_UNION = 1.15
 """No digit is much wider than it is tall; two side by side are."""
 _WIDE = 1.25
