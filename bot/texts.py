@@ -387,13 +387,31 @@ def privacy(lang: str, retention_days: int | None) -> str:
 
 
 def user_stats(
-    lang: str, images: int, outliers: int, feedback: int, per_cluster: Mapping[int, int]
+    lang: str,
+    images: int,
+    outliers: int,
+    feedback: int,
+    per_cluster: Mapping[int, int],
+    photos: int | None = None,
 ) -> str:
-    """A user's own /stats."""
+    """A user's own /stats; `images` counts digits, `photos` (if fewer) the photos holding them."""
     if not images:
         return say(lang, N_("You have not sent me any photos yet."))
+    sent = photos if photos is not None else images
     lines = [
-        plural(lang, "You have sent me {count} photo.", "You have sent me {count} photos.", images),
+        plural(lang, "You have sent me {count} photo.", "You have sent me {count} photos.", sent),
+        *(
+            [
+                plural(
+                    lang,
+                    "In them I found {count} digit.",
+                    "In them I found {count} digits.",
+                    images,
+                )
+            ]
+            if sent != images
+            else []
+        ),
         plural(
             lang,
             "{count} of them did not look like a digit.",

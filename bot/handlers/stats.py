@@ -21,7 +21,9 @@ async def show_stats(update: Update, context: BotContext) -> None:
         return
     lang = user_language(update)
     own = await context.storage.user_stats(user.id)
-    lines = [texts.user_stats(lang, own.images, own.outliers, own.feedback, own.per_cluster)]
+    lines = [
+        texts.user_stats(lang, own.images, own.outliers, own.feedback, own.per_cluster, own.photos)
+    ]
     if user.id not in context.settings.admin_ids:
         await message.reply_text(lines[0])
         return
