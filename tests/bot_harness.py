@@ -96,6 +96,29 @@ def photo_of(digit: np.ndarray, *, size: int = 280, fmt: str = "JPEG") -> bytes:
     return buffer.getvalue()
 
 
+def page_of(
+    rows: list[np.ndarray], *, side: int = 120, gap: int = 48, margin: int = 60
+) -> tuple[bytes, list[tuple[int, int, int, int]]]:
+    """MNIST digits written in rows on a white page, with gaps, as a phone photographs a number.
+
+    `rows` holds one (n, 28, 28) stack per line. Returns the JPEG and, in reading order, the
+    square each digit was pasted in (x0, y0, x1, y1).
+    """
+    width = 2 * margin + max(len(row) for row in rows) * (side + gap) - gap
+    height = 2 * margin + len(rows) * (side + gap) - gap
+    paper = Image.new("L", (width, height), 255)
+    squares = []
+    for r, row in enumerate(rows):
+        for c, digit in enumerate(row):
+            x, y = margin + c * (side + gap), margin + r * (side + gap)
+            ink = Image.fromarray(255 - digit).resize((side, side), Image.Resampling.BILINEAR)
+            paper.paste(ink, (x, y))
+            squares.append((x, y, x + side, y + side))
+    buffer = io.BytesIO()
+    paper.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue(), squares
+
+
 def png_with_transparency(digit: np.ndarray, *, size: int = 280) -> bytes:
     """The digit as black ink on a transparent background, as drawing apps export it."""
     ink = Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR)
