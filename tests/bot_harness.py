@@ -129,24 +129,27 @@ def png_with_transparency(digit: np.ndarray, *, size: int = 280) -> bytes:
     return buffer.getvalue()
 
 
-async def _real_reply(model_path: Path, mnist_dir: Path) -> tuple[bytes, str]:
-    """Send an MNIST test digit to the real bot; returns the picture and caption it replies with."""
-    digit = load_mnist(mnist_dir).test_images[0]
+async def _real_reply(model_path: Path, photo: bytes) -> tuple[bytes, str]:
+    """Send a photo to the real bot; returns the picture and caption it replies with."""
     with tempfile.TemporaryDirectory() as scratch:
         async with running_bot(Path(scratch), model_path) as bot:
-            bot.telegram.send_photo_from_user(1, 1, photo_of(digit))
+            bot.telegram.send_photo_from_user(1, 1, photo)
             [reply] = await bot.telegram.wait_for_replies(1, 1)
     return bot.telegram.uploads[reply["photo"][0]["file_id"]], str(reply["caption"])
 
 
 if __name__ == "__main__":
-    # python tests/bot_harness.py docs/reply.png — the README's picture of a real reply.
+    # python tests/bot_harness.py docs/reply.png — the README's picture of a real reply;
+    # with --several, of a reply to a photo of the first ten MNIST test digits in two rows.
     root = Path(__file__).resolve().parent.parent
+    digits = load_mnist(
+        Path(os.environ.get("MNIST_DIR", root.parent / "shared" / "data" / "mnist"))
+    ).test_images
+    sent = (
+        page_of([digits[:5], digits[5:10]])[0] if "--several" in sys.argv else photo_of(digits[0])
+    )
     picture, caption = asyncio.run(
-        _real_reply(
-            Path(os.environ.get("MODEL_PATH", root / "data" / "model.npz")),
-            Path(os.environ.get("MNIST_DIR", root.parent / "shared" / "data" / "mnist")),
-        )
+        _real_reply(Path(os.environ.get("MODEL_PATH", root / "data" / "model.npz")), sent)
     )
     Image.open(io.BytesIO(picture)).save(sys.argv[1])
     print(caption)
