@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bot_harness import RunningBot, page_of, running_bot
+from bot_harness import RunningBot, page_of, photo_of, running_bot
 from PIL import Image
 
 from bot import texts
-from bot.recognition import MAX_DIGITS
+from bot.recognition import MAX_DIGITS, recognise
 from bot.render import BOX_COLOUR, TILE_SCALE, page_layout
 from model.data import Mnist
 from model.preprocess import find_digits
@@ -182,3 +182,24 @@ async def test_french_users_get_the_caption_in_french(
     clusters = " ".join(str(d.cluster) for d in digits)
     assert reply["caption"].startswith(f"Je vois 5 chiffres\u00a0: groupes {clusters}.\n")
     assert "répondez à ce message avec le nombre" in reply["caption"]
+
+
+async def test_the_words_drawn_in_a_reply_picture_are_in_the_users_language(
+    bot: RunningBot, mnist: Mnist
+) -> None:
+    bot.telegram.languages[USER] = "fr"
+    photo = photo_of(mnist.test_images[0])
+    reply = await _send_row(bot, photo)
+
+    sent = bot.telegram.uploads[reply["photo"][0]["file_id"]]
+    assert sent == recognise(bot.models.current, photo, "fr").picture
+    assert sent != recognise(bot.models.current, photo, "en").picture
+
+
+def test_touching_digits_are_said_plainly() -> None:
+    english = texts.page_caption("en", ["7", "4", "?"], [2], "v1", ask=True)
+    assert english.startswith("I see 3 digits: clusters 7 4 ?.\n")
+    assert "\nBox 2 seems to hold digits that touch; I read it as one.\n" in english
+    french = texts.page_caption("fr", ["7", "4"], [1, 2], "v1", ask=False)
+    assert "\nLes cadres 1, 2 semblent contenir des chiffres qui se touchent" in french
+    assert texts.say("fr", texts.PAGE_FEEDBACK) not in french

@@ -1,0 +1,83 @@
+"""The store keeps a photo of several digits as a row per digit, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from test_storage import make_image
+
+from bot.storage import IncomingImage, Storage
+
+BOXES = [(10, 20, 60, 90), (80, 18, 120, 95), (150, 25, 200, 88)]
+
+
+def _photo(message_id: int = 1, user_id: int = 42) -> list[IncomingImage]:
+    first = make_image(message_id, user_id=user_id)
+    return [
+        make_image(
+            message_id,
+            user_id=user_id,
+            original=first.original,
+            cluster=cluster,
+            digit_index=index,
+            digit_count=len(BOXES),
+            box=box,
+            touching=index == 2,
+        )
+        for index, (cluster, box) in enumerate(zip([7, 4, 2], BOXES, strict=True))
+    ]
+
+
+async def test_each_digit_is_a_row_with_its_box_and_the_photo_kept_once(storage: Storage) -> None:
+    digits = _photo()
+    saved = await storage.save_photo(digits)
+    assert await storage.mark_answered(saved.image_id, reply_message_id=900)
+
+    stored = await storage.reply_digits(1000, 900)
+    assert [s.digit_index for s in stored] == [0, 1, 2]
+    assert stored[0].id == saved.image_id
+    assert [s.box for s in stored] == BOXES
+    assert [s.cluster for s in stored] == [7, 4, 2]
+    assert [s.touching for s in stored] == [False, False, True]
+    assert [s.original for s in stored] == [digits[0].original, b"", b""]
+    assert {s.sha256 for s in stored} == {stored[0].sha256}
+    assert all((s.mnist == d.mnist).all() for s, d in zip(stored, digits, strict=True))
+    first = await storage.find_image(1000, 1)
+    assert first is not None
+    assert first.id == saved.image_id
+    report = await storage.status_report(digits[0].received_at)
+    assert report.original_bytes == len(digits[0].original)
+    assert report.photos == 3  # the status push counts digits too
+
+
+async def test_a_repeated_delivery_keeps_the_photo_once(storage: Storage) -> None:
+    results = await asyncio.gather(*(storage.save_photo(_photo()) for _ in range(4)))
+
+    assert sum(result.created for result in results) == 1
+    assert {result.image_id for result in results} == {results[0].image_id}
+    stats = await storage.user_stats(42)
+    assert (stats.photos, stats.images) == (1, 3)
+    assert len(await storage.training_images()) == 3
+
+
+async def test_the_number_labels_every_digit_or_none(storage: Storage) -> None:
+    saved = await storage.save_photo(_photo())
+    await storage.mark_answered(saved.image_id, reply_message_id=900)
+    ids = [s.id for s in await storage.reply_digits(1000, 900)]
+    other = await storage.save_photo(_photo(message_id=2, user_id=43))
+
+    assert not await storage.set_photo_feedback([*ids[:2], other.image_id], 42, [7, 4, 2])
+    assert [s.feedback_digit for s in await storage.reply_digits(1000, 900)] == [None] * 3
+    assert await storage.set_photo_feedback(ids, 42, [7, 4, 2])
+    assert [s.feedback_digit for s in await storage.reply_digits(1000, 900)] == [7, 4, 2]
+    assert (await storage.user_stats(42)).feedback == 3
+
+
+async def test_forget_counts_photos_and_erases_every_digit(storage: Storage) -> None:
+    await storage.save_photo(_photo(message_id=1))
+    await storage.save_image(make_image(message_id=2))
+    await storage.save_photo(_photo(message_id=3, user_id=43))
+
+    assert await storage.forget_user(42) == 2
+    assert (await storage.user_stats(42)).images == 0
+    assert (await storage.user_stats(43)).images == 3
