@@ -91,8 +91,9 @@ BUTTON_UNKNOWN = N_("That button is not one of mine; nothing was changed.")
 FORGET_EXPIRED = N_("This confirmation has expired and nothing was erased. Send /forget again.")
 PRIVACY = N_(
     "What I store: each picture you send exactly as received, its size and type, the 28x28 "
-    "version I made of it, its cluster and distance, the model version, your Telegram user "
-    "and chat id, the message id and the time, and the digit you pick under the reply.\n"
+    "version I made of each digit in it and where that digit is in the picture, its cluster "
+    "and distance, the model version, your Telegram user and chat id, the message id, my "
+    "reply's id and the time, and the digits you tell me under or in reply to my answer.\n"
     "Why: to answer you, to measure how well the clusters match real digits, and to retrain "
     "the model on real handwriting.\n"
     "How long: {retention}.\n"
