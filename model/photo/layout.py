@@ -46,9 +46,13 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     pen = float(np.median(parts.strength[large]))
     height, width = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
     stub = parts.touches & ((np.minimum(height, width) <= _THIN * unit) | (height > 6 * width))
-    for i in keep[stub[keep]]:
-        ignored.append(f"a line's end at the border at rows {box[i, 0]:.0f}-{box[i, 1]:.0f}")
-    keep = keep[~stub[keep]]
+    # Small faint pieces are the grid's, whatever they lie next to; a faint piece as heavy as
+    # a stroke may be the pencil's, and is judged with the digit it joins.
+    crumb = (parts.strength < _FAINT * pen) & (mass < _CRUMB * mass[keep].max())
+    for i in keep[(stub | crumb)[keep]]:
+        why = "a line's end at the border" if stub[i] else "faint (a grid's remnant)"
+        ignored.append(f"{why} at rows {box[i, 0]:.0f}-{box[i, 1]:.0f}")
+    keep = keep[~(stub | crumb)[keep]]
     if keep.size == 0:
         return [], ignored
     groups = _merge_pieces(box[keep].copy(), [[int(i)] for i in keep], unit)
@@ -75,7 +79,10 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
             continue
         found.append((union, members))
     groups_out = [
-        cut for union, members in found for cut in _split_touching(parts, union, members, unit)
+        cut
+        for union, members in found
+        for cut in _split_touching(parts, union, members, unit)
+        if cut.box[0].stop - cut.box[0].start >= _SPECK * unit
     ]
     return _reading_order(groups_out, unit), ignored
 
@@ -206,4 +213,5 @@ _FAINT = 0.65
 """A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
 remnants are about half as dark as the pen)."""
 _THIN = 0.12
+_CRUMB = 0.1
 _SAME_LINE = 0.6
