@@ -138,7 +138,7 @@ def render_page(
     canvas = Image.new("RGB", layout.size, (BACKGROUND,) * 3)
     shown = photo.convert("RGB").resize(
         (max(1, round(size[0] * layout.scale)), max(1, round(size[1] * layout.scale))),
-        Image.Resampling.BILINEAR,
+        Image.Resampling.BOX,  # area averaging: as good as bilinear for reducing, faster
     )
     canvas.paste(shown, layout.photo_at)
     draw = ImageDraw.Draw(canvas)
