@@ -22,6 +22,10 @@ Refinements of the contract in docs/ARCHITECTURE.md:
 - ``heartbeat_retrain`` and ``finish_retrain`` return False when the run was no longer
   running (e.g. declared stale by ``fail_stale_retrains``).
 - ``get_image`` / ``find_image`` read every stored field back (``StoredImage``).
+- A photo of several digits is a row per digit (``save_photo``): same chat and message, its
+  index, box and 28x28, the photo's bytes only in the first digit's row; ``find_image`` gives
+  that first digit, ``reply_digits`` them all by the bot's reply, and ``forget_user``
+  returns the number of photos it erased.
 - ``training_images(include_outliers=False)`` leaves out images far from every cluster.
 - Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
   ``StatusReport`` also lists the retraining runs of the period.
