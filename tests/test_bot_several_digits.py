@@ -110,16 +110,18 @@ async def test_the_true_number_typed_in_reply_labels_each_digit(
     tg = bot.telegram
     reply = await _send_row(bot, row[0])
 
-    tg.send_message(USER, USER, text="7 2 1", reply_to_message=_reply_to(reply))
-    tg.send_message(OTHER, USER, text="72104", reply_to_message=_reply_to(reply))
-    tg.send_message(USER, USER, text="72104", reply_to_message=_reply_to(reply))
+    short = tg.send_message(USER, USER, text="7 2 1", reply_to_message=_reply_to(reply))
+    forged = tg.send_message(OTHER, USER, text="72104", reply_to_message=_reply_to(reply))
+    right = tg.send_message(USER, USER, text="72104", reply_to_message=_reply_to(reply))
     answers = await tg.wait_for_replies(USER, 4)
 
-    assert [a["text"] for a in answers[1:]] == [
-        texts.digits_count_differs("en", 5, 3),
-        texts.say("en", texts.FEEDBACK_NOT_YOURS),
-        "Thanks! Noted: it was 72104.",
-    ]
+    # Updates are handled concurrently: each answer is found by the message it quotes.
+    said = {a["reply_to_message_id"]: a["text"] for a in answers[1:]}
+    assert said == {
+        short: texts.digits_count_differs("en", 5, 3),
+        forged: texts.say("en", texts.FEEDBACK_NOT_YOURS),
+        right: "Thanks! Noted: it was 72104.",
+    }
     digits = await bot.storage.reply_digits(USER, reply["message_id"])
     assert [d.feedback_digit for d in digits] == [7, 2, 1, 0, 4]
     assert (await bot.storage.user_stats(USER)).feedback == 5
