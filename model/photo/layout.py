@@ -84,7 +84,38 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
         for cut in _split_touching(parts, union, members, unit)
         if cut.box[0].stop - cut.box[0].start >= _SPECK * unit
     ]
-    return _reading_order(groups_out, unit), ignored
+    return _reading_order(_not_clutter(groups_out, parts.shape, unit, ignored), unit), ignored
+
+
+def _not_clutter(
+    groups: list[Group], shape: tuple[int, ...], unit: float, ignored: list[str]
+) -> list[Group]:
+    """Leave out what the pen did not write though it is dark enough: a grid's cell or a frame
+    (ink all along its box's edges), a shadow or the table at the picture's edge (a solid
+    patch touching it), and, beside digits, stray bits with a fraction of a digit's ink."""
+    if len(groups) < 2:
+        return groups
+    pixels = np.array([np.count_nonzero(g.mask) for g in groups])
+    typical = float(np.median(np.sort(pixels)[len(pixels) // 2 :]))
+    kept = []
+    for group, count in zip(groups, pixels, strict=True):
+        rows, cols = group.box
+        edge = group.mask.copy()
+        edge[2:-2, 2:-2] = False
+        at_border = rows.start == 0 or cols.start == 0 or rows.stop == shape[0]
+        at_border = at_border or cols.stop == shape[1]
+        small_box = min(group.mask.shape) < max(_CELL * unit, 8)
+        if not small_box and np.count_nonzero(edge) > _EDGES * count:
+            why = "a grid's cell or a frame"
+        elif at_border and group.mask.mean() > _SOLID:
+            why = "a shadow or the table at the edge"
+        elif count < _STRAY * typical:
+            why = "too little ink beside the digits"
+        else:
+            kept.append(group)
+            continue
+        ignored.append(f"{why} at rows {rows.start}-{rows.stop}")
+    return kept
 
 
 def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> list[list[int]]:
@@ -215,3 +246,8 @@ remnants are about half as dark as the pen)."""
 _THIN = 0.12
 _CRUMB = 0.1
 _SAME_LINE = 0.6
+_EDGES = 0.8
+_CELL = 0.5
+"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)."""
+_SOLID = 0.5
+_STRAY = 0.15
