@@ -419,7 +419,11 @@ def check(run: LoadRun, database_url: str) -> Checks:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(select(images.c.chat_id, images.c.message_id)).all()
+            # A photo is stored once as its first digit's row (several digits: a row each).
+            first_digits = select(images.c.chat_id, images.c.message_id).where(
+                images.c.digit_index == 0
+            )
+            rows = connection.execute(first_digits).all()
     finally:
         engine.dispose()
     stored = {(row.chat_id, row.message_id) for row in rows}
