@@ -263,17 +263,14 @@ def digits_noted(lang: str, digits: str) -> str:
 
 
 def digits_count_differs(lang: str, stored: int, given: int) -> str:
-    """The number sent in reply has another count of digits than the photo."""
-    return (
-        plural(
-            lang,
-            "I found {count} digit in that photo, but your answer has {given}. Nothing was noted.",
-            "I found {count} digits in that photo, but your answer has {given}. Nothing was noted.",
-            stored,
-            given=number(lang, given),
-        )
-        + " "
-        + say(lang, PAGE_FEEDBACK)
+    """The number sent in reply has another count of digits than the photo (the caption of
+    the reply it answered already says how to give it)."""
+    return plural(
+        lang,
+        "I found {count} digit in that photo, but your answer has {given}. Nothing was noted.",
+        "I found {count} digits in that photo, but your answer has {given}. Nothing was noted.",
+        stored,
+        given=number(lang, given),
     )
 
 
