@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import command
+from sqlalchemy import text
 from test_storage import make_image
 
-from bot.storage import IncomingImage, Storage
+from bot.storage import IncomingImage, Storage, open_storage
+from bot.storage.engine import alembic_config, create_db_engine, upgrade
 
 BOXES = [(10, 20, 60, 90), (80, 18, 120, 95), (150, 25, 200, 88)]
 
@@ -81,3 +84,21 @@ async def test_forget_counts_photos_and_erases_every_digit(storage: Storage) -> 
     assert await storage.forget_user(42) == 2
     assert (await storage.user_stats(42)).images == 0
     assert (await storage.user_stats(43)).images == 3
+
+
+async def test_downgrading_below_0004_keeps_each_photo_as_its_first_digit(
+    database_url: str,
+) -> None:
+    storage = await open_storage(database_url)
+    await storage.save_photo(_photo())
+    await storage.close()
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        command.downgrade(alembic_config(engine), "0003")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT message_id, cluster FROM images")).all()
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+    assert [tuple(row) for row in rows] == [(1, 7)]
