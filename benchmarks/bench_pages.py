@@ -16,6 +16,7 @@ import csv
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -91,19 +92,21 @@ def _timing(images: np.ndarray) -> None:
     rng = np.random.default_rng(99)
     ten, _ = make_page(images[:10], rng, "row")
     one, _ = make_page(images[10:11], rng, "row")
-    for name, data in (("10 digits", ten), ("1 digit", one)):
-        times = []
-        for _ in range(30):
-            start = time.perf_counter()
-            find_digits(data)
-            times.append(time.perf_counter() - start)
-        print(f"find_digits, 1280x960, {name}: {1000 * statistics.median(times):.1f} ms median")
+    for name, function, data in (
+        ("find_digits, 1280x960, 10 digits", find_digits, ten),
+        ("find_digits, 1280x960, 1 digit", find_digits, one),
+        ("to_mnist, the same 1-digit photo", to_mnist, one),
+    ):
+        print(f"{name}: {_median_ms(function, data):.1f} ms median")
+
+
+def _median_ms(function: Callable[[bytes], object], data: bytes, repeat: int = 30) -> float:
     times = []
-    for _ in range(30):
+    for _ in range(repeat):
         start = time.perf_counter()
-        to_mnist(one)
+        function(data)
         times.append(time.perf_counter() - start)
-    print(f"to_mnist, the same 1-digit photo: {1000 * statistics.median(times):.1f} ms median")
+    return 1000 * statistics.median(times)
 
 
 if __name__ == "__main__":
