@@ -83,7 +83,8 @@ def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     PreprocessError
         Not an image, too small, too large, or no ink found.
     """
-    return _one_digit(data, max_pixels, decode(data, max_pixels))[0]
+    decoded = decode(data, max_pixels)
+    return _one_digit(data, max_pixels, decoded, ink_map(decoded.gray))[0]
 
 
 def find_digits(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
@@ -106,10 +107,11 @@ def find_digits(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXE
         Not an image, too small, too large, or no ink found.
     """
     decoded = decode(data, max_pixels)
-    page = clean_page(ink_map(decoded.gray))
+    ink = ink_map(decoded.gray)
+    page = clean_page(ink)
     groups, ignored = group_digits(page.parts)
     if len(groups) <= 1:
-        image, box = _one_digit(data, max_pixels, decoded)
+        image, box = _one_digit(data, max_pixels, decoded, ink, page)
         touching = bool(groups) and groups[0].touching
         return Page([FoundDigit(image, box, touching)], decoded.size, ignored)
     sharper = _sharper(data, max_pixels, decoded, groups)
@@ -122,11 +124,14 @@ def find_digits(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXE
 
 
 def _one_digit(
-    data: bytes | Image.Image, max_pixels: int, decoded: Decoded
+    data: bytes | Image.Image,
+    max_pixels: int,
+    decoded: Decoded,
+    ink: np.ndarray,
+    page: CleanPage | None = None,
 ) -> tuple[np.ndarray, Box]:
     """The digit of a picture holding one, and its box."""
-    ink = ink_map(decoded.gray)
-    digit = find_digit(ink)
+    digit = find_digit(ink, page)
     if digit is None:
         raise PreprocessError(_NO_INK)
     box = _in_original(digit.box, ink.shape, decoded.size)

@@ -32,7 +32,7 @@ class Digit(NamedTuple):
     anti-aliased pixels are then kept)."""
 
 
-def find_digit(ink: np.ndarray) -> Digit | None:
+def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
     """The digit's pixels, everything else on the page dropped, and the paper's noise level.
 
     A digit that fills the picture (a tight crop, a form's cell) is looked for again with a
@@ -43,16 +43,18 @@ def find_digit(ink: np.ndarray) -> Digit | None:
     ----------
     ink : ndarray of shape (height, width), float32
         From `ink_map`.
+    page : CleanPage, optional
+        `clean_page(ink)`, when the caller has it already.
 
     Returns
     -------
     Digit or None
         None when there is no ink.
     """
-    digit = _find_digit(ink)
+    digit = _find_digit(page if page is not None else clean_page(ink))
     if digit is None or _sides_touched(digit.box, ink.shape) >= 3:
         margin = max(4, max(ink.shape) // 4)
-        framed = _find_digit(pad(ink, margin))
+        framed = _find_digit(clean_page(pad(ink, margin)))
         if framed is not None:
             rows, cols = framed.box
             box = (
@@ -110,8 +112,7 @@ def clean_page(ink: np.ndarray) -> CleanPage:
     return CleanPage(ink, without_lines, parts, threshold, sigma, floor)
 
 
-def _find_digit(ink: np.ndarray) -> Digit | None:
-    page = clean_page(ink)
+def _find_digit(page: CleanPage) -> Digit | None:
     ink, parts, threshold, sigma = page.ink, page.parts, page.threshold, page.sigma
     digit = parts.digit_mask()
     if not digit.any():
