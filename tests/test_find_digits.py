@@ -166,3 +166,29 @@ def test_real_single_digit_crops_stay_single():
         page = find_digits(path.read_bytes())
         single += len(page.digits) == 1
     assert single / len(paths) >= 0.95
+
+
+def test_any_picture_gives_digits_inside_it_or_a_clear_refusal():
+    """Noise, blots, stripes of any size: framed digits with boxes inside the picture, or a
+    `PreprocessError`, never another exception."""
+    rng = np.random.default_rng(6)
+    for case in range(60):
+        height, width = (int(v) for v in rng.integers(1, 300, 2))
+        if case % 3 == 0:
+            pixels = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        else:
+            pixels = np.full((height, width), 230, np.uint8)
+            for _ in range(int(rng.integers(1, 30))):
+                y, x, h, w = (int(v) for v in rng.integers([0, 0, 1, 1], [height, width, 40, 40]))
+                pixels[y : y + h, x : x + w] = 20
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        try:
+            page = find_digits(buffer.getvalue())
+        except PreprocessError:
+            continue
+        for digit in page.digits:
+            assert digit.image.shape == (28, 28)
+            x0, y0, x1, y1 = digit.box
+            assert 0 <= x0 <= x1 <= width
+            assert 0 <= y0 <= y1 <= height
