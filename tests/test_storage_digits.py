@@ -50,7 +50,10 @@ async def test_each_digit_is_a_row_with_its_box_and_the_photo_kept_once(storage:
     assert first.id == saved.image_id
     report = await storage.status_report(digits[0].received_at)
     assert report.original_bytes == len(digits[0].original)
-    assert report.photos == 3  # the status push counts digits too
+    assert report.photos == 1
+    assert report.per_cluster == {7: 1, 4: 1, 2: 1}
+    totals = await storage.global_stats(digits[0].received_at)
+    assert (totals.photos, totals.images, totals.today) == (1, 3, 1)
 
 
 async def test_a_repeated_delivery_keeps_the_photo_once(storage: Storage) -> None:

@@ -38,7 +38,7 @@ async def show_stats(update: Update, context: BotContext) -> None:
     lines.append(
         texts.global_stats(
             lang,
-            total.images,
+            total.photos,
             total.users,
             total.today,
             total.per_cluster,

@@ -159,9 +159,11 @@ class UserStats:
 
 @dataclass(frozen=True, slots=True)
 class GlobalStats:
-    """Totals for an admin's /stats; ``today`` counts from midnight in ``now``'s timezone."""
+    """Totals for an admin's /stats; ``today`` counts photos from midnight in ``now``'s
+    timezone; ``images`` and ``per_cluster`` count digits."""
 
     images: int
+    photos: int
     users: int
     per_cluster: dict[int, int]
     today: int
@@ -171,7 +173,8 @@ class GlobalStats:
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """What happened since ``since``; ``original_bytes`` is every stored original, old or new."""
+    """What happened since ``since``; ``original_bytes`` is every stored original, old or new.
+    ``photos`` counts photos, ``per_cluster`` and ``outliers`` digits."""
 
     since: datetime
     photos: int

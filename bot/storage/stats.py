@@ -10,6 +10,9 @@ from bot.storage.records import Accuracy, GlobalStats, StatusReport, UserStats
 from bot.storage.retrains import last_retrain, retrains_since
 from bot.storage.schema import cluster_names, images, model_versions
 
+# A photo's first digit's row stands for the photo; clusters, outliers and feedback count digits.
+FIRST_DIGIT = images.c.digit_index == 0
+
 
 def user_stats(engine: Engine, user_id: int) -> UserStats:
     """One user's own counts; nothing about anybody else."""
@@ -32,7 +35,7 @@ def user_stats(engine: Engine, user_id: int) -> UserStats:
             feedback=row[1],
             first_at=row[2],
             last_at=row[3],
-            photos=_count(connection, mine, images.c.digit_index == 0),
+            photos=_count(connection, mine, FIRST_DIGIT),
         )
 
 
@@ -45,10 +48,12 @@ def global_stats(engine: Engine, now: datetime) -> GlobalStats:
             select(func.count(), func.count(func.distinct(images.c.user_id))).select_from(images)
         ).one()
         per_cluster = _per_cluster(connection, everything)
-        today = _count(connection, images.c.received_at >= midnight)
+        photos = _count(connection, FIRST_DIGIT)
+        today = _count(connection, FIRST_DIGIT, images.c.received_at >= midnight)
         accuracy = live_accuracy(connection, everything)
     return GlobalStats(
         images=totals[0],
+        photos=photos,
         users=totals[1],
         per_cluster=per_cluster,
         today=today,
@@ -64,7 +69,7 @@ def status_report(engine: Engine, since: datetime) -> StatusReport:
         period = connection.execute(
             select(func.count(), func.count(func.distinct(images.c.user_id)))
             .select_from(images)
-            .where(recent)
+            .where(recent, FIRST_DIGIT)
         ).one()
         stored_bytes = connection.execute(select(func.sum(images.c.size_bytes))).scalar()
         per_cluster = _per_cluster(connection, recent)
