@@ -142,7 +142,9 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
         stacked = (overlap >= _OVERLAP * narrower) & (gap_y <= _GAP * unit)
         beside = (gap_y == 0) & (gap_x <= _BESIDE * height)
         bigger = np.maximum(np.maximum(heights[:, None], heights[None, :]), unit)
-        one = (height <= _TALLEST_UNION * bigger) & (width <= _WIDEST_UNION * height)
+        tall_enough = height <= _TALLEST_UNION * bigger
+        fits = (stacked & (width <= _WIDEST_STACK * height)) | (width <= _WIDEST_UNION * height)
+        one = tall_enough & fits
         gap = np.where((stacked | beside) & one, np.maximum(gap_x, gap_y), np.inf)
         np.fill_diagonal(gap, np.inf)
         i, j = np.unravel_index(int(np.argmin(gap)), gap.shape)
@@ -237,6 +239,8 @@ _TALLEST_UNION = 1.8
 """A digit's pieces stack to at most this many times the taller one (or a digit)."""
 _WIDEST_UNION = 1.15
 """No digit is much wider than it is tall; two side by side are."""
+_WIDEST_STACK = 1.5
+"""Pieces one above the other (a wide 5's bar over its body) may make a wider digit."""
 _WIDE = 1.25
 """A group wider than this many digit heights holds digits that touch."""
 _NECK = 0.08
