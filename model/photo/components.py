@@ -38,10 +38,14 @@ class Components:
         return np.bincount(self.labels[self.inside], self.weights, self.count + 1)[1:]
 
     @cached_property
+    def pixels(self) -> np.ndarray:
+        """How many pixels each component has."""
+        return np.bincount(self.labels[self.inside], minlength=self.count + 1)[1:]
+
+    @cached_property
     def strength(self) -> np.ndarray:
         """Mean ink of each component: a faint grid's remnants are weaker than the pen."""
-        pixels = np.bincount(self.labels[self.inside], minlength=self.count + 1)[1:]
-        return self.mass / np.maximum(pixels, 1)
+        return self.mass / np.maximum(self.pixels, 1)
 
     @cached_property
     def box(self) -> np.ndarray:

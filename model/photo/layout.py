@@ -67,7 +67,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
             ]
         )
         height, width = union[1] - union[0], union[3] - union[2]
-        strength = mass[members].sum() / (mass[members] / parts.strength[members]).sum()
+        strength = mass[members].sum() / max(int(parts.pixels[members].sum()), 1)
         if strength < _FAINT * pen:
             ignored.append(f"faint (a grid's remnant) at rows {union[0]:.0f}-{union[1]:.0f}")
             continue
