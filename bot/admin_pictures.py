@@ -132,9 +132,7 @@ def draw_model_sheet(
     if confusion is not None:
         draw.text((matrix_left, y), texts.say(lang, texts.TRUE_DIGIT), font=_font(SMALL),
                   fill=INK)  # fmt: skip
-        for digit in range(10):
-            x = matrix_left + digit * cell
-            _centred(draw, (x, y + 30, x + cell, y + 58), str(digit), _font(SMALL))
+        _digit_header(draw, matrix_left, cell, y)
     y += 64
     for cluster in range(k):
         top = y + cluster * row
@@ -214,9 +212,7 @@ def _matrix(
     cell_w, cell_h = (WIDTH - MARGIN - left) // 10, _row_height(k)
     draw.text((MARGIN, y + 30), texts.say(lang, texts.CLUSTER), font=_font(SMALL), fill=INK)
     draw.text((left, y), columns_title, font=_font(SMALL), fill=INK)
-    for digit in range(10):
-        x = left + digit * cell_w
-        _centred(draw, (x, y + 30, x + cell_w, y + 58), str(digit), _font(SMALL))
+    _digit_header(draw, left, cell_w, y)
     y += 64
     for cluster in range(k):
         top = y + cluster * cell_h
@@ -250,6 +246,13 @@ def _cell(
     middle = (y0 + y1) / 2
     _centred(draw, (x0, y0 + 2, x1, middle + 2), text, _font(SMALL), colour)
     _centred(draw, (x0, middle, x1, y1 - 2), below, _font(SMALL), colour)
+
+
+def _digit_header(draw: ImageDraw.ImageDraw, left: int, cell: int, y: int) -> None:
+    """The digits 0-9 over a table's ten columns of `cell` pixels from `left`."""
+    for digit in range(10):
+        x = left + digit * cell
+        _centred(draw, (x, y + 30, x + cell, y + 58), str(digit), _font(SMALL))
 
 
 def _centred(
