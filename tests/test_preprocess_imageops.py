@@ -95,6 +95,15 @@ def test_upsample_is_pillows_bilinear(factor):
         assert np.allclose(imageops.upsample(image, shape), np.asarray(pillow), atol=1e-3)
 
 
+def test_coordinates_are_numpys_nonzero_in_its_order():
+    for mask in [*masks(), np.zeros((3, 4), bool)]:
+        for view in (mask, mask.T, mask[::2, 1:]):
+            rows, cols = imageops.coordinates(view)
+            expected_rows, expected_cols = np.nonzero(view)
+            assert np.array_equal(rows, expected_rows)
+            assert np.array_equal(cols, expected_cols)
+
+
 def test_bounding_box_spans_the_mask():
     for mask in masks():
         if not mask.any():

@@ -26,6 +26,13 @@ def quantile(values: np.ndarray, q: float) -> float:
     return float(below + (position - int(position)) * (part[above] - below))
 
 
+def coordinates(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.nonzero(mask)` of a 2-D array, in the same (raster) order: one search of the
+    flattened array and a division cost a third of numpy's 2-D search."""
+    rows, cols = np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return rows, cols
+
+
 def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
     """The rows and the columns that a non-empty `mask`'s pixels span."""
     rows = np.flatnonzero(mask.any(axis=1))
@@ -198,10 +205,12 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     """
     height, width = mask.shape
     labels = np.zeros(mask.shape, np.int32)
-    # In raster order, each run's start and stop edges come in pairs.
-    padded = np.zeros((height, width + 2), np.int8)
+    # In raster order, each run's start and stop edges come in pairs; the rows are padded with
+    # a blank pixel at each end, so they can be searched as one (no edge between rows).
+    padded = np.zeros((height, width + 2), bool)
     padded[:, 1:-1] = mask
-    edge_rows, edge_cols = np.nonzero(padded[:, 1:] - padded[:, :-1])
+    flat = padded.ravel()
+    edge_rows, edge_cols = np.divmod(np.flatnonzero(flat[1:] != flat[:-1]), width + 2)
     run_rows, starts, stops = edge_rows[::2], edge_cols[::2], edge_cols[1::2]
     if run_rows.size == 0:
         return labels, 0, np.zeros((0, 4), np.intp)
