@@ -48,8 +48,11 @@ def _light_ink(coarse: np.ndarray) -> bool:
     stand out from their surroundings (morphological top-hats) at a pen's width and, on a
     copy halved again, at a marker's, where steps such as a paper edge or a shadow and
     symmetric textures cancel out; and whether the border, mostly background, is darker than
-    mid-range. Dark ink on paper is the
-    usual photo, so light ink needs clear evidence.
+    mid-range. A light border counts up to twice as much as a dark one: it is paper, while a
+    dark border may be the table beyond the paper's edge or a shadow; and on a bold digit
+    cut to its box, whose strokes are wider than the top-hats, those see only the paper
+    between the strokes and take it for light ink. Dark ink on paper is the usual photo, so
+    light ink needs clear evidence.
     """
     middle = (quantile(coarse, 0.01) + quantile(coarse, 0.99)) / 2
     if min(coarse.shape) < 2:
@@ -58,7 +61,7 @@ def _light_ink(coarse: np.ndarray) -> bool:
     if max(coarse.shape) < _COARSE:
         # A digit that fills a small picture may cover half of it, but rarely half its border.
         return quantile(ring, 0.5) + quantile(coarse, 0.5) < 2 * middle
-    evidence = float(np.clip((middle - quantile(ring, 0.5)) / 20.0, -2.0, 2.0))
+    evidence = float(np.clip((middle - quantile(ring, 0.5)) / 20.0, -4.0, 2.0))
     even = coarse[: coarse.shape[0] // 2 * 2, : coarse.shape[1] // 2 * 2]
     halved = (even[::2, ::2] + even[1::2, ::2] + even[::2, 1::2] + even[1::2, 1::2]) / 4
     for image in (coarse, halved):
