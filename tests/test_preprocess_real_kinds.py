@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
-from test_preprocess import encode, render, shifted_similarity, similarity
+from test_preprocess import encode, render, shifted_similarity, similarity, stroke_width
 
 from model.modelfile import load_model
 from model.photo.imageops import bounding_box
@@ -120,6 +120,27 @@ def test_a_bold_digit_cut_to_its_box_is_dark_ink(mnist):
     digits = mnist.test_images[:100]
     alike = [shifted_similarity(to_mnist(_bold_tight(d)), d, 1) >= 0.6 for d in digits]
     assert np.mean(alike) >= 0.9  # 0.40 before
+
+
+def _thin_seven(pen: int, height: int) -> bytes:
+    """A 7 with a bar drawn `height` px tall with a `pen` px line on a 480x480 page."""
+    image = Image.new("L", (480, 480), 235)
+    draw = ImageDraw.Draw(image)
+    top, step = 240 - height // 2, height / 20
+    corner, foot = (240 + 5 * step, top), (240 - step, top + height)
+    draw.line([(240 - 6 * step, top), corner, foot], fill=30, width=pen, joint="curve")
+    draw.line([(240 - 5 * step, top + 10 * step), (240 + 3 * step, top + 10 * step)], 30, pen)
+    return encode(np.asarray(image), "PNG", mode="L")
+
+
+@pytest.mark.parametrize("height", [200, 300, 400])
+def test_a_thin_pen_comes_out_at_one_stroke_width(height):
+    """Strokes thinner than MNIST's are thickened to its width whatever the pen and the
+    digit's size (the thickening used to go in steps of half MNIST's median width: 0.051 to
+    0.097 of the box across these pens)."""
+    widths = [stroke_width(to_mnist(_thin_seven(pen, height))) for pen in range(2, 10)]
+    assert min(widths) >= 0.07, widths
+    assert max(widths) <= 0.095, widths
 
 
 def test_a_narrow_tight_crop_is_not_too_small(mnist):
