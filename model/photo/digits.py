@@ -54,7 +54,12 @@ def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
     digit = _find_digit(page if page is not None else clean_page(ink))
     if digit is None or _sides_touched(digit.box, ink.shape) >= 3:
         margin = max(4, max(ink.shape) // 4)
-        framed = _find_digit(clean_page(pad(ink, margin)))
+        padded = pad(ink, margin)
+        framed = _find_digit(clean_page(padded))
+        if framed is None and quantile(ink[::4, ::4], 0.5) >= _MIN_CONTRAST:
+            # Ink on half of the picture leaves no room for paper lines: a straight band
+            # there is the digit (a 1 cut to its box), however far it spans.
+            framed = _find_digit(clean_page(padded, lines=False))
         if framed is not None:
             rows, cols = framed.box
             box = (
@@ -97,16 +102,16 @@ def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
     return max(0.07, floor), sigma, floor
 
 
-def clean_page(ink: np.ndarray) -> CleanPage:
+def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
     """Threshold the ink against the paper's own noise and take out frames drawn around the
-    digits and the lines of the paper."""
+    digits and, unless told not to, the lines of the paper."""
     threshold, sigma, floor = paper_noise(ink)
     mask = ink > threshold
     parts = Components(ink, mask)
     frames = parts.frames()
     if frames.any():
         mask = mask & ~parts.mask_of(frames)
-    without_lines, ink = remove_lines(mask, ink, threshold)
+    without_lines, ink = remove_lines(mask, ink, threshold) if lines else (mask, ink)
     if frames.any() or without_lines is not mask:
         parts = Components(ink, without_lines)
     return CleanPage(ink, without_lines, parts, threshold, sigma, floor)
