@@ -43,10 +43,14 @@ def _slanted(rng: np.random.Generator, n: int) -> list[tuple[float, float, float
 
 
 def _sizes(rng: np.random.Generator, n: int) -> list[tuple[float, float, float]]:
-    x, out = 40.0, []
+    """Digits centred on a line, wrapping to a second one where the page ends (as a hand does;
+    none is drawn past the paper's edge)."""
+    x, centre, out = 40.0, 400.0, []
     for _ in range(n):
         height = rng.uniform(45, 130)
-        out.append((x, 400.0 - height / 2, height))
+        if x + height * 1.4 > PAGE[0] - 20:
+            x, centre = 40.0, centre + 250.0
+        out.append((x, centre - height / 2, height))
         x += height + rng.uniform(10, 40)
     return out
 
@@ -72,11 +76,25 @@ KINDS: dict[str, tuple[Layout, str]] = {
 """Page kinds: a layout and the paper it is written on."""
 
 
+_LABELS = (
+    "Account number / Numero de compte:",
+    "Customer reference (write one digit per box)",
+    "Telephone number, with area code:",
+    "Date of birth  DD MM YYYY",
+    "Policy no.",
+)
+"""Printed form labels, in ASCII: the bundled font draws accented letters as boxes."""
+
+
 def make_page(
-    digits: np.ndarray, rng: np.random.Generator, kind: str = "row"
+    digits: np.ndarray,
+    rng: np.random.Generator,
+    kind: str = "row",
+    places: list[tuple[float, float, float]] | None = None,
 ) -> tuple[bytes, list[tuple[int, int, int, int]]]:
     """A JPEG page holding `digits` (n, 28, 28) and each one's box (x0, y0, x1, y1), in the
-    order they were written (reading order)."""
+    order they were written (reading order). `places` (x, y, height) overrides the kind's
+    layout, to redraw a page a test needs."""
     layout, paper = KINDS[kind]
     width, height = PAGE
     page = np.full((height, width), rng.uniform(215, 240), np.float32)
@@ -87,7 +105,9 @@ def make_page(
     elif paper == "ruled":
         page[rng.integers(0, 70) :: 70, :] *= 0.75
     boxes = []
-    for digit, (x, y, side) in zip(digits, layout(rng, len(digits)), strict=True):
+    if places is None:
+        places = layout(rng, len(digits))
+    for digit, (x, y, side) in zip(digits, places, strict=True):
         scaled = Image.fromarray(digit).resize((round(side * 1.4),) * 2, Image.Resampling.BICUBIC)
         alpha = np.asarray(scaled, np.float32) / 255.0
         ys, xs = np.nonzero(alpha > 0.1)
@@ -99,8 +119,10 @@ def make_page(
         boxes.append((left, top, left + alpha.shape[1], top + alpha.shape[0]))
     image = Image.fromarray(np.clip(page + rng.normal(0, 3, page.shape), 0, 255).astype(np.uint8))
     if paper == "text":
-        draw = ImageDraw.Draw(image)
-        draw.text((40, 250), "Account number / Numéro de compte:", fill=30, font_size=28)
+        label = _LABELS[int(rng.integers(len(_LABELS)))]
+        size = rng.uniform(20, 34)
+        at = (rng.uniform(20, 200), 330 - 2.2 * size)
+        ImageDraw.Draw(image).text(at, label, fill=30, font_size=size)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=88)
     return buffer.getvalue(), boxes
