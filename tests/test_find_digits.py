@@ -48,6 +48,56 @@ def test_each_digit_is_found_where_it_was_written_in_reading_order(mnist, kind):
             assert not found.touching
 
 
+def test_a_printed_line_beside_the_digits_is_left_out_and_said(mnist):
+    """A form's printed label above the handwriting, in several type sizes and wordings: its
+    words are not digits, and the debug output says a printed line was ignored."""
+    rng = np.random.default_rng(7)
+    for count in (2, 5, 9, 12):
+        digits = mnist.test_images[rng.choice(10_000, count, replace=False)]
+        data, boxes = make_page(digits, rng, "printed_text")
+        page = find_digits(data)
+        assert len(page.digits) == count
+        for found, written in zip(page.digits, boxes, strict=True):
+            assert _inside(found.box, written)
+        assert any("printed text" in why for why in page.ignored)
+
+
+@pytest.mark.parametrize("kind", ["row", "two_rows", "slanted", "grid", "ruled", "sizes"])
+def test_handwriting_is_never_taken_for_print(mnist, kind):
+    """Digits written small beside large ones (drawn here with a thinner stroke, as the
+    generator scales its digits) stay digits."""
+    rng = np.random.default_rng(8)
+    for _ in range(6):
+        digits = mnist.test_images[rng.choice(10_000, 12, replace=False)]
+        page = find_digits(make_page(digits, rng, kind)[0])
+        assert not any("printed" in why for why in page.ignored)
+        assert len(page.digits) == 12
+
+
+@pytest.mark.parametrize(
+    ("indices", "places"),
+    [
+        # A 5 whose detached bar reaches far past its body (9513).
+        ([8657, 583, 9513], [(40, 377, 47), (97, 356, 89), (197, 335, 129)]),
+        # A small 1 (5859) between large digits, with a tenth of their ink.
+        ([53, 5859, 8969], [(436, 339, 123), (597, 376, 47), (683, 348, 103)]),
+        # A tall 1 (4927) a few pixels after a 5 (8834): no open 4.
+        (
+            [622, 8834, 4927, 9664],
+            [(633, 362, 76), (732, 363, 74), (819, 352, 95), (949, 349, 103)],
+        ),
+    ],
+)
+def test_digits_of_different_sizes_are_each_one_digit(mnist, indices, places):
+    rng = np.random.default_rng(9)
+    digits = mnist.test_images[indices]
+    data, boxes = make_page(digits, rng, "sizes", places=places)
+    page = find_digits(data)
+    assert len(page.digits) == len(places)
+    for found, written in zip(page.digits, boxes, strict=True):
+        assert _inside(found.box, written)
+
+
 def test_each_digit_is_framed_like_the_clean_digit(mnist, model_path):
     from model.modelfile import load_model
 

@@ -4,7 +4,8 @@ The pieces of one digit (the top bar of a 5, an open 4, a 7's bar, a broken penc
 one above the other or inside each other's box; separate digits stand side by side. The size
 of a digit is the page's own: the median height of its large pieces. Digits that touch make
 one piece as wide as two; it is cut where a thin neck joins them, and said to touch otherwise.
-Lines of writing are read top to bottom, each left to right, following its slant.
+Lines of writing are read top to bottom, each left to right, following its slant. A form's
+printed labels are left out where their stroke and size tell them from the handwriting.
 """
 
 from __future__ import annotations
@@ -39,16 +40,24 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     keep = np.flatnonzero(parts.substantial)
     if keep.size == 0:
         return [], ignored
-    box, mass = parts.box, parts.mass
+    box = parts.box
+    printed = np.zeros(parts.count, bool)
+    for line in _printed_lines(parts, keep):
+        printed[line] = True
+        rows = f"{box[line, 0].min():.0f}-{box[line, 1].max():.0f}"
+        ignored.append(f"a line of printed text ({len(line)} pieces) at rows {rows}")
+    keep = keep[~printed[keep]]
+    mass = parts.mass
     large = keep[mass[keep] >= 0.25 * mass[keep].max()]
-    tall = box[large, 1] - box[large, 0]
-    unit = float(np.median(tall[tall >= 0.5 * tall.max()]))
+    unit = float(np.median(_heights(box[_sizing(parts, keep, 0.5)])))
     pen = float(np.median(parts.strength[large]))
+    darkest = _FAINT_PEAK * float(np.median(parts.peak[large]))
     height, width = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
     stub = parts.touches & ((np.minimum(height, width) <= _THIN * unit) | (height > 6 * width))
     # Small faint pieces are the grid's, whatever they lie next to; a faint piece as heavy as
     # a stroke may be the pencil's, and is judged with the digit it joins.
-    crumb = (parts.strength < _FAINT * pen) & (mass < _CRUMB * mass[keep].max())
+    faint = (parts.strength < _FAINT * pen) & (parts.peak < darkest)
+    crumb = faint & (mass < _CRUMB * mass[keep].max())
     for i in keep[(stub | crumb)[keep]]:
         why = "a line's end at the border" if stub[i] else "faint (a grid's remnant)"
         ignored.append(f"{why} at rows {box[i, 0]:.0f}-{box[i, 1]:.0f}")
@@ -68,7 +77,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
         )
         height, width = union[1] - union[0], union[3] - union[2]
         strength = mass[members].sum() / max(int(parts.pixels[members].sum()), 1)
-        if strength < _FAINT * pen:
+        if strength < _FAINT * pen and parts.peak[members].max() < darkest:
             ignored.append(f"faint (a grid's remnant) at rows {union[0]:.0f}-{union[1]:.0f}")
             continue
         if max(height, width) < _SPECK * unit:
@@ -87,6 +96,62 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     return _reading_order(_not_clutter(groups_out, parts.shape, unit, ignored), unit), ignored
 
 
+def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
+    """The pieces among `keep` that show a digit's size: heavy ones (a quarter of the heaviest's
+    ink) at least `share` of the tallest of those."""
+    mass = parts.mass[keep]
+    large = keep[mass >= 0.25 * mass.max()]
+    tall = _heights(parts.box[large])
+    return large[tall >= share * tall.max()]
+
+
+def _heights(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, 1] - boxes[:, 0]
+
+
+def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
+    """Lines of printed text (a form's labels) among the pieces `keep`: pieces of about one
+    height, well under the digits', side by side on one line with a word's gap at most, long
+    for their height, holding a word or many letters, drawn with a stroke markedly thinner
+    than the pen's. Print as large or
+    as bold as the handwriting cannot be told apart by its stroke, and is kept."""
+    box, stroke = parts.box, parts.stroke
+    height, width = _heights(box), box[:, 3] - box[:, 2]
+    # The handwriting's size and pen, from the pieces shaped like digits (a printed word
+    # is wider than tall).
+    shaped = keep[width[keep] <= _DIGIT_WIDTH * height[keep]]
+    if shaped.size == 0:
+        return []
+    written = _sizing(parts, shaped, 0.5)
+    unit = float(np.median(height[written]))
+    pen_stroke = float(np.median(stroke[written]))
+    small = keep[(height[keep] <= _PRINT_PIECE * unit) & (stroke[keep] <= pen_stroke)]
+    lines: list[list[int]] = []
+    for i in small[np.argsort(box[small, 2], kind="stable")]:
+        for line in lines:
+            size = float(np.median(height[line]))
+            last = line[-1]
+            shared = min(box[i, 1], box[last, 1]) - max(box[i, 0], box[last, 0])
+            if (
+                shared >= 0.5 * min(height[i], height[last])
+                and box[i, 2] - box[last, 3] <= _WORD_GAP * size
+                and size / 2 <= height[i] <= 2 * size
+            ):
+                line.append(int(i))
+                break
+        else:
+            lines.append([int(i)])
+    return [
+        line
+        for line in lines
+        if len(line) >= _PRINT_PIECES
+        and (len(line) >= _LETTERS or (width[line] > _DIGIT_WIDTH * height[line]).any())
+        and np.median(height[line]) <= _PRINT_HEIGHT * unit
+        and box[line, 3].max() - box[line, 2].min() >= _PRINT_SPAN * np.median(height[line])
+        and np.median(stroke[line]) <= _PRINT_STROKE * pen_stroke
+    ]
+
+
 def _not_clutter(
     groups: list[Group], shape: tuple[int, ...], unit: float, ignored: list[str]
 ) -> list[Group]:
@@ -96,7 +161,9 @@ def _not_clutter(
     if len(groups) < 2:
         return groups
     pixels = np.array([np.count_nonzero(g.mask) for g in groups])
-    typical = float(np.median(np.sort(pixels)[len(pixels) // 2 :]))
+    upper = np.argsort(pixels)[len(pixels) // 2 :]
+    typical = float(np.median(pixels[upper]))
+    tall = float(np.median([groups[i].mask.shape[0] for i in upper]))
     kept = []
     for group, count in zip(groups, pixels, strict=True):
         rows, cols = group.box
@@ -109,7 +176,7 @@ def _not_clutter(
             why = "a grid's cell or a frame"
         elif at_border and group.mask.mean() > _SOLID:
             why = "a shadow or the table at the edge"
-        elif count < _STRAY * typical:
+        elif count < _STRAY * typical * min(1.0, group.mask.shape[0] / tall):
             why = "too little ink beside the digits"
         else:
             kept.append(group)
@@ -139,11 +206,13 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
             boxes[:, None, 2], boxes[None, :, 2]
         )
         narrower = np.maximum(np.minimum(widths[:, None], widths[None, :]), 1.0)
-        stacked = (overlap >= _OVERLAP * narrower) & (gap_y <= _GAP * unit)
+        flat = heights <= _FLAT * widths
+        bar = (flat[:, None] | flat[None, :]) & (overlap >= 0)
+        stacked = ((overlap >= _OVERLAP * narrower) | bar) & (gap_y <= _GAP * unit)
         beside = (gap_y == 0) & (gap_x <= _BESIDE * height)
         bigger = np.maximum(np.maximum(heights[:, None], heights[None, :]), unit)
         tall_enough = height <= _TALLEST_UNION * bigger
-        fits = (stacked & (width <= _WIDEST_STACK * height)) | (width <= _WIDEST_UNION * height)
+        fits = (stacked & (width <= _WIDEST_STACK * height)) | (width <= _WIDEST_BESIDE * height)
         one = tall_enough & fits
         gap = np.where((stacked | beside) & one, np.maximum(gap_x, gap_y), np.inf)
         np.fill_diagonal(gap, np.inf)
@@ -237,16 +306,22 @@ _BESIDE = 0.12
 """Pieces side by side join when the gap between them is under this share of their height."""
 _TALLEST_UNION = 1.8
 """A digit's pieces stack to at most this many times the taller one (or a digit)."""
-_WIDEST_UNION = 1.15
-"""No digit is much wider than it is tall; two side by side are."""
+_WIDEST_BESIDE = 1.0
+"""Pieces side by side (an open 4's arm and stem) make a digit no wider than it is tall; a
+narrow digit written close beside another makes a wider whole."""
 _WIDEST_STACK = 1.5
 """Pieces one above the other (a wide 5's bar over its body) may make a wider digit."""
+_FLAT = 0.4
+"""A piece this flat (a 5's bar, a 7's) is no digit alone: it joins a piece whose columns it
+reaches, as one above the other."""
 _WIDE = 1.25
 """A group wider than this many digit heights holds digits that touch."""
 _NECK = 0.08
 _FAINT = 0.65
 """A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
-remnants are about half as dark as the pen)."""
+remnants are about half as dark as the pen)..."""
+_FAINT_PEAK = 0.75
+"""...unless its darkest ink reaches this share of the pen's: a thin stroke's core does."""
 _THIN = 0.12
 _CRUMB = 0.1
 _SAME_LINE = 0.6
@@ -255,3 +330,20 @@ _CELL = 0.5
 """A grid's cell is at least this many digits wide and tall (a 1 is narrower)."""
 _SOLID = 0.5
 _STRAY = 0.15
+_PRINT_HEIGHT = 0.7
+"""Printed labels beside handwriting are at most this share of its digits' height..."""
+_PRINT_PIECE = 0.8
+"""...though a capital, a bracket or a descender reaches higher."""
+_PRINT_STROKE = 0.8
+"""A printed line's stroke (ink per crossing) is at most this share of the pen's."""
+_PRINT_PIECES = 2
+_PRINT_SPAN = 4
+"""A printed line holds this many pieces (words or letters) and is this many times as long
+as it is tall: wider than a few digits written small side by side."""
+_DIGIT_WIDTH = 1.5
+"""A piece wider than this many times its height is no one digit: in print, a word."""
+_LETTERS = 5
+"""A printed line without a word's piece (its letters apart in a close-up) has this many."""
+_WORD_GAP = 0.5
+"""Pieces of one printed line are at most this share of its height apart: a word's space is
+about a quarter of the type's size, digits written by hand stand farther apart."""
