@@ -3,10 +3,12 @@
 For each page kind of `model.synth_pages`, seeded pages of 2 to 12 MNIST test digits: the share
 of pages whose digit count is exact, and of the digits found where they were written whose
 cluster equals the clean MNIST digit's. Then the real single-digit crops (each must come out
-as exactly one digit, and as `to_mnist` gives it), and the time to find and frame the 10
-digits of a 1280x960 photo against a one-digit photo.
+as exactly one digit, and as `to_mnist` gives it), the synthetic single-digit photos of
+`model.synth` found as more than one, and the time to find and frame the 10 digits of a
+1280x960 photo against a one-digit photo.
 
-    python benchmarks/bench_pages.py [--pages 40] [--seed 0] [--real ../shared/data/real-digits]
+    python benchmarks/bench_pages.py [--pages 40] [--singles 40] [--seed 0]
+        [--real ../shared/data/real-digits]
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import numpy as np
 
 from model.data import load_mnist
 from model.modelfile import load_model
-from model.preprocess import find_digits, to_mnist
+from model.preprocess import PreprocessError, find_digits, to_mnist
+from model.synth import DISTORTIONS, make_photo
 from model.synth_pages import KINDS, make_page
 
 
@@ -33,6 +36,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", default=None, help="MNIST directory (default $MNIST_DIR)")
     parser.add_argument("--pages", type=int, default=40, help="pages per kind")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--singles", type=int, default=40, help="one-digit photos per kind")
     parser.add_argument("--real", type=Path, default=Path("../shared/data/real-digits"))
     return parser.parse_args(argv)
 
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 agreed += len(matches) == 1 and found[matches[0]] == cluster
         print(f"{kind:<15}{exact / args.pages:>12.1%}{agreed / written:>16.1%}")
     _real(args.real)
+    _singles(images, args.singles, args.seed)
     _timing(images)
     return 0
 
@@ -86,6 +91,29 @@ def _real(folder: Path) -> None:
     share = single / len(paths)
     print(f"real single-digit crops found as one digit: {single}/{len(paths)} ({share:.1%}),")
     print(f"  and then exactly to_mnist's image: {same}/{single}")
+
+
+def _singles(images: np.ndarray, per_kind: int, seed: int) -> None:
+    """One digit in each kind of trouble of `model.synth`: split into several is a wrong
+    answer (a refusal is `bench_photos.py`'s concern)."""
+    split = total = 0
+    worst: list[str] = []
+    for k, kind in enumerate(DISTORTIONS):
+        rng = np.random.default_rng([seed, k])
+        here = 0
+        for i in rng.choice(len(images), per_kind, replace=False):
+            try:
+                page = find_digits(make_photo(images[i], rng, kind))
+            except PreprocessError:
+                continue
+            total += 1
+            here += len(page.digits) > 1
+        split += here
+        if here:
+            worst.append(f"{kind} {here}")
+    print(f"synthetic single-digit photos found as several digits: {split}/{total}")
+    if worst:
+        print(f"  ({', '.join(worst)})")
 
 
 def _timing(images: np.ndarray) -> None:
