@@ -173,25 +173,33 @@ def _line_slope(ys: np.ndarray, xs: np.ndarray) -> float:
     slopes = _SLOPES
     sparse = ys.size // _COARSE_SAMPLE
     if sparse > 1:
-        sharpness = _sharpness(ys[::sparse], xs[::sparse], slopes)
+        sharpness = _sharpness(*_by_column(ys[::sparse], xs[::sparse]), slopes)
         slopes = slopes[np.sort(np.argsort(-sharpness, kind="stable")[:_CANDIDATES])]
-    fine = slopes[np.argmax(_sharpness(ys, xs, slopes))] + _SLOPE_STEPS
-    return float(fine[np.argmax(_sharpness(ys, xs, fine))])
+    sample = _by_column(ys, xs)
+    fine = slopes[np.argmax(_sharpness(*sample, slopes))] + _SLOPE_STEPS
+    return float(fine[np.argmax(_sharpness(*sample, fine))])
 
 
-def _sharpness(ys: np.ndarray, xs: np.ndarray, slopes: np.ndarray) -> np.ndarray:
-    """How sharp the row projection of the pixels is under each slope: the sum of squared row
-    counts.
+def _by_column(ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels' rows column by column, and how many pixels each column has."""
+    return ys[np.argsort(xs, kind="stable")], np.bincount(xs)
+
+
+def _sharpness(ys: np.ndarray, per_column: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+    """How sharp the row projection of the pixels (`_by_column`) is under each slope: the sum
+    of squared row counts.
 
     Under slope s a pixel falls in row y + floor(x·s), an integer shift per column, so the
-    rows of all slopes come from one small table and fill one histogram, each slope in a
-    stretch of its own.
+    rows of all slopes come from one small table, repeated for each column's pixels, and fill
+    one histogram, each slope in a stretch of its own.
     """
-    shifts = np.floor(np.arange(int(xs.max()) + 1) * slopes[:, None]).astype(np.intp)
+    shifts = np.floor(np.arange(per_column.size) * slopes[:, None]).astype(np.intp)
     shifts -= shifts.min(axis=1, keepdims=True)
     span = int(ys.max()) + int(shifts.max()) + 1
     shifts += np.arange(len(slopes))[:, None] * span
-    counts = np.bincount((shifts[:, xs] + ys).ravel(), minlength=len(slopes) * span)
+    rows = np.repeat(shifts, per_column, axis=1)
+    rows += ys
+    counts = np.bincount(rows.ravel(), minlength=len(slopes) * span)
     counts = counts.reshape(len(slopes), span)
     return (counts * counts).sum(axis=1)
 
