@@ -1,10 +1,12 @@
-"""Clustering quality and cost: the old approach (KMeans on raw pixels) beside ours, one run.
+"""Clustering quality and cost: KMeans on raw pixels, the shipped model and new trainings, one run.
 
     python benchmarks/bench_model.py --data ../shared/data/mnist --seeds 0 1 2
 
 Trains on the 60k training split, scores on the 10k test split (labels only score).
 Each of our training runs is a separate `python -m model train` process, so its wall time
-and peak RSS are its own. Prints a markdown table.
+and peak RSS are its own. "Kept under jitter" is the share of test digits whose cluster stays
+the same once rotated, scaled, sheared and shifted as handwriting varies (seeded). Prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from sklearn.cluster import KMeans
 
 from model.data import Mnist, load_mnist
 from model.evaluate import score_clustering
-from model.modelfile import load_model
+from model.features import augment
+from model.modelfile import DigitModel, load_model
+
+# The jitter handwriting has (issue 13's row): rotation up to 15°, scale 0.9-1.1,
+# shear up to 0.15, shift up to 2 px, seeded so every model meets the same digits.
+JITTER = {"max_rotation": 15.0, "scale": (0.9, 1.1), "max_shear": 0.15, "max_shift": 2.0}
 
 
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -41,16 +48,41 @@ def bench_raw_kmeans(mnist: Mnist, seed: int) -> dict[str, float]:
     start = time.perf_counter()
     km = KMeans(10, n_init=4, random_state=seed).fit(X)
     train_s = time.perf_counter() - start
-    scores = score_clustering(mnist.test_labels, km.predict(T), 10)
+    clusters = km.predict(T)
+    scores = score_clustering(mnist.test_labels, clusters, 10)
+    moved = jittered(mnist.test_images).reshape(10000, -1).astype(np.float32)
     return {
         "acc": scores.acc,
         "nmi": scores.nmi,
         "ari": scores.ari,
+        "jitter_kept": float((km.predict(moved) == clusters).mean()),
         "train_s": train_s,
         "one_ms": _median_ms(lambda: km.predict(T[:1]), 200),
         "batch_s": _median_ms(lambda: km.predict(T), 3) / 1000,
         "rss_mb": float("nan"),
         "size_kb": km.cluster_centers_.nbytes / 1024,
+    }
+
+
+def jittered(images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The test digits moved as handwriting moves them, back to uint8 like a photo's 28x28."""
+    moved = augment(images, np.random.default_rng(seed), **JITTER)  # type: ignore[arg-type]
+    return np.clip(np.rint(moved * 255), 0, 255).astype(np.uint8)
+
+
+def bench_model(model: DigitModel, mnist: Mnist) -> dict[str, float]:
+    """Test-split scores, cluster kept under jitter, assignment times of a trained model."""
+    clusters = model.assign(mnist.test_images).clusters
+    scores = score_clustering(mnist.test_labels, clusters, model.k)
+    kept = model.assign(jittered(mnist.test_images)).clusters == clusters
+    one = mnist.test_images[:1]
+    return {
+        "acc": scores.acc,
+        "nmi": scores.nmi,
+        "ari": scores.ari,
+        "jitter_kept": float(kept.mean()),
+        "one_ms": _median_ms(lambda: model.assign(one), 200),
+        "batch_s": _median_ms(lambda: model.assign(mnist.test_images), 3) / 1000,
     }
 
 
@@ -77,13 +109,9 @@ def bench_ours(data: str, seed: int, workdir: Path, mnist: Mnist) -> dict[str, f
     )
     wall = time.perf_counter() - start
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    model = load_model(out)
-    one = mnist.test_images[:1]
     return {
-        **summary["metrics"],
+        **bench_model(load_model(out), mnist),
         "train_s": wall,
-        "one_ms": _median_ms(lambda: model.assign(one), 200),
-        "batch_s": _median_ms(lambda: model.assign(mnist.test_images), 3) / 1000,
         "rss_mb": summary["peak_rss_mb"],
         "size_kb": out.stat().st_size / 1024,
     }
@@ -91,8 +119,10 @@ def bench_ours(data: str, seed: int, workdir: Path, mnist: Mnist) -> dict[str, f
 
 def _row(name: str, r: dict[str, float]) -> str:
     rss = "–" if np.isnan(r["rss_mb"]) else f"{r['rss_mb']:.0f}"
+    train = "–" if np.isnan(r["train_s"]) else f"{r['train_s']:.0f}"
     return (
-        f"| {name} | {r['acc']:.4f} | {r['nmi']:.4f} | {r['ari']:.4f} | {r['train_s']:.0f} | "
+        f"| {name} | {r['acc']:.4f} | {r['nmi']:.4f} | {r['ari']:.4f} | "
+        f"{100 * r['jitter_kept']:.2f}% | {train} | "
         f"{r['one_ms']:.3f} | {r['batch_s']:.3f} | {rss} | {r['size_kb']:.0f} |"
     )
 
@@ -101,14 +131,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/mnist")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--shipped", default="data/model.npz", help="today's model, scored beside the new runs"
+    )
     args = parser.parse_args()
     mnist = load_mnist(args.data)
     print(
-        "| pipeline | ACC | NMI | ARI | train s | assign 1 image ms | assign 10k s "
-        "| peak RSS MB | model KB |"
+        "| pipeline | ACC | NMI | ARI | kept under jitter | train s | assign 1 image ms "
+        "| assign 10k s | peak RSS MB | model KB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print(_row("raw-pixel KMeans (old approach), seed 0", bench_raw_kmeans(mnist, 0)), flush=True)
+    shipped = load_model(args.shipped)
+    print(
+        _row(
+            f"shipped model `{shipped.version}`",
+            {
+                **bench_model(shipped, mnist),
+                "train_s": float("nan"),
+                "rss_mb": float("nan"),
+                "size_kb": Path(args.shipped).stat().st_size / 1024,
+            },
+        ),
+        flush=True,
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
