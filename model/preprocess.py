@@ -54,7 +54,8 @@ class Page(NamedTuple):
     size: tuple[int, int]
     """The picture's width and height, upright."""
     ignored: list[str]
-    """What was left out as not a digit (specks, long lines, large blots), for debugging."""
+    """What was left out as not a digit (specks, long lines, large blots, a form's printed
+    text), for debugging."""
 
 
 _NO_INK = (
