@@ -187,17 +187,14 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self, net: MLPClassifier, D: np.ndarray, labels: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Fit `net` on the labels of D and augmented copies; return its relabelling of D."""
-        copies = self.augment_copies if self.images else 0
-        # One array filled copy by copy: the network's inputs are the largest thing in memory.
-        inputs = np.empty((len(D) * (1 + copies), D.shape[1]), dtype=np.float32)
-        inputs[: len(D)] = D
-        side = D.reshape(-1, _SIDE, _SIDE)
-        for i in range(1, 1 + copies):
-            inputs[i * len(D) : (i + 1) * len(D)] = augment(side, rng).reshape(len(D), -1)
+        parts = [D]
+        if self.images:
+            side = D.reshape(-1, _SIDE, _SIDE)
+            parts += [augment(side, rng).reshape(len(D), -1) for _ in range(self.augment_copies)]
         # Few epochs on purpose: the network should generalise the pseudo-labels, not memorise them.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            net.fit(inputs, np.tile(labels, 1 + copies))
+            net.fit(np.concatenate(parts), np.tile(labels, len(parts)))
         return np.asarray(net.predict(D))
 
     def _fit_centroids(self, F: np.ndarray, labels: np.ndarray, rs: np.random.RandomState) -> None:
