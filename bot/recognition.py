@@ -51,8 +51,7 @@ class Recognition:
     """Everything the reply and the database need about one picture, and who made it.
 
     `digits` is in reading order and empty only when the picture held more than MAX_DIGITS
-    (`found` says how many; nothing was assigned or drawn then). The single-digit fields
-    below are the first digit's.
+    (`found` says how many; nothing was assigned or drawn then).
     """
 
     digits: tuple[SeenDigit, ...]
@@ -60,26 +59,6 @@ class Recognition:
     model_version: str
     picture: bytes
     pid: int  # the worker process that recognised it (the bot's own when it fell back)
-
-    @property
-    def mnist(self) -> NDArray[np.uint8]:
-        return self.digits[0].mnist
-
-    @property
-    def cluster(self) -> int:
-        return self.digits[0].cluster
-
-    @property
-    def distance(self) -> float:
-        return self.digits[0].distance
-
-    @property
-    def typicality(self) -> float:
-        return self.digits[0].typicality
-
-    @property
-    def is_outlier(self) -> bool:
-        return self.digits[0].is_outlier
 
 
 def recognise(

@@ -150,8 +150,11 @@ async def test_photos_are_recognised_in_worker_processes_exactly_as_in_process(
     workers = {child.pid for child in multiprocessing.active_children()} - before
     assert 1 <= len(workers) <= 2
     here = recognise(provider.current, photo)
-    assert np.array_equal(seen.mnist, here.mnist)
-    assert (seen.cluster, seen.model_version) == (here.cluster, here.model_version)
+    assert np.array_equal(seen.digits[0].mnist, here.digits[0].mnist)
+    assert (seen.digits[0].cluster, seen.model_version) == (
+        here.digits[0].cluster,
+        here.model_version,
+    )
     assert seen.picture == here.picture
 
 
@@ -190,7 +193,7 @@ async def test_stopping_signals_are_left_to_the_bot(provider: ModelProvider, pho
 
     seen = await provider.recognise(photo)
 
-    assert seen.cluster == recognise(provider.current, photo).cluster
+    assert seen.digits[0].cluster == recognise(provider.current, photo).digits[0].cluster
     assert all(_alive(pid) for pid in workers)
 
 

@@ -135,13 +135,14 @@ async def _reply(
         caption = texts.page_caption(
             lang, clusters, touching, seen.model_version, ask=image_id is not None
         )
-    elif seen.is_outlier:
+    elif seen.digits[0].is_outlier:
         caption = texts.outlier_caption(lang, seen.model_version)
     else:
+        digit = seen.digits[0]
         caption = texts.reply_caption(
-            lang, seen.cluster, seen.typicality, seen.model_version, names
+            lang, digit.cluster, digit.typicality, seen.model_version, names
         )
-        if seen.digits[0].touching:
+        if digit.touching:
             caption += "\n" + texts.say(lang, texts.TOUCHING_DIGITS)
         keyboard = feedback_keyboard(image_id) if image_id is not None else None
     if image_id is None:
