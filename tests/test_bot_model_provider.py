@@ -180,7 +180,10 @@ async def test_a_killed_worker_is_replaced_and_the_photo_still_answered(
     assert not [pid for pid in killed if _alive(pid)]
     assert again.pid not in killed | {os.getpid()}
     assert again.pid in {child.pid for child in multiprocessing.active_children()}
-    assert (again.cluster, again.model_version) == (first.cluster, first.model_version)
+    assert (again.digits[0].cluster, again.model_version) == (
+        first.digits[0].cluster,
+        first.model_version,
+    )
 
 
 async def test_stopping_signals_are_left_to_the_bot(provider: ModelProvider, photo: bytes) -> None:
