@@ -15,6 +15,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     MessageHandler,
     filters,
 )
@@ -23,6 +24,7 @@ from telegram.request import HTTPXRequest
 from bot import pushes, texts
 from bot.context import LIMITER, MODELS, NOTIFIER, RETRAINER, SETTINGS, STORAGE, BotContext
 from bot.delivery import (
+    DrainingUpdater,
     HandledQueue,
     LedgerBot,
     LedgerProcessor,
@@ -61,7 +63,7 @@ def build_application(settings: Settings) -> BotApplication:
     # Updates are confirmed to Telegram only once handled (bot/delivery.py), so the bot is
     # built by hand with the same requests and rate limiter the builder would make.
     ledger = UpdateLedger(UPDATES_IN_HAND)
-    bot = LedgerBot(
+    bot: ExtBot[None] = LedgerBot(
         ledger,
         token=settings.telegram_bot_token.get_secret_value(),
         base_url=f"{root}/bot",
@@ -77,17 +79,17 @@ def build_application(settings: Settings) -> BotApplication:
     )
     builder = (
         ApplicationBuilder()
-        .bot(bot)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(LedgerProcessor(ledger, CONCURRENT_UPDATES))
         .post_init(open_services)
         .post_shutdown(close_services)
     )
     if settings.webhook_url:
-        # Telegram's POST is answered once the update is handled, not when it is queued.
-        builder = builder.update_queue(HandledQueue(ledger))
+        # Telegram's POST is answered once the update is handled, not when it is queued, and
+        # a stop answers the POSTs in hand before the webhook server closes.
+        builder = builder.updater(DrainingUpdater(bot, HandledQueue(ledger)))
     else:
-        builder = builder.post_stop(confirm_polled)
+        builder = builder.bot(bot).post_stop(confirm_polled)
     application = builder.build()
     application.bot_data[SETTINGS] = settings
 

@@ -15,7 +15,12 @@ Telegram instead of re-reading a hundred unconfirmed updates twenty times a seco
 A webhook is confirmed by its HTTP answer: python-telegram-bot's webhook server answers 200
 once its `update_queue.put` returns, so in webhook mode the queue is a `HandledQueue` whose
 `put` returns only when the update is handled. A bot killed mid-photo leaves the request
-unanswered, and Telegram delivers the update again.
+unanswered, and Telegram delivers the update again. A clean stop must not look like that:
+python-telegram-bot's webhook server closes its open connections when it stops, cutting the
+requests still in hand, which the bot then answers anyway. Telegram would deliver those
+again (to another replica, which replies a second time: only photos are deduplicated by the
+database), so `DrainingUpdater` first refuses new deliveries with 503 (Telegram retries
+them) and waits for the requests in hand to be answered.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ExtBot, SimpleUpdateProcessor
+from telegram.ext import ExtBot, SimpleUpdateProcessor, Updater
+from tornado.web import HTTPError
 
 log = logging.getLogger(__name__)
 
+DRAIN_WITHIN = 60.0  # seconds a stopping webhook waits for its requests in hand (systemd: 90)
 REPOLL_PAUSE = 0.05  # seconds between polls while only updates in hand are unconfirmed
 TELEGRAM_MAX_LIMIT = 100  # getUpdates returns at most this many
 
@@ -115,20 +122,64 @@ class HandledQueue(asyncio.Queue[object]):
     """The update queue of a webhook bot: `put` returns once the update is handled.
 
     A request Telegram sends twice while the first is still in hand waits for the first.
+    Once `drain` has begun, deliveries are refused with 503, which Telegram retries.
     """
 
     def __init__(self, ledger: UpdateLedger) -> None:
         super().__init__()
         self._ledger = ledger
+        self._waiting = 0  # requests whose put has not returned: their answers are not sent
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._refusing = False
 
     async def put(self, item: object) -> None:
         if not isinstance(item, Update):
             await super().put(item)  # python-telegram-bot's own stop signal
             return
+        if self._refusing:
+            raise HTTPError(503, reason="Stopping")
         finished = self._ledger.when_finished(item.update_id)
-        await super().put(item)
-        # Shielded: a dropped connection must not cancel the wait of a second delivery.
-        await asyncio.shield(finished)
+        self._waiting += 1
+        self._idle.clear()
+        try:
+            await super().put(item)
+            # Shielded: a dropped connection must not cancel the wait of a second delivery.
+            await asyncio.shield(finished)
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                self._idle.set()
+
+    async def drain(self, within: float) -> bool:
+        """Refuse new deliveries, then wait until every request in hand is answered.
+
+        False if some were still in hand after `within` seconds.
+        """
+        self._refusing = True
+        # A handler writes its 200 in the same step as its put returns, before this wakes.
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+
+
+class DrainingUpdater(Updater):
+    """An `Updater` whose webhook, on stop, answers the requests in hand before closing."""
+
+    def __init__(self, bot: ExtBot[None], update_queue: HandledQueue) -> None:
+        super().__init__(bot, update_queue)
+        self._handled_queue = update_queue
+
+    async def stop(self) -> None:
+        if self.running and not await self._handled_queue.drain(DRAIN_WITHIN):
+            log.warning(
+                "stopping with webhook requests still in hand after %.0f s; Telegram will "
+                "deliver them again",
+                DRAIN_WITHIN,
+            )
+        await super().stop()
 
 
 class LedgerProcessor(SimpleUpdateProcessor):

@@ -241,6 +241,43 @@ async def test_a_rolling_restart_mid_load_loses_nothing_and_answers_nothing_twic
     assert checks.stored == checks.pictures_sent
 
 
+@pytest.mark.timeout(200)
+async def test_a_stopping_replica_answers_telegram_for_the_update_it_holds(
+    tmp_path: Path, model_path: Path, shared_database: str
+) -> None:
+    """SIGTERM while a reply is slow: the stopping replica sends it and answers the webhook 200.
+
+    A cut connection instead would have the stand-in deliver the update again to the other
+    replica, which would reply a second time: only photos are deduplicated by the database.
+    """
+    async with replicas_behind_proxy(
+        tmp_path, model_path, shared_database, MODEL_WORKERS="1"
+    ) as replicas:
+        telegram, proxy = replicas.telegram, replicas.proxy
+        telegram.delay_next("sendMessage", 3.0)
+        message_id = telegram.send_text(CHECKER, CHECKER, "hello")
+        async with asyncio.timeout(30):
+            while True:  # the text has reached a replica, which is sending its slow reply
+                holding = [i for i, upstream in enumerate(proxy.upstreams) if upstream.in_flight]
+                if holding:
+                    break
+                await asyncio.sleep(0.01)
+        holder = holding[0]
+        exit_code = await replicas.bots[holder].stop()
+        async with asyncio.timeout(30):
+            while True:  # a refused delivery would be made again, to the other replica
+                if not telegram.unconfirmed():
+                    break
+                await asyncio.sleep(0.05)
+        replies = list(telegram.sent.get(CHECKER, []))
+
+    assert exit_code == 0
+    assert proxy.handled_by(CHECKER, message_id) == [holder]
+    assert proxy.upstreams[holder].failed == 0
+    assert telegram.webhook_failures == 0
+    assert [reply.get("reply_to_message_id") for reply in replies] == [message_id]
+
+
 def _expected_firings(expression: str, start: datetime, end: datetime) -> list[datetime]:
     trigger, fires = cron(expression, name="test"), []
     fire = trigger.get_next_fire_time(None, start)
