@@ -2,9 +2,11 @@
 
 The recipe, each step chosen by measurement on MNIST (see README's benchmark):
 
-1. deskew, then PCA to 50 dimensions;
+1. deskew; histograms of stroke orientation per 4x4-pixel cell (`model/orientations.py`),
+   then PCA to 50 dimensions;
 2. UMAP to a 10-dimensional manifold, where digits form dense, separated clumps;
-3. a full-covariance Gaussian mixture finds the clumps: first pseudo-labels;
+3. a full-covariance Gaussian mixture finds the clumps: first pseudo-labels (ACC 0.989 on
+   MNIST's training split; 0.980 from the pixels, which put round-looped 9s with the 3s);
 4. self-training: a small ReLU network learns the pseudo-labels from randomly rotated,
    scaled, sheared and shifted copies; augmentation teaches it what does not change a
    digit, which repairs part of UMAP's systematic errors (test ACC 0.977 -> 0.982);
@@ -29,11 +31,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from model.features import augment, deskew
 from model.network import network_forward, squared_distances
+from model.orientations import orientation_histograms
 
 __all__ = ["DigitClusterer", "ProgressCallback"]
 
 ProgressCallback = Callable[[str, float], None]
 _SIDE = 28
+_EMBEDDINGS = ("orientations", "pixels")
 
 
 def _seed(rs: np.random.RandomState) -> int:
@@ -49,6 +53,9 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     images : bool, default=True
         X holds 28x28 images (shape (n, 784) or (n, 28, 28), uint8 or [0, 1]); they are
         deskewed, and self-training augments them. False: X is any (n, n_features) data.
+    embedding : {"orientations", "pixels"}, default="orientations"
+        What UMAP embeds for the first pseudo-labels (images only): the histograms of stroke
+        orientation, or the deskewed pixels. The network always reads the pixels.
     n_pca : int, default=50
     umap_components : int, default=10
     umap_neighbors : int, default=10
@@ -72,7 +79,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     weights_, biases_ : list of ndarray
         The feature network's layers, the last one the softmax output.
     pca_ : PCA
-        The principal subspace of the (deskewed) training data, where the model file judges
+        The principal subspace of the (deskewed) training pixels, where the model file judges
         typicality and outliers.
     cluster_centers_ : ndarray of shape (n_clusters, n_outputs)
         Centroids in the network's softmax output (n_outputs: the classes it learned).
@@ -87,6 +94,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         n_clusters: int = 10,
         *,
         images: bool = True,
+        embedding: str = "orientations",
         n_pca: int = 50,
         umap_components: int = 10,
         umap_neighbors: int = 10,
@@ -100,6 +108,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     ) -> None:
         self.n_clusters = n_clusters
         self.images = images
+        self.embedding = embedding
         self.n_pca = n_pca
         self.umap_components = umap_components
         self.umap_neighbors = umap_neighbors
@@ -133,6 +142,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
         if not isinstance(self.n_clusters, int | np.integer) or self.n_clusters < 2:
             raise ValueError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
+        if self.embedding not in _EMBEDDINGS:
+            raise ValueError(f"embedding must be one of {_EMBEDDINGS}, got {self.embedding!r}")
         rs = check_random_state(self.random_state)
         D = self._inputs(X, reset=True)
         n = len(D)
@@ -141,7 +152,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._report("pca", 0.0)
         n_pca = min(self.n_pca, D.shape[1], n - 1)
         self.pca_ = PCA(n_pca, random_state=_seed(rs)).fit(D)
-        Z = self.pca_.transform(D)
+        Z = self._embedding_inputs(D, n_pca, rs)
         self._report("umap", 0.05)
         umap_seed = _seed(rs)
         reproducible = self.n_jobs in (None, 1)
@@ -182,6 +193,13 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._fit_centroids(F, labels, rs)
         self._report("done", 1.0)
         return self
+
+    def _embedding_inputs(self, D: np.ndarray, n_pca: int, rs: np.random.RandomState) -> np.ndarray:
+        """What UMAP embeds: PCA of the orientation histograms, or of the pixels."""
+        if not (self.images and self.embedding == "orientations"):
+            return np.asarray(self.pca_.transform(D))
+        H = orientation_histograms(D.reshape(-1, _SIDE, _SIDE))
+        return np.asarray(PCA(min(n_pca, H.shape[1]), random_state=_seed(rs)).fit_transform(H))
 
     def _self_train(
         self, net: MLPClassifier, D: np.ndarray, labels: np.ndarray, rng: np.random.Generator
