@@ -136,8 +136,10 @@ def test_orientation_histograms_say_which_way_strokes_run() -> None:
     per_bin = (H**2).sum(axis=(1, 2))
     share = per_bin / per_bin.sum(axis=1, keepdims=True)
     # The long sides dominate; the bar's two short ends give the perpendicular bin the rest.
-    assert share[0].argmax() == 0 and share[0, 0] > 0.75
-    assert share[1].argmax() == 3 and share[1, 3] > 0.75
+    assert share[0].argmax() == 0
+    assert share[0, 0] > 0.75
+    assert share[1].argmax() == 3
+    assert share[1, 3] > 0.75
     np.testing.assert_allclose(share[0], np.roll(share[1], 3), atol=1e-6)
     assert H[0, :, 0].sum() == H[0, :, 6].sum() == 0.0  # no ink near the outer columns
     assert orientation_histograms(np.zeros((0, 28, 28), np.float32)).shape == (0, 294)
