@@ -7,8 +7,10 @@ cell, tells such shapes apart: on MNIST's training split, UMAP and the mixture o
 histograms found the digits with ACC 0.989 (pixels: 0.980), and the round-looped 9s joined
 the other 9s.
 
-Vectorised over the batch (60,000 digits in about 4 s); a per-image library routine would be
-slower and add a dependency to the training install.
+One L2 norm over the whole digit, not HOG's usual per-block one: scikit-image's `hog` with
+block normalisation (L2-Hys, 2x2 or 3x3 cells per block) measured 0.978 and 0.987 here, and
+it runs per image (about 17 s for the 60,000, against about 3 s for this batch version, both
+measured beside other work).
 """
 
 from __future__ import annotations
