@@ -11,6 +11,7 @@ import pytest
 from bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
 from fake_telegram import Call
 from telegram import Update
+from tornado.web import HTTPError
 
 from bot import texts
 from bot.app import FLOOD_RETRIES
@@ -198,3 +199,30 @@ async def test_a_dropped_webhook_request_does_not_cancel_a_second_delivery() -> 
 
     await asyncio.wait_for(second, 1)
     assert queue.qsize() == 2
+
+
+async def test_a_draining_webhook_answers_what_it_holds_and_refuses_new_deliveries() -> None:
+    """A stop waits for the requests in hand (their 200s), and new ones get a 503 Telegram
+    retries; a request that never finishes lets the drain give up after its time."""
+    ledger = UpdateLedger()
+    queue = HandledQueue(ledger)
+    held = asyncio.create_task(queue.put(Update(update_id=7)))
+    await asyncio.wait_for(queue.get(), 1)
+    drain = asyncio.create_task(queue.drain(within=5))
+    await asyncio.sleep(0.05)
+    assert not drain.done()
+    with pytest.raises(HTTPError) as refused:
+        await queue.put(Update(update_id=8))
+    assert refused.value.status_code == 503
+    assert queue.qsize() == 0  # the refused update was not queued
+
+    ledger.finished(7)
+
+    assert await asyncio.wait_for(drain, 1) is True
+    assert held.done()
+
+    stuck = HandledQueue(UpdateLedger())
+    hanging = asyncio.create_task(stuck.put(Update(update_id=9)))
+    await asyncio.sleep(0.01)
+    assert await stuck.drain(within=0.05) is False
+    hanging.cancel()
