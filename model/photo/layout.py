@@ -48,7 +48,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
         ignored.append(f"a line of printed text ({len(line)} pieces) at rows {rows}")
     keep = keep[~printed[keep]]
     mass = parts.mass
-    large = keep[mass[keep] >= 0.25 * mass[keep].max()]
+    large = _heavy(parts, keep)
     unit = float(np.median(_heights(box[_sizing(parts, keep, 0.5)])))
     pen = float(np.median(parts.strength[large]))
     darkest = _FAINT_PEAK * float(np.median(parts.peak[large]))
@@ -96,11 +96,16 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     return _reading_order(_not_clutter(groups_out, parts.shape, unit, ignored), unit), ignored
 
 
-def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
-    """The pieces among `keep` that show a digit's size: heavy ones (a quarter of the heaviest's
-    ink) at least `share` of the tallest of those."""
+def _heavy(parts: Components, keep: np.ndarray) -> np.ndarray:
+    """The pieces among `keep` with at least a quarter of the heaviest one's ink."""
     mass = parts.mass[keep]
-    large = keep[mass >= 0.25 * mass.max()]
+    return keep[mass >= 0.25 * mass.max()]
+
+
+def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
+    """The pieces among `keep` that show a digit's size: heavy ones at least `share` of the
+    tallest of those."""
+    large = _heavy(parts, keep)
     tall = _heights(parts.box[large])
     return large[tall >= share * tall.max()]
 
