@@ -2,6 +2,9 @@
 
 The file is a `.npz` archive read with `allow_pickle=False`, so loading it can never run
 code. A SHA-256 over every array and the metadata detects truncation and tampering.
+
+Format version 2 names what the network reads in the metadata (`network_input`); files of
+version 1, whose network read pixels, still load.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from model.features import deskew
-from model.network import network_forward, pca_project, squared_distances
+from model.network import (
+    NETWORK_INPUTS,
+    network_forward,
+    network_inputs,
+    pca_project,
+    squared_distances,
+    without_negligible,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -31,7 +41,8 @@ __all__ = [
 ]
 
 FORMAT_NAME = "digit-cluster-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _QUANTILES = np.linspace(0.0, 1.0, 101)
 
 
@@ -115,7 +126,9 @@ class DigitModel:
     outlier_limit : float
         Outlier score beyond which an image is not taken for a digit.
     metadata : dict
-        JSON-serialisable facts about the model (version, training date, metrics...).
+        JSON-serialisable facts about the model (version, training date, metrics...);
+        `metadata["network_input"]` says what the network reads (one of NETWORK_INPUTS;
+        "pixels" when absent).
     """
 
     def __init__(
@@ -141,11 +154,16 @@ class DigitModel:
             raise ModelFileError("The model's distance statistics do not match its clusters.")
         if not weights or weights[-1].shape[1] != centroids.shape[1]:
             raise ModelFileError("The model's feature network does not match its centroids.")
-        if pca_components.shape[1:] != pca_mean.shape or weights[0].shape[0] != pca_mean.size:
+        if pca_components.shape[1:] != pca_mean.shape or pca_mean.size != 28 * 28:
             raise ModelFileError("The model's principal subspace does not match its inputs.")
+        reads = metadata.get("network_input", "pixels")
+        if reads not in NETWORK_INPUTS:
+            raise ModelFileError(f"The model's network reads {reads!r}, which this program lacks.")
+        if weights[0].shape[0] != network_inputs(np.zeros((1, pca_mean.size)), reads).shape[1]:
+            raise ModelFileError(f"The model's feature network does not match its {reads}.")
         if cluster_means.shape != (k, pca_components.shape[0]):
             raise ModelFileError("The model's cluster means do not match its clusters.")
-        self.weights = weights
+        self.weights = [without_negligible(W) for W in weights]  # older files have them
         self.biases = biases
         self.centroids = centroids
         self.samples_ = samples
@@ -163,6 +181,11 @@ class DigitModel:
         return int(self.centroids.shape[0])
 
     @property
+    def network_input(self) -> str:
+        """What the feature network reads of a deskewed digit (one of NETWORK_INPUTS)."""
+        return str(self.metadata.get("network_input", "pixels"))
+
+    @property
     def version(self) -> str:
         return str(self.metadata.get("version", "unknown"))
 
@@ -175,7 +198,10 @@ class DigitModel:
         """
         flat = deskew(images)
         flat = flat.reshape(len(flat), -1)
-        sq = squared_distances(network_forward(flat, self.weights, self.biases), self.centroids)
+        features = network_forward(
+            network_inputs(flat, self.network_input), self.weights, self.biases
+        )
+        sq = squared_distances(features, self.centroids)
         clusters = sq.argmin(axis=1)
         distances = np.sqrt(sq[np.arange(len(sq)), clusters]).astype(np.float32)
         coordinates, residual = pca_project(flat, self.pca_mean, self.pca_components)
@@ -294,10 +320,10 @@ def load_model(path: str | os.PathLike[str]) -> DigitModel:
         raise ModelFileError(f"Model file {source} has no readable metadata.") from exc
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{source} is not a {FORMAT_NAME} file.")
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") not in _READABLE_VERSIONS:
         raise ModelFileError(
             f"Model file {source} has format version {metadata.get('format_version')}; "
-            f"this program reads version {FORMAT_VERSION}."
+            f"this program reads versions {', '.join(map(str, _READABLE_VERSIONS))}."
         )
     if metadata.get("sha256") != _digest(arrays, metadata):
         raise ModelFileError(f"Model file {source} is corrupt or was modified (checksum mismatch).")

@@ -1,31 +1,83 @@
-"""Histograms of stroke orientation (HOG-like): the space the first pseudo-labels are found in.
+"""Maps of stroke orientation (HOG-like): what the pseudo-labels are found in and what the
+network reads.
 
 Pixel distances confuse digits whose ink overlaps: a 9 with a round loop and a curved tail
 lies near the 3s in pixel space, so UMAP and the mixture put that whole style of 9 in the 3s'
-cluster, and so did every model trained on those labels. Which way the strokes run, cell by
-cell, tells such shapes apart: on MNIST's training split, UMAP and the mixture on these
-histograms found the digits with ACC 0.989 (pixels: 0.980), and the round-looped 9s joined
-the other 9s.
+cluster, and so did every model trained on those labels. Which way the strokes run, place by
+place, tells such shapes apart: on MNIST's training split, UMAP and the mixture on
+`orientation_histograms` found the digits with ACC 0.989 (pixels: 0.980), and the
+round-looped 9s joined the other 9s.
+
+The network reads `pooled_orientations` instead: the same votes blurred by a Gaussian and
+sampled on a coarse grid, so a stroke moved by a pixel or turned by a few degrees changes
+them little. Measured on MNIST with the same pseudo-labels (seed 0): a network on pixels
+0.987 on the test split and 98.7% of digits kept under the benchmark's jitter; on 4x4-cell
+histograms 0.990 / 98.9%; on these pooled maps 0.992 / 99.2%, and 93.9% of the real-digit
+crops against 91.4%.
 
 One L2 norm over the whole digit, not HOG's usual per-block one: scikit-image's `hog` with
 block normalisation (L2-Hys, 2x2 or 3x3 cells per block) measured 0.978 and 0.987 here, and
-it runs per image (about 17 s for the 60,000, against about 3 s for this batch version, both
-measured beside other work).
+it runs per image (about 17 s for the 60,000, against about 3 s for this batch version).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["orientation_histograms"]
+__all__ = ["orientation_histograms", "orientation_votes", "pooled_orientations"]
 
-CELL = 4  # pixels per cell side: 7x7 cells on 28x28 (7-pixel cells measured far worse)
 BINS = 6  # unsigned orientations over 180 degrees (6, 9 and 12 measured alike)
+CELL = 4  # histogram cell side: 7x7 cells on 28x28 (7-pixel cells measured far worse)
+POOL_SIGMA = 2.0  # pixels; 1.0 and 1.5 on a 14x14 grid kept fewer digits under jitter
+POOL_STRIDE = 3  # a 9x9 grid on 28x28; a 7x7 grid (sigma 2.5) lost accuracy
 _CHUNK = 5000
 
 
+def _check(X: np.ndarray, multiple: int = 1) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 3 or X.shape[1] != X.shape[2] or X.shape[1] % multiple:
+        raise ValueError(
+            f"expected square images with a side divisible by {multiple}, got {X.shape}"
+        )
+    return X
+
+
+def orientation_votes(X: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Each pixel's gradient magnitude, shared between its two nearest orientation bins.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, side, side), float in [0, 1]
+    bins : orientation bins over [0, 180) degrees
+
+    Returns
+    -------
+    ndarray of shape (n_samples, bins, side, side), float32
+    """
+    X = _check(X)
+    gy, gx = np.gradient(X.astype(np.float32), axis=(1, 2))
+    magnitude = np.hypot(gx, gy)
+    position = np.arctan2(gy, gx)  # (-180, 180] degrees; unsigned orientation folds it
+    position += np.float32(np.pi) * (position < 0)
+    position *= np.float32(bins / np.pi)  # in bins, [0, bins]
+    votes = np.empty((X.shape[0], bins, *X.shape[1:]), dtype=np.float32)
+    share = np.empty_like(position)
+    for b in range(bins + 1):  # bin `bins` is bin 0 again, the half circle closed
+        np.subtract(position, b, out=share)
+        np.abs(share, out=share)
+        np.subtract(1, share, out=share)
+        np.maximum(share, 0, out=share)
+        if b < bins:
+            np.multiply(share, magnitude, out=votes[:, b])
+        else:
+            votes[:, 0] += share * magnitude
+    return votes
+
+
 def orientation_histograms(X: np.ndarray, cell: int = CELL, bins: int = BINS) -> np.ndarray:
-    """Gradient-magnitude-weighted orientation histograms per cell, L2-normalised, square-rooted.
+    """Orientation votes summed per cell, L2-normalised, square-rooted.
 
     Parameters
     ----------
@@ -34,37 +86,61 @@ def orientation_histograms(X: np.ndarray, cell: int = CELL, bins: int = BINS) ->
 
     Returns
     -------
-    ndarray of shape (n_samples, (side // cell) ** 2 * bins), float32
+    ndarray of shape (n_samples, (side // cell) ** 2 * bins), float32, ordered (row, column, bin)
     """
-    if X.ndim != 3 or X.shape[1] != X.shape[2] or X.shape[1] % cell:
-        raise ValueError(f"expected square images with a side divisible by {cell}, got {X.shape}")
-    return np.concatenate(
-        [_histograms(X[i : i + _CHUNK], cell, bins) for i in range(0, len(X), _CHUNK)]
-        or [np.zeros((0, (X.shape[1] // cell) ** 2 * bins), np.float32)]
-    )
+    X = _check(X, cell)
+    cells = X.shape[1] // cell
+
+    def one_chunk(part: np.ndarray) -> np.ndarray:
+        votes = orientation_votes(part, bins).reshape(len(part), bins, cells, cell, cells, cell)
+        return votes.sum(axis=(3, 5), dtype=np.float64).transpose(0, 2, 3, 1)
+
+    return _in_chunks(X, one_chunk, cells * cells * bins)
 
 
-def _histograms(X: np.ndarray, cell: int, bins: int) -> np.ndarray:
-    n, side = X.shape[0], X.shape[1]
-    cells = side // cell
-    gy, gx = np.gradient(X.astype(np.float32), axis=(1, 2))
-    magnitude = np.hypot(gx, gy)
-    position = np.mod(np.arctan2(gy, gx), np.pi) * (bins / np.pi)
-    lower = np.floor(position)
-    upper_share = position - lower
-    lower_bin = lower.astype(np.int64) % bins
-    # Each pixel votes into its cell's two nearest orientation bins.
-    cell_of = np.arange(side) // cell
-    base = (
-        np.arange(n)[:, None, None] * cells * cells
-        + cell_of[None, :, None] * cells
-        + cell_of[None, None, :]
-    ) * bins
-    size = n * cells * cells * bins
-    H = np.bincount(
-        (base + lower_bin).ravel(), (magnitude * (1 - upper_share)).ravel(), minlength=size
-    ) + np.bincount(
-        (base + (lower_bin + 1) % bins).ravel(), (magnitude * upper_share).ravel(), minlength=size
-    )
-    H = H.reshape(n, -1).astype(np.float32)
-    return np.sqrt(H / (np.linalg.norm(H, axis=1, keepdims=True) + 1e-6))
+def pooled_orientations(
+    X: np.ndarray, bins: int = BINS, sigma: float = POOL_SIGMA, stride: int = POOL_STRIDE
+) -> np.ndarray:
+    """Orientation votes blurred by a Gaussian of `sigma` pixels and sampled every `stride`
+    pixels on a grid centred on the image, L2-normalised, square-rooted.
+
+    The blur and the sampling are one small matrix per axis, so the cost is two matrix
+    products per image: what the bot pays for every photo.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, points ** 2 * bins), float32, ordered (row, column, bin),
+    with points = side // stride
+    """
+    X = _check(X)
+    pool = _gaussian_sampler(X.shape[1], sigma, stride)
+    points = pool.shape[0]
+
+    def one_chunk(part: np.ndarray) -> np.ndarray:
+        pooled = pool @ orientation_votes(part, bins) @ pool.T
+        return pooled.transpose(0, 2, 3, 1)
+
+    return _in_chunks(X, one_chunk, points * points * bins)
+
+
+def _gaussian_sampler(side: int, sigma: float, stride: int) -> np.ndarray:
+    """Rows: each grid point's Gaussian weights over one axis, cut at 4 sigma; they sum to 1
+    over the whole line, so ink near the border is not inflated (blank beyond the image)."""
+    points = side // stride
+    centres = (side - 1) / 2 + (np.arange(points) - (points - 1) / 2) * stride
+    line = np.arange(-side, 2 * side)
+    offsets = line[None, :] - centres[:, None]
+    weights = np.exp(-0.5 * (offsets / sigma) ** 2) * (np.abs(offsets) <= 4 * sigma)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights[:, side : 2 * side].astype(np.float32)
+
+
+def _in_chunks(
+    X: np.ndarray, features: Callable[[np.ndarray], np.ndarray], width: int
+) -> np.ndarray:
+    """`features` on chunks of X (bounded memory), then one L2 norm per image, square-rooted."""
+    out = np.empty((len(X), width), dtype=np.float32)
+    for start in range(0, len(X), _CHUNK):
+        H = features(X[start : start + _CHUNK]).reshape(-1, width)
+        out[start : start + len(H)] = np.sqrt(H / (np.linalg.norm(H, axis=1, keepdims=True) + 1e-6))
+    return out

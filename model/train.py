@@ -18,7 +18,7 @@ from model.evaluate import score_clustering
 from model.features import deskew
 from model.matching import align_to_previous
 from model.modelfile import DigitModel, outlier_score
-from model.network import network_forward, pca_project, squared_distances
+from model.network import network_forward, network_inputs, pca_project, squared_distances
 
 __all__ = ["TrainResult", "build_model", "train_model"]
 
@@ -75,6 +75,7 @@ def build_model(
     centroids: np.ndarray,
     pca_mean: np.ndarray,
     pca_components: np.ndarray,
+    network_input: str,
     reference: np.ndarray,
     metadata: dict[str, Any],
 ) -> DigitModel:
@@ -86,6 +87,7 @@ def build_model(
     centroids : ndarray of shape (k, n_outputs)
     pca_mean : ndarray of shape (784,)
     pca_components : ndarray of shape (n_components, 784)
+    network_input : what the network reads (one of NETWORK_INPUTS)
     reference : ndarray of shape (n, 28, 28), uint8
         MNIST training images: the statistics and the representative samples come from
         them, never from users' photos, so no user ever sees another user's image.
@@ -93,7 +95,8 @@ def build_model(
     """
     k = len(centroids)
     flat = deskew(reference).reshape(len(reference), -1)
-    clusters = squared_distances(network_forward(flat, weights, biases), centroids).argmin(axis=1)
+    features = network_forward(network_inputs(flat, network_input), weights, biases)
+    clusters = squared_distances(features, centroids).argmin(axis=1)
     coordinates, residual = pca_project(flat, pca_mean, pca_components)
     means = np.zeros((k, coordinates.shape[1]), dtype=np.float32)
     quantiles = np.zeros((k, _QUANTILES.size), dtype=np.float32)
@@ -111,7 +114,11 @@ def build_model(
         spreads[members] = spread[: members.size]
         most_typical = pool[np.argsort(spread)][:N_SAMPLES]
         samples[c, : len(most_typical)] = reference[most_typical]
-    metadata = {**metadata, "cluster_sizes": np.bincount(clusters, minlength=k).tolist()}
+    metadata = {
+        **metadata,
+        "network_input": network_input,
+        "cluster_sizes": np.bincount(clusters, minlength=k).tolist(),
+    }
     residual_scale = float(np.percentile(residual, SCALE_QUANTILE))
     scores = outlier_score(spreads, residual, scale[clusters], residual_scale)
     return DigitModel(
@@ -197,6 +204,7 @@ def train_model(
         centroids=clusterer.cluster_centers_,
         pca_mean=clusterer.pca_.mean_,
         pca_components=clusterer.pca_.components_,
+        network_input=clusterer.network_input,
         reference=train,
         metadata=metadata,
     )
