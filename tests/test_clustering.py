@@ -13,7 +13,6 @@ from model.clustering import DigitClusterer
 from model.evaluate import score_clustering
 from model.features import deskew
 from model.matching import align_to_previous
-from model.orientations import orientation_histograms
 from model.train import train_model
 
 
@@ -122,29 +121,6 @@ def test_deskew_straightens_a_slanted_stroke() -> None:
     cols = [np.average(np.arange(28), weights=row) for row in out if row.sum() > 0.5]
     assert np.ptp(cols) < 2.0
     np.testing.assert_allclose(deskew(np.zeros((28, 28), np.uint8)), 0.0)
-
-
-def test_orientation_histograms_say_which_way_strokes_run() -> None:
-    """A vertical bar's edges are horizontal gradients (bin 0 of 6), a horizontal bar's are
-    vertical ones (bin 3), in the cells the bar crosses and nowhere else."""
-    bars = np.zeros((2, 28, 28), dtype=np.float32)
-    bars[0, 4:24, 12:16] = 1.0  # vertical
-    bars[1, 12:16, 4:24] = 1.0  # horizontal
-    H = orientation_histograms(bars).reshape(2, 7, 7, 6)
-    histogram = H.reshape(2, -1) ** 2  # the square root undone: L2-normalised histograms
-    np.testing.assert_allclose(np.linalg.norm(histogram, axis=1), 1.0, atol=1e-3)
-    per_bin = (H**2).sum(axis=(1, 2))
-    share = per_bin / per_bin.sum(axis=1, keepdims=True)
-    # The long sides dominate; the bar's two short ends give the perpendicular bin the rest.
-    assert share[0].argmax() == 0
-    assert share[0, 0] > 0.75
-    assert share[1].argmax() == 3
-    assert share[1, 3] > 0.75
-    np.testing.assert_allclose(share[0], np.roll(share[1], 3), atol=1e-6)
-    assert H[0, :, 0].sum() == H[0, :, 6].sum() == 0.0  # no ink near the outer columns
-    assert orientation_histograms(np.zeros((0, 28, 28), np.float32)).shape == (0, 294)
-    with pytest.raises(ValueError, match="square images"):
-        orientation_histograms(np.zeros((3, 28, 30), np.float32))
 
 
 _ONE_CLUSTER = (

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.features import deskew
 from model.modelfile import FORMAT_VERSION, DigitModel, ModelFileError, load_model, save_model
+from model.network import network_forward, squared_distances
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +162,36 @@ def test_other_format_versions_are_refused(model_path: Path, tmp_path: Path) -> 
     np.savez(target, **arrays)
     with pytest.raises(ModelFileError, match="format version"):
         load_model(target)
+
+
+def test_a_version_1_file_still_loads_and_assigns_as_it_did(mnist) -> None:
+    """The model shipped before format 2 (its network read pixels): it loads, reads pixels,
+    and scores what its metadata says, its decayed weights dropped with no answer changed."""
+    path = Path(__file__).parent / "data" / "model-v1.npz"
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(archive["metadata"].tobytes())
+        stored = [archive[f"layer{i}_weight"] for i in range(3)]
+    assert meta["format_version"] == 1
+    assert "network_input" not in meta
+    old = load_model(path)
+    assert old.network_input == "pixels"
+    tiny = np.finfo(np.float32).tiny
+    assert any(((W != 0) & (np.abs(W) < tiny)).any() for W in stored)  # subnormal, as trained
+    assert not any(((W != 0) & (np.abs(W) < 1e-20)).any() for W in old.weights)
+
+    clusters = old.assign(mnist.test_images).clusters
+    mapping = {int(c): d for c, d in meta["cluster_to_digit"].items()}
+    acc = np.mean([mapping[int(c)] == d for c, d in zip(clusters, mnist.test_labels, strict=True)])
+    assert acc == pytest.approx(meta["metrics"]["acc"], abs=1e-4)
+    flat = deskew(mnist.test_images).reshape(len(mnist.test_images), -1)
+    with_stored = network_forward(flat, stored, old.biases)
+    unchanged = squared_distances(with_stored, old.centroids).argmin(axis=1)
+    np.testing.assert_array_equal(unchanged, clusters)
+
+
+def test_a_network_reading_what_this_program_lacks_is_refused(shipped: DigitModel) -> None:
+    with pytest.raises(ModelFileError, match="reads 'strokes'"):
+        shipped.replace(metadata=dict(shipped.metadata, network_input="strokes"))
+    other = "pixels" if shipped.network_input == "orientations" else "orientations"
+    with pytest.raises(ModelFileError, match=f"does not match its {other}"):
+        shipped.replace(metadata=dict(shipped.metadata, network_input=other))
