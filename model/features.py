@@ -64,10 +64,11 @@ def affine_warp(X: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.
     ndarray of shape (n_samples, 28, 28), float32; pixels sampled outside are 0.
     """
     n = X.shape[0]
-    width = _SIDE + 2
+    # A blank border of 1 before and 2 after: every corner of a clipped sample is inside.
+    width = _SIDE + 3
     grid_r, grid_c = _ROWS, _COLS
     padded = np.zeros((n, width, width), dtype=np.float32)
-    padded[:, 1:-1, 1:-1] = X
+    padded[:, 1 : _SIDE + 1, 1 : _SIDE + 1] = X
     flat = padded.ravel()
     out = np.empty((n, _SIDE * _SIDE), dtype=np.float32)
     m = np.asarray(matrices, dtype=np.float32)
@@ -77,17 +78,15 @@ def affine_warp(X: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.
         mm, oo = m[part], o[part]
         src_r = mm[:, 0, 0, None] * grid_r + mm[:, 0, 1, None] * grid_c + oo[:, 0, None]
         src_c = mm[:, 1, 0, None] * grid_r + mm[:, 1, 1, None] * grid_c + oo[:, 1, None]
-        np.clip(src_r, 0.0, _SIDE + 0.999, out=src_r)
-        np.clip(src_c, 0.0, _SIDE + 0.999, out=src_c)
+        np.clip(src_r, 0.0, _SIDE + 1, out=src_r)  # on the blank border, not past it
+        np.clip(src_c, 0.0, _SIDE + 1, out=src_c)
         r0, c0 = np.floor(src_r), np.floor(src_c)
         fr, fc = src_r - r0, src_c - c0
         base = (np.arange(part.start, part.stop) * width * width)[:, None]
-        i00 = base + r0.astype(np.intp) * width + c0.astype(np.intp)
-        i01 = np.where(c0 < _SIDE + 1, i00 + 1, i00)
-        i10 = np.where(r0 < _SIDE + 1, i00 + width, i00)
-        i11 = np.where(c0 < _SIDE + 1, i10 + 1, i10)
-        top = flat[i00] * (1 - fc) + flat[i01] * fc
-        bottom = flat[i10] * (1 - fc) + flat[i11] * fc
+        i00 = (r0 * width + c0).astype(np.intp) + base  # small whole numbers: exact in float32
+        i10 = i00 + width
+        top = flat[i00] * (1 - fc) + flat[i00 + 1] * fc
+        bottom = flat[i10] * (1 - fc) + flat[i10 + 1] * fc
         out[part] = top * (1 - fr) + bottom * fr
     return out.reshape(n, _SIDE, _SIDE)
 
