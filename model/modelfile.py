@@ -163,7 +163,8 @@ class DigitModel:
             raise ModelFileError(f"The model's feature network does not match its {reads}.")
         if cluster_means.shape != (k, pca_components.shape[0]):
             raise ModelFileError("The model's cluster means do not match its clusters.")
-        self.weights = [without_negligible(W) for W in weights]  # older files have them
+        # Files trained before it was applied hold subnormal weights that slow serving.
+        self.weights = [without_negligible(W) for W in weights]
         self.biases = biases
         self.centroids = centroids
         self.samples_ = samples
