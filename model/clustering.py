@@ -202,10 +202,11 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             warm_start=True,
         )
         rng = np.random.default_rng(_seed(rs))
+        N = self._network_input(D)
         rounds = max(1, self.self_training_rounds)
         for round_ in range(rounds):
             self._report("self-training", 0.5 + 0.45 * round_ / rounds)
-            labels = self._self_train(net, D, labels, rng)
+            labels = self._self_train(net, D, N, labels, rng)
         self._report("centroids", 0.95)
         self.weights_ = [without_negligible(w) for w in net.coefs_]
         self.biases_ = [b.astype(np.float32) for b in net.intercepts_]
@@ -213,7 +214,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             # Two classes: scikit-learn uses one logistic unit, the same as softmax over [0, z].
             self.weights_[-1] = np.hstack([np.zeros_like(self.weights_[-1]), self.weights_[-1]])
             self.biases_[-1] = np.concatenate([np.zeros(1, np.float32), self.biases_[-1]])
-        F = network_forward(self._network_input(D), self.weights_, self.biases_)
+        F = network_forward(N, self.weights_, self.biases_)
         self._fit_centroids(F, labels, rs)
         self._report("done", 1.0)
         return self
@@ -226,14 +227,23 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return np.asarray(PCA(min(n_pca, H.shape[1]), random_state=_seed(rs)).fit_transform(H))
 
     def _self_train(
-        self, net: MLPClassifier, D: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+        self,
+        net: MLPClassifier,
+        D: np.ndarray,
+        N: np.ndarray,
+        labels: np.ndarray,
+        rng: np.random.Generator,
     ) -> np.ndarray:
-        """Fit `net` on the labels of D and augmented copies; return its relabelling of D."""
-        parts = [D]
+        """Fit `net` on the labels of D (whose network inputs are N) and of augmented copies;
+        return its relabelling of D."""
+        parts = [N]
         if self.images:
             side = D.reshape(-1, _SIDE, _SIDE)
-            parts += [augment(side, rng).reshape(len(D), -1) for _ in range(self.augment_copies)]
-        inputs = np.concatenate([self._network_input(part) for part in parts])
+            parts += [
+                self._network_input(augment(side, rng).reshape(len(D), -1))
+                for _ in range(self.augment_copies)
+            ]
+        inputs = np.concatenate(parts)
         del parts
         targets = np.tile(labels, len(inputs) // len(D))
         # Few epochs on purpose: the network should generalise the pseudo-labels, not memorise them.
@@ -246,7 +256,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 rate = _LEARNING_RATE / 10
                 net.set_params(max_iter=self.fine_tune_epochs, learning_rate_init=rate)
                 net.fit(inputs, targets)
-        return np.asarray(net.predict(inputs[: len(D)]))
+        return np.asarray(net.predict(N))
 
     def _network_input(self, D: np.ndarray) -> np.ndarray:
         return network_inputs(D, self.network_input) if self.images else D

@@ -59,7 +59,7 @@ def orientation_votes(X: np.ndarray, bins: int = BINS) -> np.ndarray:
     X = _check(X)
     gy, gx = np.gradient(X.astype(np.float32), axis=(1, 2))
     magnitude = np.hypot(gx, gy)
-    position = np.arctan2(gy, gx)  # (-180, 180] degrees; unsigned orientation folds it
+    position = np.arctan2(gy, gx)  # (-pi, pi]; unsigned orientation folds it to [0, pi]
     position += np.float32(np.pi) * (position < 0)
     position *= np.float32(bins / np.pi)  # in bins, [0, bins]
     votes = np.empty((X.shape[0], bins, *X.shape[1:]), dtype=np.float32)
