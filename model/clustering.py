@@ -8,11 +8,12 @@ The recipe, each step chosen by measurement on MNIST (see README's benchmark):
 3. a full-covariance Gaussian mixture finds the clumps: first pseudo-labels (ACC 0.989 on
    MNIST's training split; 0.980 from the pixels, which put round-looped 9s with the 3s);
 4. self-training: a small ReLU network learns the pseudo-labels from randomly rotated,
-   scaled, sheared and shifted copies, reading their stroke orientations blurred and pooled on
-   a 9x9 grid, then settling at a tenth of the learning rate; augmentation and pooling teach
-   it what does not change a digit. It repairs a little of the mixture's errors (0.989 ->
-   0.990 on the training split; 0.9915-0.9932 on the test split over 3 seeds, where the same
-   network reading pixels gave 0.9869-0.9888), in a network numpy can serve;
+   scaled, sheared and shifted copies, deskewed as serving deskews, reading their stroke
+   orientations blurred and pooled on a 9x9 grid, then settling at a tenth of the learning
+   rate; augmentation and pooling teach it what does not change a digit. It repairs a
+   little of the mixture's errors (0.989 -> 0.990 on the training split; 0.9915-0.9932 on
+   the test split over 3 seeds, where the same network reading pixels gave 0.9869-0.9888),
+   in a network numpy can serve;
 5. k-means on the network's softmax outputs, seeded with the pseudo-label means, gives
    the centroids the bot assigns with: serving is numpy only.
 """
@@ -42,7 +43,7 @@ from model.network import (
 )
 from model.orientations import orientation_histograms
 
-__all__ = ["DigitClusterer", "ProgressCallback"]
+__all__ = ["DigitClusterer", "ProgressCallback", "augmented_copy"]
 
 ProgressCallback = Callable[[str, float], None]
 _SIDE = 28
@@ -52,6 +53,12 @@ _LEARNING_RATE = 1e-3  # scikit-learn's default for Adam
 
 def _seed(rs: np.random.RandomState) -> int:
     return int(rs.randint(np.iinfo(np.int32).max))
+
+
+def augmented_copy(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A randomly warped copy of raw (n, 28, 28) digits, then deskewed as serving deskews
+    what it is sent: self-training's view of a digit written another way."""
+    return deskew(augment(images, rng))
 
 
 class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -141,7 +148,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
-    def _inputs(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
+    def _validated(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
+        """X checked, as (n, 784) images (their own dtype) or (n, n_features) float32 data."""
         if self.images and np.ndim(X) == 3:
             X = np.asarray(X).reshape(len(X), -1)
         X = validate_data(self, X, reset=reset, dtype=None if self.images else np.float64)
@@ -151,7 +159,11 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"expected 28x28 images, shape (n, 784) or (n, 28, 28); got {X.shape[1]} features"
             )
-        return deskew(X.reshape(-1, _SIDE, _SIDE)).reshape(len(X), -1)
+        return X
+
+    def _deskewed(self, X: np.ndarray) -> np.ndarray:
+        """Validated X with images deskewed: what the network's inputs are computed from."""
+        return deskew(X.reshape(-1, _SIDE, _SIDE)).reshape(len(X), -1) if self.images else X
 
     def _report(self, stage: str, fraction: float) -> None:
         if self.progress is not None:
@@ -170,7 +182,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"network_input must be one of {NETWORK_INPUTS}, got {self.network_input!r}"
             )
         rs = check_random_state(self.random_state)
-        D = self._inputs(X, reset=True)
+        raw = self._validated(X, reset=True)
+        D = self._deskewed(raw)
         n = len(D)
         if n < max(3 * self.n_clusters, 10):
             raise ValueError(f"need at least {max(3 * self.n_clusters, 10)} samples, got {n}")
@@ -206,7 +219,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         rounds = max(1, self.self_training_rounds)
         for round_ in range(rounds):
             self._report("self-training", 0.5 + 0.45 * round_ / rounds)
-            labels = self._self_train(net, D, N, labels, rng)
+            labels = self._self_train(net, raw, N, labels, rng)
         self._report("centroids", 0.95)
         self.weights_ = [without_negligible(w) for w in net.coefs_]
         self.biases_ = [b.astype(np.float32) for b in net.intercepts_]
@@ -229,23 +242,30 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _self_train(
         self,
         net: MLPClassifier,
-        D: np.ndarray,
+        raw: np.ndarray,
         N: np.ndarray,
         labels: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """Fit `net` on the labels of D (whose network inputs are N) and of augmented copies;
-        return its relabelling of D."""
+        """Fit `net` on the labels of the digits (whose network inputs are N) and of augmented
+        copies; return its relabelling of them.
+
+        A copy warps the raw image and is then deskewed, as serving deskews what it is sent,
+        so the network learns what serving will show it. Warping the deskewed digits instead
+        taught it slants that serving never shows and left it unsure of rotated digits: on the
+        same pseudo-labels, 99.29-99.33% of jittered test digits kept their cluster, against
+        99.48-99.57% (and 99.59-99.64% with `augment`'s wider rotations).
+        """
         parts = [N]
         if self.images:
-            side = D.reshape(-1, _SIDE, _SIDE)
+            side = raw.reshape(-1, _SIDE, _SIDE)
             parts += [
-                self._network_input(augment(side, rng).reshape(len(D), -1))
+                self._network_input(augmented_copy(side, rng).reshape(len(raw), -1))
                 for _ in range(self.augment_copies)
             ]
         inputs = np.concatenate(parts)
         del parts
-        targets = np.tile(labels, len(inputs) // len(D))
+        targets = np.tile(labels, len(inputs) // len(N))
         # Few epochs on purpose: the network should generalise the pseudo-labels, not memorise them.
         # Each fit of a warm-started network keeps its weights and starts a new Adam optimiser.
         with warnings.catch_warnings():
@@ -273,7 +293,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        D = self._inputs(X, reset=False)
+        D = self._deskewed(self._validated(X, reset=False))
         return network_forward(self._network_input(D), self.weights_, self.biases_)
 
     def transform(self, X: np.ndarray) -> np.ndarray:

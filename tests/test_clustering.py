@@ -9,9 +9,9 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from model.clustering import DigitClusterer
+from model.clustering import DigitClusterer, augmented_copy
 from model.evaluate import score_clustering
-from model.features import deskew
+from model.features import augment, deskew
 from model.matching import align_to_previous
 from model.train import train_model
 
@@ -153,3 +153,25 @@ _ONE_CLUSTER = (
 )
 def test_scikit_learn_conventions(estimator, check) -> None:
     check(estimator)
+
+
+def _slants(images: np.ndarray) -> np.ndarray:
+    """Each image's shear by its second moments: what `deskew` removes."""
+    rows, cols = np.mgrid[0:28, 0:28]
+    mass = images.sum(axis=(1, 2))
+    cr = (images * rows).sum(axis=(1, 2)) / mass
+    cc = (images * cols).sum(axis=(1, 2)) / mass
+    var_r = (images * (rows - cr[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
+    cov = (images * (rows - cr[:, None, None]) * (cols - cc[:, None, None])).sum(axis=(1, 2))
+    return cov / mass / var_r
+
+
+def test_self_training_copies_are_warped_then_deskewed_like_served_digits(mnist) -> None:
+    """The network must learn from what serving shows it: warped digits, deskewed."""
+    raw = mnist.train_images[:200]
+    copies = augmented_copy(raw, np.random.default_rng(0))
+    warped = augment(raw, np.random.default_rng(0))
+    assert np.abs(_slants(warped)).mean() > 0.1
+    assert np.abs(_slants(copies)).max() < 0.05
+    np.testing.assert_allclose(copies, deskew(warped), atol=1e-6)
+    assert np.abs(copies - deskew(raw)).mean() > 0.02  # a new view, not the digit again
