@@ -86,6 +86,8 @@ def test_predict_before_fit_and_bad_shapes_are_clear(mnist) -> None:
         DigitClusterer(n_clusters=1).fit(mnist.train_images[:100])
     with pytest.raises(ValueError, match="embedding must be one of"):
         DigitClusterer(embedding="edges").fit(mnist.train_images[:100])
+    with pytest.raises(ValueError, match="styled_ones must be a share"):
+        DigitClusterer(styled_ones=1.5).fit(mnist.train_images[:100])
 
 
 def test_same_seed_same_clusters(mnist) -> None:
@@ -175,3 +177,17 @@ def test_self_training_copies_are_warped_then_deskewed_like_served_digits(mnist)
     assert np.abs(_slants(copies)).max() < 0.05
     np.testing.assert_allclose(copies, deskew(warped), atol=1e-6)
     assert np.abs(copies - deskew(raw)).mean() > 0.02  # a new view, not the digit again
+
+
+def test_restyled_copies_differ_only_where_asked(mnist) -> None:
+    ones = np.flatnonzero(mnist.train_labels[:300] == 1)[:10]
+    raw = mnist.train_images[:300]
+    plain = augmented_copy(raw, np.random.default_rng(0))
+    styled = augmented_copy(raw, np.random.default_rng(0), ones)
+    others = np.setdiff1d(np.arange(300), ones)
+    changed = np.abs(styled - plain).sum(axis=(1, 2))
+    assert (changed[ones] > 5).all()  # a foot or a flag is several pixels of ink
+    assert raw.dtype == np.uint8
+    assert raw[ones].max() == 255
+    assert np.abs(_slants(styled)).max() < 0.05
+    np.testing.assert_array_equal(styled[others], plain[others])
