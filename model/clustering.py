@@ -64,10 +64,10 @@ def augmented_copy(
     """A randomly warped copy of raw (n, 28, 28) digits, then deskewed as serving deskews
     what it is sent: self-training's view of a digit written another way. The digits at the
     indices `restyle` are first given a foot, a flag or both (`model/styles.py`)."""
-    styles = rng.spawn(1)[0]  # its own stream: restyling some digits moves none of the others
     if restyle is not None and len(restyle):
         images = to_unit(images).copy()
-        images[restyle] = with_foot_and_flag(images[restyle], styles)
+        # Its own stream: restyling some digits moves none of the others' warps.
+        images[restyle] = with_foot_and_flag(images[restyle], rng.spawn(1)[0])
     return deskew(augment(images, rng))
 
 
