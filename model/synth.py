@@ -17,6 +17,7 @@ from scipy import ndimage
 from model.synth_page import (
     Scene,
     cast_shadow,
+    darken_corners,
     draw_box,
     draw_ruled,
     draw_specks,
@@ -130,6 +131,14 @@ def _grid_pencil(scene: Scene) -> None:
     scene.under.append(draw_squared)
 
 
+def _dark_corners(scene: Scene) -> None:
+    """Grey paper, dark corners, the digit large: a phone held close under a lamp."""
+    scene.paper = scene.paper - scene.rng.uniform(20, 50)
+    scene.digit_frac = scene.rng.uniform(0.4, 0.9)
+    scene.stroke = "thin" if scene.rng.random() < 0.5 else "normal"
+    scene.overlays.append(darken_corners)
+
+
 def _hairline_4k(scene: Scene) -> None:
     scene.size = (3000, 4000) if scene.size[0] < scene.size[1] else (4000, 3000)
     scene.digit_frac = scene.rng.uniform(0.15, 0.35)
@@ -160,6 +169,7 @@ DISTORTIONS: dict[str, Callable[[Scene], None]] = {
     "textured_card": _textured_card,
     "grid_pencil": _grid_pencil,
     "hairline_4k": _hairline_4k,
+    "dark_corners": _dark_corners,
 }
 """Distortion kinds, each a function that edits the base scene."""
 
@@ -218,9 +228,17 @@ def make_photo(digit: np.ndarray, rng: np.random.Generator, distortion: str = "p
 
 
 def _render(scene: Scene, digit: np.ndarray) -> bytes:
+    alpha, box = _place_digit(scene, digit)
+    if scene.stroke == "hairline" and not scene.dark:
+        return _render_hairline(scene, digit)
+    return render_scene(scene, alpha, box)
+
+
+def render_scene(scene: Scene, alpha: np.ndarray, box: tuple[int, int, int, int]) -> bytes:
+    """The photo of ink `alpha` (coverage (H, W) in [0, 1] at the scene's size, the digit's
+    box (top, bottom, left, right)) on the scene's paper, light and camera."""
     rng = scene.rng
     width, height = scene.size
-    alpha, box = _place_digit(scene, digit)
     if scene.dark:
         background = np.array([30, 30, 40], np.float32) + rng.uniform(0, 30)
         colour = np.array([250, 250, 250], np.float32)
@@ -229,8 +247,6 @@ def _render(scene: Scene, digit: np.ndarray) -> bytes:
         buffer = io.BytesIO()
         out.save(buffer, format="PNG")
         return buffer.getvalue()
-    if scene.stroke == "hairline":
-        return _render_hairline(scene, digit)
     texture = ndimage.zoom(rng.normal(0, 1, (height // 16 + 1, width // 16 + 1)), 16, order=1)
     if scene.texture > 0.02:
         fibres = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), (0.8, 3.0))

@@ -47,6 +47,18 @@ def light_field(rng: np.random.Generator, height: int, width: int, amount: float
     return 1 - amount * (0.7 * ramp + 0.3 * radius**2)
 
 
+def darken_corners(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A phone's vignetting up close: the light falls off from a point near the centre to
+    35-60% of it in the corners, and to half of it at the nearest edges."""
+    rng = scene.rng
+    height, width = image.shape[:2]
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    cy, cx = height * rng.uniform(0.3, 0.7), width * rng.uniform(0.3, 0.7)
+    radius = np.hypot((y - cy) / height, (x - cx) / width) / 0.7071
+    falloff = rng.uniform(0.4, 0.65) * np.clip(radius, 0, 1) ** rng.uniform(1.5, 3.0)
+    return image * (1 - falloff)[..., None]
+
+
 def cast_shadow(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """A hand or phone shadow: a soft-edged half-plane darkening part of the page."""
     rng = scene.rng
@@ -98,15 +110,26 @@ def draw_ruled(scene: Scene, paper: np.ndarray) -> np.ndarray:
     return paper
 
 
-def draw_squared(scene: Scene, paper: np.ndarray) -> np.ndarray:
-    """Squared (graph) paper: a grey-blue grid, 5 mm squares at photo scale."""
+def draw_squared(
+    scene: Scene,
+    paper: np.ndarray,
+    *,
+    spacing: float | None = None,
+    tilt: float | None = None,
+    through: float | None = None,
+) -> np.ndarray:
+    """Squared (graph) paper: a grey-blue grid, 5 mm squares at photo scale, unless told its
+    `spacing` (pixels), `tilt` (degrees) and a coordinate its lines pass `through` (a
+    column for the vertical lines, a row for the horizontal ones)."""
     rng = scene.rng
     height, width = paper.shape[:2]
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    spacing = rng.uniform(0.04, 0.08) * height
-    tilt = np.tan(np.deg2rad(rng.uniform(-2, 2)))
-    rows = np.abs((y + tilt * x) % spacing - spacing / 2)
-    cols = np.abs((x - tilt * y) % spacing - spacing / 2)
+    if spacing is None:
+        spacing = rng.uniform(0.04, 0.08) * height
+    slope = np.tan(np.deg2rad(rng.uniform(-2, 2) if tilt is None else tilt))
+    shift = 0.0 if through is None else spacing / 2 - through
+    rows = np.abs((y + slope * x + shift) % spacing - spacing / 2)
+    cols = np.abs((x - slope * y + shift) % spacing - spacing / 2)
     line = np.clip(1.2 - np.minimum(rows, cols), 0, 1) * rng.uniform(0.35, 0.7)
     grid = np.array([130, 150, 180], np.float32)
     return paper * (1 - line[..., None]) + grid * line[..., None]

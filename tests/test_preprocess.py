@@ -334,7 +334,7 @@ def _table(page: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def test_paper_clutter_is_not_the_digit(digit, scene):
     clean = to_mnist(encode(render(digit, height_frac=0.4, centre=(0.45, 0.5))))
     cluttered = to_mnist(encode(render(digit, height_frac=0.4, centre=(0.45, 0.5), scene=scene)))
-    assert similarity(cluttered, clean) >= 0.85
+    assert shifted_similarity(cluttered, clean, 1) >= 0.85
     assert_like(cluttered, digit)
 
 

@@ -98,9 +98,10 @@ class Components:
         return self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
 
     def frames(self) -> np.ndarray:
-        """Components whose box encloses another substantial one: a frame or a circle drawn
-        around the digit is not the digit. Both weigh at least 15% of the frame, which most
-        pages rule out from the masses alone."""
+        """Components that enclose another substantial one: a frame or a circle drawn around
+        the digit is not the digit. The frame's box holds the other's, and its ink lies
+        beyond the other on all four sides (a 7 whose box holds a smudge is no frame). Both
+        weigh at least 15% of the frame, which most pages rule out from the masses alone."""
         result = np.zeros(self.count, bool)
         mass = self.mass
         if not self.substantial.any():
@@ -116,8 +117,22 @@ class Components:
                 & (box[:, 3] < box[i, 3])
                 & (mass >= 0.15 * mass[i])
             )
-            result[i] = inner.any()
+            result[i] = any(self._surrounds(i, j) for j in np.flatnonzero(inner))
         return result
+
+    def _surrounds(self, outer: int, inner: int) -> bool:
+        """Whether `outer`'s ink lies left, right, above and below `inner`'s box, level with
+        its middle."""
+        top, bottom, left, right = self.box[inner]
+        ys, xs = np.nonzero(self.mask_of(np.arange(self.count) == outer))
+        level_y = np.abs(ys - (top + bottom) / 2) <= (bottom - top) / 2
+        level_x = np.abs(xs - (left + right) / 2) <= (right - left) / 2
+        return bool(
+            (level_y & (xs < left)).any()
+            and (level_y & (xs >= right)).any()
+            and (level_x & (ys < top)).any()
+            and (level_x & (ys >= bottom)).any()
+        )
 
     def mask_of(self, chosen: np.ndarray) -> np.ndarray:
         """Image-sized boolean mask of the components where `chosen` (one flag each) is set;

@@ -90,6 +90,8 @@ class CleanPage(NamedTuple):
     """The paper's noise."""
     floor: float
     """The paper's noise level in ink units, as `Digit.floor`."""
+    removed: list[str]
+    """The lines and frames taken out, and why (for debugging)."""
 
 
 def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
@@ -109,12 +111,14 @@ def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
     mask = ink > threshold
     parts = Components(ink, mask)
     frames = parts.frames()
+    removed = []
     if frames.any():
         mask = mask & ~parts.mask_of(frames)
-    without_lines, ink = remove_lines(mask, ink, threshold) if lines else (mask, ink)
-    if frames.any() or without_lines is not mask:
+        removed.append(f"a frame around the digit: {np.count_nonzero(frames)} piece(s)")
+    without_lines, ink, taken = remove_lines(mask, ink, threshold) if lines else (mask, ink, [])
+    if frames.any() or taken:
         parts = Components(ink, without_lines)
-    return CleanPage(ink, without_lines, parts, threshold, sigma, floor)
+    return CleanPage(ink, without_lines, parts, threshold, sigma, floor, removed + taken)
 
 
 def _find_digit(page: CleanPage) -> Digit | None:

@@ -32,10 +32,35 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     if _light_ink(coarse):
         gray, coarse = 255.0 - gray, 255.0 - coarse
     size = max(7, max(coarse.shape) // 4)
-    paper = upsample(closing(coarse, size), (height, width))
+    paper = upsample(_paper(coarse, size), (height, width))
     np.maximum(paper, 8.0, out=paper)
     np.divide(gray, paper, out=paper)
     return np.subtract(1.0, paper, out=paper)
+
+
+def _paper(coarse: np.ndarray, size: int) -> np.ndarray:
+    """The lit paper under the ink: a closing wider than any stroke, whose fall-off towards
+    the picture's edges is carried on to them.
+
+    Within half a window of an edge the closing sees only the brighter paper further in, so
+    it holds the light level there flat: where the light falls off towards the edges (a
+    phone's dark corners) the paper would read as ink. There the light's trend over the next
+    half window is carried on to the edge instead, never darker than the pixel itself (nor
+    brighter than the closing), so a stroke along the edge stays ink.
+    """
+    paper = closing(coarse, size)
+    half = size // 2
+    if min(coarse.shape) < 4 * half:
+        return paper
+    outward = np.arange(half, 0, -1, dtype=np.float32)[:, None] / half
+    for lit, seen in ((paper, coarse), (paper.T, coarse.T)):
+        for band, inner, far, steps in (
+            (slice(0, half), half, 2 * half, outward),
+            (slice(-half, None), -half - 1, -2 * half - 1, outward[::-1]),
+        ):
+            trend = lit[inner] + (lit[inner] - lit[far]) * steps
+            lit[band] = np.minimum(lit[band], np.maximum(trend, seen[band]))
+    return paper
 
 
 def _light_ink(coarse: np.ndarray) -> bool:

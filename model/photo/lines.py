@@ -1,116 +1,407 @@
-"""Stage 3, lines and frames: ruled and squared paper, printed rules and the paper's edge.
+"""Stage 3, lines: the paper's own lines taken out, and nothing the pen drew.
 
-Paper lines are divided out of the ink like the paper itself, so the pen's strokes along or
-across them stay; a straight band as dark as the pen is the digit's own stroke unless it
-crosses the page or has a parallel twin.
+A thin straight band across most of the picture is one of three things:
+
+- ruled or squared paper: a family of parallel lines printed alike, evenly spaced. Their ink
+  level is divided out of their pixels as the paper's was, so a pen stroke along or across
+  one keeps the ink the pen added; strokes crossing a line the division cut are bridged;
+- the paper's edge: a band along the picture's border;
+- otherwise, a band on its own. A band of the pen's own weight is the digit's stroke (the
+  stem of a 1, the bar of a 4 or of a 7, the base of a 2 written close up), however long it
+  is, unless it touches no part of the digit and reaches past it at both ends (a rule or a
+  frame's side apart from the digit). A band much lighter than the pen (a single ruled line,
+  a printed rule) is divided out when it reaches past the digit at both ends, and is a
+  lightly drawn stroke of the digit otherwise.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 
-from model.photo.imageops import coordinates, line_closing, quantile
+from model.photo.components import Components
+from model.photo.imageops import coordinates, grow, line_closing, quantile
+
+_LINE_COVER = 0.6
+"""A line covers at least this share of the picture's width (or height)."""
+
+_LINE_FLANKED = 0.5
+"""At most this share of a line's columns may have ink 2 pixels beyond its band: a line is
+thin where it runs alone, though not where the digit crosses it."""
+
+_LINE_MIN_IMAGE = 96
+"""Pictures narrower than this hold no lines worth finding."""
+
+_SAME_BAND = 6
+"""Lines of one axis this close (in pixels, across the picture's middle) are one band."""
+
+_BETWEEN_SAMPLES = 16
+_BETWEEN_INKED = 0.6
+"""Two lines with ink between them at this share of the places looked at are one band."""
+
+_LINE_LEVEL_QUANTILE = 0.3
+"""A line's level and weight are read at this quantile over its length, so that a pen stroke
+along up to 70% of it does not count."""
+
+_DARKEST_LINE = 0.95
+"""A line's level is taken as at most this, so that dividing it out stays finite."""
+
+_ALIKE = 2.0
+"""The lines of one family weigh within this factor of each other: they were printed alike."""
+
+_ON_LATTICE = 0.2
+"""A family's line lies within this share of the spacing from a multiple of it."""
+
+_PEN_LIKE = 0.5
+"""A band weighing at least this share of the pen's is the pen's."""
+
+_EDGE = 3
+"""A band with most of its pixels this close to the picture's border is the paper's edge."""
+
+_PAST_MARGIN = 0.05
+"""A line across the page reaches past the digit by this share of the picture at each end."""
+
+_TOUCH = 2
+"""A band within this many pixels of the digit touches it."""
+
+_BRIDGE = 9
+"""Strokes cut by a removed line are bridged across gaps shorter than this."""
+
+_MIN_REST = 15
+"""With fewer pixels than this besides the lines, the lines are all there is: the digit."""
+
+_SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
+"""The slopes a line is looked for at first: ±10° in 1° steps."""
+
+_SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
+"""Then in quarter degrees around the best of them."""
+
+_SLOPE_SAMPLE = 4000
+"""The slope search looks at about this many ink pixels at most, evenly spread in raster
+order: the sharpest projection stands out as clearly, at a fraction of the cost on pages with
+large dark regions (a table beside the paper, a hard shadow)."""
+
+_COARSE_SAMPLE = 1000
+"""The 1° steps are first scored on about this many of the sampled pixels, at least."""
+
+_CANDIDATES = 4
+"""How many of the 1° steps best on the sparser sample are scored on the whole sample."""
+
+
+@dataclass(eq=False)
+class _Line:
+    """One band: its pixels, which way it runs, and what it holds."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    axis: int
+    """1: near horizontal (runs along the columns), 0: near vertical."""
+    tilt: float
+    """The slope it was found at: its across coordinate falls by `tilt` a pixel along."""
+    level: float = 0.0
+    """What the line alone darkens: its peak across the band, low over its length."""
+    weight: float = 0.0
+    """Its ink per position along it (width times darkness), low over its length."""
+    intercept: float = 0.0
+    """Its across coordinate is `intercept - tilt * along`, the median over its pixels (a pen
+    stroke along part of it does not move it)."""
+    position: float = 0.0
+    """Where it crosses the picture's middle, across its run."""
+    why: str = ""
+    """Why it is taken out ('' while it is kept)."""
+
+    @property
+    def along(self) -> np.ndarray:
+        return self.xs if self.axis == 1 else self.ys
+
+    @property
+    def across(self) -> np.ndarray:
+        return self.ys if self.axis == 1 else self.xs
 
 
 def remove_lines(
     mask: np.ndarray, ink: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Divide out ruled or squared paper lines and long straight edges like the paper itself,
-    keeping the pen's strokes that run along or across them.
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Take the paper's lines out of `mask` and divide their ink out of `ink`.
 
-    A line is a thin band, within ±10° of horizontal or vertical, that covers most of the
-    image's width or height. Its ink level (what the line alone darkens) is divided out of its
-    pixels as the paper's was, so a pen stroke on it keeps the ink the pen added and the line
-    alone falls to nothing. A band as dark as the strokes is the digit's own straight stroke
-    (the stem of a 1, 4 or 7 written close up), left alone, unless it reaches past the other
-    ink at both ends or has a parallel twin (the sides of a frame, of a table); otherwise it
-    is removed and the strokes crossing it are bridged.
+    Parameters
+    ----------
+    mask : ndarray of shape (height, width), bool
+        Pixels above the paper's noise.
+    ink : ndarray of shape (height, width), float32
+        The ink map.
+    threshold : float
+        The ink level above which a pixel is not paper.
 
-    Returns the mask without the lines and the ink with them divided out.
+    Returns
+    -------
+    mask, ink, removed
+        The mask without the lines, the ink with them divided out, and a sentence for each
+        kind of line taken out (for debugging).
     """
     if not (_may_hold_lines(mask) or _may_hold_lines(mask.T)):
-        return mask, ink
-    lines = [(ys, xs, 1) for ys, xs in _lines_along(mask)]
-    lines += [(ys, xs, 0) for xs, ys in _lines_along(mask.T)]
+        return mask, ink, []
+    lines = _one_per_band([_Line(ys, xs, 1, t) for ys, xs, t in _lines_along(mask)], ink, mask)
+    lines += _one_per_band([_Line(ys, xs, 0, t) for xs, ys, t in _lines_along(mask.T)], ink, mask)
     if not lines:
-        return mask, ink
+        return mask, ink, []
     rest = mask.copy()
-    for ys, xs, _ in lines:
-        rest[ys, xs] = False
-    if np.count_nonzero(rest) < max(15, 0.01 * np.count_nonzero(mask)):
-        return mask, ink
-    stroke_level = quantile(ink[rest], 0.9)
-    levels = [
-        min(_line_level(ink[ys, xs], xs if axis == 1 else ys), 0.95) for ys, xs, axis in lines
-    ]
-    strong = [level >= _STROKE_LIKE * stroke_level for level in levels]
-    strong_along = [
-        sum(s for s, line in zip(strong, lines, strict=True) if line[2] == a) for a in (0, 1)
-    ]
-    cleared, ink = mask.copy(), ink.copy()
-    dark = np.zeros_like(mask)
-    for (ys, xs, axis), level, is_strong in zip(lines, levels, strong, strict=True):
-        if is_strong:
-            if strong_along[axis] == 1 and not _reaches_past(ys, xs, axis, rest):
-                continue
-            dark[ys, xs] = True
-            continue
-        values = ink[ys, xs]
-        corrected = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
-        ink[ys, xs] = corrected
-        cleared[ys, xs] = corrected >= max(level, threshold)
-    if dark.any():
-        # A line as dark as the pen hides the stroke under it: bridge the strokes crossing it.
-        cleared &= ~dark
-        across = line_closing(cleared, 9, axis=-2) | line_closing(cleared, 9, axis=-1)
-        cleared |= dark & across
-    return cleared, ink
+    for line in lines:
+        rest[line.ys, line.xs] = False
+    # Besides the lines, too little ink to tell the digit from them: the lines are the digit.
+    parts = digit = None
+    if np.count_nonzero(rest) >= max(_MIN_REST, 0.01 * np.count_nonzero(mask)):
+        parts = Components(ink, rest)
+        digit = parts.digit_mask()
+    _find_families(lines, digit)
+    _find_edges(lines, mask.shape)
+    if parts is not None and digit is not None and digit.any():
+        _judge_lone_lines(lines, digit, _pen_weight(parts), ink)
+    removed = [line for line in lines if line.why]
+    if not removed:
+        return mask, ink, []
+    return (*_take_out(removed, mask, ink, threshold), _said(removed))
+
+
+def _one_per_band(lines: list[_Line], ink: np.ndarray, mask: np.ndarray) -> list[_Line]:
+    """The lines of one axis measured, those found apart in one band made one: a stroke
+    slightly curved, found in pieces at two slopes, or a marker's stroke found at its two
+    edges, with ink all the way between them."""
+    for line in lines:
+        _measure(line, ink)
+    merged: list[_Line] = []
+    for line in sorted(lines, key=lambda line: line.position):
+        if merged and _one_band(merged[-1], line, mask):
+            last = merged.pop()
+            tilt = max(last, line, key=lambda one: one.ys.size).tilt
+            ys, xs = np.concatenate([last.ys, line.ys]), np.concatenate([last.xs, line.xs])
+            line = _Line(ys, xs, line.axis, tilt)
+            _measure(line, ink)
+        merged.append(line)
+    return merged
+
+
+def _one_band(first: _Line, second: _Line, mask: np.ndarray) -> bool:
+    """Whether two lines of one axis, `second` further along, are one band: close, or with
+    ink all the way between them wherever they both run (not a third line midway)."""
+    gap = second.position - first.position
+    if gap <= _SAME_BAND:
+        return True
+    start = max(first.along.min(), second.along.min())
+    stop = min(first.along.max(), second.along.max())
+    if stop <= start:
+        return False
+    along = np.linspace(start, stop, _BETWEEN_SAMPLES).round().astype(np.intp)
+    top = first.intercept - first.tilt * along
+    bottom = second.intercept - second.tilt * along
+    share = np.linspace(0.0, 1.0, max(3, round(gap)))[1:-1, None]
+    across = np.clip(
+        (top + share * (bottom - top)).round().astype(np.intp), 0, mask.shape[1 - first.axis] - 1
+    )
+    along = np.broadcast_to(along, across.shape)
+    inked = mask[across, along] if first.axis == 1 else mask[along, across]
+    return bool(inked.mean() >= _BETWEEN_INKED)
 
 
 def _line_level(values: np.ndarray, along: np.ndarray) -> float:
     """What a line alone darkens: its peak across the band at each position along it, at a low
-    quantile over the positions, so that a pen stroke running along part of it does not count."""
+    quantile over the positions, so that a pen stroke running along part of it does not
+    count."""
     peaks = np.zeros(int(along.max()) + 1, np.float32)
     np.maximum.at(peaks, along, values)
-    return quantile(peaks[peaks > 0], _LINE_LEVEL_QUANTILE)
+    return min(quantile(peaks[peaks > 0], _LINE_LEVEL_QUANTILE), _DARKEST_LINE)
 
 
-def _reaches_past(ys: np.ndarray, xs: np.ndarray, axis: int, others: np.ndarray) -> bool:
-    """Whether a line reaches clearly past, at both ends, the ink that lies away from it: a
-    line across the page (a printed rule, the paper's edge with the table beyond it), not a
-    stroke that ends where the digit does (what touches the line, a 4's bar or a 1's flag,
-    or the table along the paper's edge, does not count)."""
-    shape = others.shape
-    others_ys, others_xs = coordinates(others)
-    along, across = (xs, ys) if axis == 1 else (ys, xs)
-    others_along, others_across = (others_xs, others_ys) if axis == 1 else (others_ys, others_xs)
-    slope, offset = np.polyfit(along, across, 1) if np.ptp(along) > 0 else (0.0, across.mean())
-    away = np.abs(others_across - (slope * others_along + offset)) > _AWAY * shape[1 - axis]
-    if not away.any():
-        return False
-    others_along = others_along[away]
-    margin = _PAST_MARGIN * shape[axis]
+def _measure(line: _Line, ink: np.ndarray) -> None:
+    """Fill in a line's level, weight and position."""
+    along, across = line.along, line.across
+    values = ink[line.ys, line.xs]
+    line.level = _line_level(values, along)
+    held = np.bincount(along, weights=values)
+    line.weight = quantile(held[held > 0], _LINE_LEVEL_QUANTILE)
+    line.intercept = float(np.median(across + line.tilt * along))
+    line.position = line.intercept - line.tilt * ink.shape[line.axis] / 2
+
+
+def _find_families(lines: list[_Line], digit: np.ndarray | None) -> None:
+    """Mark the lines of ruled or squared paper, on each axis: the largest set of lines that
+    weigh alike and lie on one evenly spaced lattice, three or more, or two that both reach
+    past the `digit` (the ink besides the lines, None when there is too little) at both
+    ends; then every other line on that lattice, which is one of the paper's lines with a pen
+    stroke along it.
+
+    Two parallel lines that end where the digit does are its own: a 7's bar and crossbar
+    close up, or the two edges of a marker's hollow stroke."""
+    for axis in (0, 1):
+        along = [line for line in lines if line.axis == axis]
+        alike = _alike(along)
+        lattice = _lattice(alike)
+        if lattice is None:
+            continue
+        family = _on(alike, lattice)
+        if len(family) < 2 or (
+            len(family) == 2
+            and (digit is None or any(_beyond(line, digit) is None for line in family))
+        ):
+            continue
+        for line in _on(along, lattice):
+            line.why = "ruled or squared paper"
+
+
+def _alike(lines: list[_Line]) -> list[_Line]:
+    """The largest set of lines within `_ALIKE` of each other's weight (the lighter set on a
+    tie: the paper's lines are lighter than the pen)."""
+    ordered = sorted(lines, key=lambda line: line.weight)
+    best: list[_Line] = []
+    for i, first in enumerate(ordered):
+        group = [line for line in ordered[i:] if line.weight <= _ALIKE * first.weight]
+        if len(group) > len(best):
+            best = group
+    return best
+
+
+def _lattice(lines: list[_Line]) -> tuple[float, float] | None:
+    """The evenly spaced lattice (origin, spacing) that holds most of two or more lines: the
+    spacing is the median gap, the origin the line that most others lie a whole number of
+    spacings from."""
+    if len(lines) < 2:
+        return None
+    positions = np.sort([line.position for line in lines])
+    spacing = float(np.median(np.diff(positions)))
+    if spacing <= _SAME_BAND:
+        return None
+    counts = [len(_on(lines, (float(origin), spacing))) for origin in positions]
+    return float(positions[int(np.argmax(counts))]), spacing
+
+
+def _on(lines: list[_Line], lattice: tuple[float, float]) -> list[_Line]:
+    """The lines on the lattice (origin, spacing): within `_ON_LATTICE` of a whole number of
+    spacings from its origin, one line a step."""
+    origin, spacing = lattice
+    nearest: dict[int, tuple[float, _Line]] = {}
+    for line in lines:
+        step = (line.position - origin) / spacing
+        off = abs(step - round(step))
+        if off <= _ON_LATTICE and off < nearest.get(round(step), (1.0, line))[0]:
+            nearest[round(step)] = (off, line)
+    return [line for _, line in nearest.values()]
+
+
+def _find_edges(lines: list[_Line], shape: tuple[int, ...]) -> None:
+    """Mark the bands lying along the picture's border: the paper's edge, or the table or the
+    shadow beyond it."""
+    for line in lines:
+        if line.why:
+            continue
+        across, extent = line.across, shape[0] if line.axis == 1 else shape[1]
+        near = (across < _EDGE) | (across >= extent - _EDGE)
+        if np.count_nonzero(near) >= 0.5 * across.size:
+            line.why = "the paper's edge"
+
+
+def _judge_lone_lines(lines: list[_Line], digit: np.ndarray, pen: float, ink: np.ndarray) -> None:
+    """Mark the lone bands that are not the digit's: those lighter than the pen that reach
+    past the digit at both ends, and those of the pen's weight that also touch no part of
+    it."""
+    lone = [line for line in lines if not line.why]
+    if not lone:
+        return
+    digit = digit.copy()
+    strokes = [line for line in lone if line.weight >= _PEN_LIKE * pen]
+    # The digit's own straight strokes join it one after another (a 7's stem, then its bar).
+    attached: list[_Line] = []
+    grew = True
+    while grew:
+        grew = False
+        near = grow(digit, _TOUCH)
+        for line in strokes:
+            if line not in attached and near[line.ys, line.xs].any():
+                attached.append(line)
+                digit[line.ys, line.xs] = True
+                grew = True
+    for line in lone:
+        beyond = _beyond(line, digit)
+        if line in attached or beyond is None:
+            continue
+        if line in strokes:
+            line.why = "a rule or a frame's side apart from the digit"
+        else:
+            line.why = "a line lighter than the pen across the page"
+            # What the line alone darkens, read where it runs clear of the digit.
+            line.level = _line_level(ink[line.ys[beyond], line.xs[beyond]], line.along[beyond])
+
+
+def _pen_weight(parts: Components) -> float:
+    """The pen's ink per position along a stroke: over the heavy pieces, their ink over the
+    runs of ink along their rows and columns (a stroke's length, give or take its slant)."""
+    heavy = parts.mass >= 0.25 * float(parts.mass.max())
+    return float(np.median(parts.stroke[heavy])) / 2
+
+
+def _beyond(line: _Line, digit: np.ndarray) -> np.ndarray | None:
+    """Where a line runs beyond the digit's other ink (a flag per pixel), when it reaches
+    clearly past it at both ends: a line across the page, not a stroke of the digit."""
+    others = digit.copy()
+    others[line.ys, line.xs] = False
+    ys, xs = coordinates(others)
+    if ys.size == 0:
+        return None
+    others_along = xs if line.axis == 1 else ys
+    margin = _PAST_MARGIN * digit.shape[1 - line.axis]
     low, high = quantile(others_along, 0.02), quantile(others_along, 0.98)
-    return bool(along.min() < low - margin and along.max() > high + margin)
+    along = line.along
+    if along.min() >= low - margin or along.max() <= high + margin:
+        return None
+    return (along < low) | (along > high)
 
 
-_STROKE_LIKE = 0.6
+def _take_out(
+    removed: list[_Line], mask: np.ndarray, ink: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Divide each removed line's level out of its pixels (a family's common level for ruled
+    or squared paper), keep what the pen added, and bridge the strokes the lines cut."""
+    cleared, ink = mask.copy(), ink.copy()
+    ruled = [line for line in removed if _ruled(line)]
+    family_level = {
+        axis: float(np.median([line.level for line in ruled if line.axis == axis]))
+        for axis in {line.axis for line in ruled}
+    }
+    cut = [np.zeros_like(mask), np.zeros_like(mask)]
+    for line in removed:
+        level = family_level[line.axis] if _ruled(line) else line.level
+        values = ink[line.ys, line.xs]
+        corrected = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
+        ink[line.ys, line.xs] = corrected
+        kept = corrected >= max(level, threshold)
+        cleared[line.ys, line.xs] = kept
+        cut[line.axis][line.ys[~kept], line.xs[~kept]] = True
+    # Across a line only: along it, bridging would rebuild the line from its leftovers.
+    cleared |= cut[1] & line_closing(cleared, _BRIDGE, axis=-2)
+    cleared |= cut[0] & line_closing(cleared, _BRIDGE, axis=-1)
+    return cleared, ink
 
 
-_LINE_LEVEL_QUANTILE = 0.3
+def _ruled(line: _Line) -> bool:
+    return line.why == "ruled or squared paper"
 
 
-_PAST_MARGIN = 0.05
+def _said(removed: list[_Line]) -> list[str]:
+    """One sentence per kind of line taken out, with where the lines were."""
+    sentences = []
+    for why in dict.fromkeys(line.why for line in removed):
+        these = [line for line in removed if line.why == why]
+        where = ", ".join(
+            f"{'row' if line.axis == 1 else 'column'} {line.position:.0f}" for line in these
+        )
+        sentences.append(f"{why}: {len(these)} line{'s' * (len(these) > 1)} at {where}")
+    return sentences
 
 
-_AWAY = 0.1
-
-
-def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """The pixels (rows, columns) of each near-horizontal thin straight line covering most of
-    the width.
+    the width, and the slope it was found at (its rows fall by it a column).
 
     A 3-pixel band counts as a line when it covers 60% of the columns and, at most of them,
     the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line. Overlapping
@@ -120,7 +411,7 @@ def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     estimation); a second pass catches lines that perspective tilted differently.
     """
     width = mask.shape[1]
-    result: list[tuple[np.ndarray, np.ndarray]] = []
+    result: list[tuple[np.ndarray, np.ndarray, float]] = []
     if not _may_hold_lines(mask):
         return result
     ys, xs = coordinates(mask)
@@ -146,7 +437,7 @@ def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         line_of_pixel = line_of_row[rows]
         order = np.argsort(line_of_pixel, kind="stable")
         bounds = np.searchsorted(line_of_pixel[order], np.arange(1, number[-1] + 2))
-        result += [(ys[order[a:b]], xs[order[a:b]]) for a, b in pairwise(bounds)]
+        result += [(ys[order[a:b]], xs[order[a:b]], slope) for a, b in pairwise(bounds)]
         off = line_of_pixel == 0
         ys, xs = ys[off], xs[off]
         if np.count_nonzero(np.bincount(xs, minlength=width)) < _LINE_COVER * width:
@@ -202,32 +493,3 @@ def _sharpness(ys: np.ndarray, per_column: np.ndarray, slopes: np.ndarray) -> np
     counts = np.bincount(rows.ravel(), minlength=len(slopes) * span)
     counts = counts.reshape(len(slopes), span)
     return (counts * counts).sum(axis=1)
-
-
-_LINE_COVER = 0.6
-
-
-_LINE_FLANKED = 0.3
-
-
-_LINE_MIN_IMAGE = 96
-
-
-_SLOPES = np.tan(np.deg2rad(np.arange(-10.0, 10.5, 1.0)))
-
-
-_SLOPE_STEPS = np.tan(np.deg2rad(np.arange(-0.75, 0.8, 0.25)))
-
-
-_SLOPE_SAMPLE = 4000
-"""The slope search looks at about this many ink pixels at most, evenly spread in raster
-order: the sharpest projection stands out as clearly, at a fraction of the cost on pages with
-large dark regions (a table beside the paper, a hard shadow)."""
-
-
-_COARSE_SAMPLE = 1000
-"""The 1° steps are first scored on about this many of the sampled pixels, at least."""
-
-
-_CANDIDATES = 4
-"""How many of the 1° steps best on the sparser sample are scored on the whole sample."""
