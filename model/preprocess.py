@@ -16,7 +16,7 @@ from PIL import Image
 
 from model.photo.decode import DEFAULT_MAX_PIXELS, WORK_SIZE, Decoded, PreprocessError, decode
 from model.photo.digits import CleanPage, Digit, clean_page, find_digit, paper_noise
-from model.photo.framing import MNIST_BOX, STROKE_BAND, frame
+from model.photo.framing import MNIST_BOX, frame
 from model.photo.imageops import grow
 from model.photo.ink import ink_map
 from model.photo.layout import Group, group_digits
@@ -24,7 +24,6 @@ from model.photo.layout import Group, group_digits
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MNIST_BOX",
-    "STROKE_BAND",
     "FoundDigit",
     "Page",
     "PreprocessError",

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from model.photo.framing import frame
+from model.photo.framing import STROKE_REL, frame
 from model.synth import CANVAS, render_scene
 from model.synth_page import Scene, draw_squared
 
@@ -87,7 +87,7 @@ def clean_digit(glyph: Glyph) -> np.ndarray:
     ndarray of shape (28, 28), uint8
     """
     side = _CLEAN_SIDE
-    coverage = draw_glyph(glyph, side, side * 0.09, 0.0)
+    coverage = draw_glyph(glyph, side, side * STROKE_REL, 0.0)
     mask = coverage > 0.05
     return frame(coverage, mask, 0.0)
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from model.preprocess import MNIST_BOX, STROKE_BAND, PreprocessError, to_mnist
+from model.preprocess import MNIST_BOX, PreprocessError, to_mnist
 from model.synth import DISTORTIONS, make_photo
 
 Scene = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -264,7 +264,15 @@ def test_digit_from_5_to_100_percent_of_the_frame(digit, height_frac):
     assert_like(to_mnist(encode(photo)), digit, 0.85 if height_frac == 1.0 else 0.9)
 
 
-def test_hairline_strokes_are_thickened(digit):
+@pytest.fixture(scope="module")
+def mnist_strokes(mnist) -> tuple[float, float]:
+    """Where 80% of MNIST's training digits' stroke widths lie (10th to 90th percentile)."""
+    widths = [stroke_width(image) for image in mnist.train_images[::30]]
+    low, high = np.percentile(widths, [10, 90])
+    return float(low), float(high)
+
+
+def test_hairline_strokes_are_thickened(digit, mnist_strokes):
     """A thin ballpoint on a big photo: the output's strokes are as wide as MNIST's.
 
     Thickening a hairline cannot give back the writer's exact stroke shapes, hence the looser
@@ -272,15 +280,15 @@ def test_hairline_strokes_are_thickened(digit):
     """
     photo = render(digit, size=(1280, 960), height_frac=0.6, thin=True)
     result = to_mnist(encode(photo))
-    assert STROKE_BAND[0] <= stroke_width(result) <= STROKE_BAND[1]
+    assert mnist_strokes[0] <= stroke_width(result) <= mnist_strokes[1]
     assert shifted_similarity(result, digit, 2) >= 0.75
 
 
-def test_marker_strokes_are_thinned(digit):
+def test_marker_strokes_are_thinned(digit, mnist_strokes):
     photo = render(digit, height_frac=0.5)
     thick = 255 - ndimage.grey_dilation(255 - photo, size=(17, 17, 1))
     result = to_mnist(encode(thick))
-    assert stroke_width(result) <= STROKE_BAND[1]
+    assert mnist_strokes[0] <= stroke_width(result) <= mnist_strokes[1]
     assert_like(result, digit, 0.7)
 
 
@@ -350,7 +358,8 @@ def test_digit_in_pieces_is_kept_whole(mnist, label, cut_at):
     assert pieces >= 2
     result = to_mnist(encode(render(piece, height_frac=0.5)))
     assert ndimage.label(result > 60)[1] >= 2
-    assert_like(result, piece)
+    # Its strokes are brought to MNIST's median width: a thick digit comes out thinner.
+    assert_like(result, piece, 0.85)
     assert_like(to_mnist(Image.fromarray(piece)), piece)
 
 

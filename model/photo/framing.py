@@ -18,15 +18,9 @@ MNIST_BOX = 20
 MNIST_SIZE = 28
 
 
-STROKE_REL = 0.098
-"""MNIST's median stroke width over its bounding box's longer side (measured at level 128 over
-all 70,000 digits): what a pen outside `STROKE_BAND` is brought to."""
-
-
-STROKE_BAND = (0.068, 0.129)
-"""Where 80% of MNIST's digits' stroke widths lie (10th to 90th percentile, measured the same
-way on the 28x28 images): a pen within it is left as the writer drew it, and every output's
-strokes land in it."""
+STROKE_REL = 0.093
+"""MNIST's median stroke width over its bounding box's longer side, measured on its training
+digits at half their darkest ink: every pen's strokes are brought to it."""
 
 
 def frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
@@ -50,7 +44,7 @@ def _stroke_width(binary: np.ndarray) -> float:
 
 def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     """The digit redrawn as MNIST's were made: at six times MNIST's box, light streaks inside
-    strokes filled, strokes wider or thinner than MNIST's own range brought to its median,
+    strokes filled, every pen's strokes brought to MNIST's median width,
     then made bilevel (MNIST's digits were bilevel scans, anti-aliased down to 20 px).
 
     A crop already at MNIST's scale is left alone: its strokes were drawn at that scale.
@@ -71,22 +65,28 @@ def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     # A retraced marker or a graphite stroke leaves light streaks inside it, which would
     # count as its edges.
     crop = disk_erosion(disk_dilation(crop, _GAP_RADIUS), _GAP_RADIUS)
-    width = _stroke_width(crop >= 0.5) / work
-    radius = 0
-    if not STROKE_BAND[0] <= width <= STROKE_BAND[1]:
-        radius = round((STROKE_REL - width) * work / 2)
-    if radius > 0:
-        crop = disk_dilation(crop, radius)
-    elif radius < 0:
-        eroded = disk_erosion(crop, -radius)
-        if eroded.max() >= 0.5:
+    # A disk grows or thins a stroke by about its diameter; the corners and ends of a digit
+    # make that inexact, so the width is measured again after each step.
+    for _ in range(_WIDTH_STEPS):
+        radius = round((STROKE_REL - _stroke_width(crop >= 0.5) / work) * work / 2)
+        if radius > 0:
+            crop = disk_dilation(np.pad(crop, radius), radius)
+        elif radius < 0:
+            eroded = disk_erosion(crop, -radius)
+            if eroded.max() < 0.5:
+                break
             crop = eroded
+        else:
+            break
     return _tight((crop >= 0.5).astype(np.float32))
 
 
 _WORK_SCALE = 6
 """Strokes are thickened or thinned at this many times the box: a disk's radius grows a stroke
 by 2 px, so at twice the box each step was half MNIST's median stroke width."""
+
+_WIDTH_STEPS = 3
+"""At most this many steps of thickening or thinning."""
 
 _GAP_RADIUS = 2
 """A closing by this disk at the working scale fills gaps under 5 of its pixels, under an
