@@ -144,6 +144,9 @@ def glyph_photo(glyph: Glyph, rng: np.random.Generator, kind: str) -> GlyphPhoto
     alpha[top : top + ch, left : left + cw] = coverage[:ch, :cw]
     if kind == "stroke_on_grid":
         scene.under.append(_grid_along(glyph, angle, side, (top, left)))
+    elif kind == "pencil_on_grid":
+        squares = rng.uniform(2.0, 4.0)
+        scene.under.append(lambda scene, paper: draw_squared(scene, paper, spacing=side / squares))
     return GlyphPhoto(render_scene(scene, alpha, (top, top + ch, left, left + cw)), alpha)
 
 
@@ -174,6 +177,16 @@ def _on_grid(scene: Scene) -> tuple[float, float]:
         scene.ink = np.full(3, 80.0, np.float32)
         scene.ink_strength = scene.rng.uniform(0.5, 0.8)
     return scene.rng.uniform(0.004, 0.009), 0.0
+
+
+def _pencil_on_grid(scene: Scene) -> tuple[float, float]:
+    """A thin pencil or ballpoint on squared paper, the digit two to four squares tall."""
+    scene.digit_frac = scene.rng.uniform(0.3, 0.6)
+    if scene.rng.random() < 0.5:
+        scene.ink = np.full(3, 80.0, np.float32)
+        scene.ink_strength = scene.rng.uniform(0.5, 0.8)
+        scene.noise = 5.0
+    return scene.rng.uniform(0.003, 0.007), scene.rng.uniform(-5, 5)
 
 
 def _grid_along(
@@ -292,6 +305,7 @@ GLYPH_KINDS: dict[str, Callable[[Scene], tuple[float, float]]] = {
     "close_up_straight": _close_up,
     "long_bar_7": _long_bar,
     "stroke_on_grid": _on_grid,
+    "pencil_on_grid": _pencil_on_grid,
 }
 """Photo kinds for glyphs, each setting the scene and returning the pen's width (a share of
 the photo's shorter side) and the glyph's turn in degrees."""

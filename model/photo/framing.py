@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from model.photo.imageops import bounding_box, disk_dilation, disk_erosion, grow, quantile
+from model.photo.imageops import (
+    bounding_box,
+    dilation,
+    disk_dilation,
+    disk_erosion,
+    grow,
+    label,
+    quantile,
+)
 
 MNIST_BOX = 20
 
@@ -23,14 +31,36 @@ STROKE_REL = 0.093
 digits at half their darkest ink: every pen's strokes are brought to it."""
 
 
+_LIGHTEST = 0.25
+"""Along the digit's body, a stroke is read against its own darkness down to this share of
+the digit's ink level; lighter ink stays as light as it is."""
+
+
 def frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
     """MNIST framing of the digit's `ink` (cropped to its box) where `mask` is set, and a
     pixel around: contrast and stroke normalised, 20 px box, centred."""
     crop = np.where(grow(mask), ink, 0.0)
     level = quantile(crop[mask], 0.9)
     crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
+    # Along the digit's body, each stroke against its own darkness: a thin or light stroke
+    # joined to the others (a pen's pressure, a faint pencil) is as much the digit's. Pieces
+    # apart from the body keep their darkness: a faint crumb stays faint.
+    body = grow(_largest_piece(mask))
+    window = 2 * max(1, round(_stroke_width(mask))) + 1
+    own = crop / np.maximum(dilation(crop, window), _LIGHTEST)
+    crop = np.where(body, np.minimum(own, 1.0), crop)
     crop = _normalise_stroke(crop)
     return _centre(_fit_box(crop))
+
+
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    """The largest 8-connected piece of a mask."""
+    labels, count, _ = label(mask)
+    if count <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
 
 
 def _stroke_width(binary: np.ndarray) -> float:

@@ -22,7 +22,7 @@ from itertools import pairwise
 import numpy as np
 
 from model.photo.components import Components
-from model.photo.imageops import coordinates, grow, line_closing, quantile
+from model.photo.imageops import coordinates, disk_dilation, disk_erosion, grow, quantile
 
 _LINE_COVER = 0.6
 """A line covers at least this share of the picture's width (or height)."""
@@ -30,6 +30,10 @@ _LINE_COVER = 0.6
 _LINE_FLANKED = 0.5
 """At most this share of a line's columns may have ink 2 pixels beyond its band: a line is
 thin where it runs alone, though not where the digit crosses it."""
+
+_FAINT_LINES = 0.5
+"""A family's faint lines are looked for among the pixels above this share of the paper's
+noise threshold."""
 
 _LINE_MIN_IMAGE = 96
 """Pictures narrower than this hold no lines worth finding."""
@@ -51,6 +55,9 @@ _DARKEST_LINE = 0.95
 _ALIKE = 2.0
 """The lines of one family weigh within this factor of each other: they were printed alike."""
 
+_MOST_SKIPPED = 5
+"""A gap between two found lines of a family may hold this many lines the search missed."""
+
 _ON_LATTICE = 0.2
 """A family's line lies within this share of the spacing from a multiple of it."""
 
@@ -61,13 +68,16 @@ _EDGE = 3
 """A band with most of its pixels this close to the picture's border is the paper's edge."""
 
 _PAST_MARGIN = 0.05
-"""A line across the page reaches past the digit by this share of the picture at each end."""
+"""A line across the page reaches past the digit by this share of the picture at each end,"""
+
+_PAST_SHARE = 0.25
+"""and by this share of the digit's own extent, unless it runs on to the picture's edge."""
 
 _TOUCH = 2
 """A band within this many pixels of the digit touches it."""
 
-_BRIDGE = 9
-"""Strokes cut by a removed line are bridged across gaps shorter than this."""
+_BRIDGE = 3
+"""Strokes cut by a removed line are bridged by a closing with a disk of this radius."""
 
 _MIN_REST = 15
 """With fewer pixels than this besides the lines, the lines are all there is: the digit."""
@@ -155,7 +165,8 @@ def remove_lines(
     if np.count_nonzero(rest) >= max(_MIN_REST, 0.01 * np.count_nonzero(mask)):
         parts = Components(ink, rest)
         digit = parts.digit_mask()
-    _find_families(lines, digit)
+    for axis, lattice in _find_families(lines, digit).items():
+        lines += _faint_lines_of(lattice, axis, lines, mask, ink, threshold)
     _find_edges(lines, mask.shape)
     if parts is not None and digit is not None and digit.any():
         _judge_lone_lines(lines, digit, _pen_weight(parts), ink)
@@ -225,7 +236,7 @@ def _measure(line: _Line, ink: np.ndarray) -> None:
     line.position = line.intercept - line.tilt * ink.shape[line.axis] / 2
 
 
-def _find_families(lines: list[_Line], digit: np.ndarray | None) -> None:
+def _find_families(lines: list[_Line], digit: np.ndarray | None) -> dict[int, tuple[float, float]]:
     """Mark the lines of ruled or squared paper, on each axis: the largest set of lines that
     weigh alike and lie on one evenly spaced lattice, three or more, or two that both reach
     past the `digit` (the ink besides the lines, None when there is too little) at both
@@ -233,7 +244,10 @@ def _find_families(lines: list[_Line], digit: np.ndarray | None) -> None:
     stroke along it.
 
     Two parallel lines that end where the digit does are its own: a 7's bar and crossbar
-    close up, or the two edges of a marker's hollow stroke."""
+    close up, or the two edges of a marker's hollow stroke.
+
+    Returns each axis's lattice (origin, spacing) where it has a family."""
+    lattices = {}
     for axis in (0, 1):
         along = [line for line in lines if line.axis == axis]
         alike = _alike(along)
@@ -246,8 +260,32 @@ def _find_families(lines: list[_Line], digit: np.ndarray | None) -> None:
             and (digit is None or any(_beyond(line, digit) is None for line in family))
         ):
             continue
+        lattices[axis] = lattice
         for line in _on(along, lattice):
             line.why = "ruled or squared paper"
+    return lattices
+
+
+def _faint_lines_of(
+    lattice: tuple[float, float],
+    axis: int,
+    lines: list[_Line],
+    mask: np.ndarray,
+    ink: np.ndarray,
+    threshold: float,
+) -> list[_Line]:
+    """The family's lines that rise above the paper's noise only here and there, found among
+    the pixels above `_FAINT_LINES` of its threshold where the lattice says a line lies (not
+    yet found), so that their pieces are not left as crumbs."""
+    faint = mask | ((ink > _FAINT_LINES * threshold) & (ink <= threshold))
+    found = _lines_along(faint) if axis == 1 else [(y, x, t) for x, y, t in _lines_along(faint.T)]
+    known = [line.position for line in lines if line.axis == axis]
+    more = []
+    for line in _one_per_band([_Line(ys, xs, axis, t) for ys, xs, t in found], ink, mask):
+        if _on([line], lattice) and min(abs(line.position - k) for k in known) > _SAME_BAND:
+            line.why = "ruled or squared paper"
+            more.append(line)
+    return more
 
 
 def _alike(lines: list[_Line]) -> list[_Line]:
@@ -263,17 +301,25 @@ def _alike(lines: list[_Line]) -> list[_Line]:
 
 
 def _lattice(lines: list[_Line]) -> tuple[float, float] | None:
-    """The evenly spaced lattice (origin, spacing) that holds most of two or more lines: the
-    spacing is the median gap, the origin the line that most others lie a whole number of
-    spacings from."""
+    """The evenly spaced lattice (origin, spacing) that holds most of two or more lines, the
+    widest spacing among those that hold as many (a gap may skip lines the search missed, so
+    spacings are tried as whole fractions of each gap)."""
     if len(lines) < 2:
         return None
     positions = np.sort([line.position for line in lines])
-    spacing = float(np.median(np.diff(positions)))
-    if spacing <= _SAME_BAND:
-        return None
-    counts = [len(_on(lines, (float(origin), spacing))) for origin in positions]
-    return float(positions[int(np.argmax(counts))]), spacing
+    gaps = np.diff(positions)
+    spacings = sorted(
+        {float(gap / k) for gap in gaps for k in range(1, _MOST_SKIPPED + 2)}, reverse=True
+    )
+    best, most = None, 1
+    for spacing in spacings:
+        if spacing <= _SAME_BAND:
+            break
+        for origin in positions:
+            held = len(_on(lines, (float(origin), spacing)))
+            if held > most:
+                best, most = (float(origin), spacing), held
+    return best
 
 
 def _on(lines: list[_Line], lattice: tuple[float, float]) -> list[_Line]:
@@ -342,19 +388,26 @@ def _pen_weight(parts: Components) -> float:
 
 def _beyond(line: _Line, digit: np.ndarray) -> np.ndarray | None:
     """Where a line runs beyond the digit's other ink (a flag per pixel), when it reaches
-    clearly past it at both ends: a line across the page, not a stroke of the digit."""
+    clearly past it at both ends, as a line across the paper does: at each end beyond it by
+    a twentieth of the picture, and on to the picture's edge or by a quarter of the digit's
+    own extent. A stroke of the digit ends about where the digit does."""
     others = digit.copy()
     others[line.ys, line.xs] = False
     ys, xs = coordinates(others)
     if ys.size == 0:
         return None
     others_along = xs if line.axis == 1 else ys
-    margin = _PAST_MARGIN * digit.shape[1 - line.axis]
+    extent = digit.shape[line.axis]
     low, high = quantile(others_along, 0.02), quantile(others_along, 0.98)
-    along = line.along
-    if along.min() >= low - margin or along.max() <= high + margin:
+    margin = max(_PAST_MARGIN * extent, _PAST_SHARE * (high - low))
+    first, last = int(line.along.min()), int(line.along.max())
+    reaches_low = low - first >= margin or (first < _EDGE and low - first >= _PAST_MARGIN * extent)
+    reaches_high = last - high >= margin or (
+        last >= extent - _EDGE and last - high >= _PAST_MARGIN * extent
+    )
+    if not (reaches_low and reaches_high):
         return None
-    return (along < low) | (along > high)
+    return (line.along < low) | (line.along > high)
 
 
 def _take_out(
@@ -377,9 +430,11 @@ def _take_out(
         kept = corrected >= max(level, threshold)
         cleared[line.ys, line.xs] = kept
         cut[line.axis][line.ys[~kept], line.xs[~kept]] = True
-    # Across a line only: along it, bridging would rebuild the line from its leftovers.
-    cleared |= cut[1] & line_closing(cleared, _BRIDGE, axis=-2)
-    cleared |= cut[0] & line_closing(cleared, _BRIDGE, axis=-1)
+    # A stroke crossing a line at a slant leaves its two ends offset along the line: a disk
+    # closes the gap whatever the angle, where ink lies on both sides (a closing adds nothing
+    # beside a stroke that runs along the line alone).
+    closed = disk_erosion(disk_dilation(cleared.astype(np.float32), _BRIDGE), _BRIDGE) > 0.5
+    cleared |= (cut[0] | cut[1]) & closed
     return cleared, ink
 
 
