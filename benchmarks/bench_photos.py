@@ -22,14 +22,7 @@ from model.data import load_mnist
 from model.modelfile import DigitModel, load_model
 from model.preprocess import PreprocessError, to_mnist
 from model.synth import DISTORTIONS, europeanise, make_photo
-from model.synth_glyphs import (
-    GLYPH_KINDS,
-    STRAIGHT_LABELS,
-    clean_digit,
-    glyph_photo,
-    seven_with_long_bar,
-    straight_glyph,
-)
+from model.synth_glyphs import GLYPH_KINDS, clean_digit, glyph_for, glyph_photo
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -133,12 +126,7 @@ def _glyph_row(model: DigitModel, kind: str, n: int, seed: int) -> int:
     the reference is the cluster of the same glyph drawn clean, so the row measures whether
     preprocessing keeps every stroke. Prints the row; returns how many agree."""
     rng = np.random.default_rng([seed, _stream(kind)])
-    glyphs = [
-        seven_with_long_bar(rng)
-        if kind == "long_bar_7"
-        else straight_glyph(STRAIGHT_LABELS[i % len(STRAIGHT_LABELS)], rng)
-        for i in range(n)
-    ]
+    glyphs = [glyph_for(kind, i, rng) for i in range(n)]
     clean = np.stack([clean_digit(g) for g in glyphs])
     converted = np.zeros_like(clean)
     refused = np.zeros(n, bool)

@@ -74,6 +74,14 @@ def straight_glyph(label: int, rng: np.random.Generator) -> Glyph:
     return Glyph(label, _unit_box(tuple(_jittered(s, rng) for s in strokes)), straight)
 
 
+def glyph_for(kind: str, index: int, rng: np.random.Generator) -> Glyph:
+    """The `index`-th glyph of a photo kind's row: the digits it is about, in turn."""
+    if kind == "long_bar_7":
+        return seven_with_long_bar(rng)
+    labels = GLYPH_LABELS if kind == "pencil_on_grid" else STRAIGHT_LABELS
+    return straight_glyph(labels[index % len(labels)], rng)
+
+
 def seven_with_long_bar(rng: np.random.Generator) -> Glyph:
     """A 7 whose top bar is as wide as the digit is tall, or wider, often with a crossbar."""
     return Glyph(7, _unit_box(_seven(rng, bar=rng.uniform(0.95, 1.25))[0]), 0)

@@ -20,14 +20,7 @@ from model.photo.digits import clean_page, paper_noise
 from model.photo.imageops import grow
 from model.photo.ink import ink_map
 from model.preprocess import find_digits, to_mnist
-from model.synth_glyphs import (
-    GLYPH_LABELS,
-    STRAIGHT_LABELS,
-    clean_digit,
-    glyph_photo,
-    seven_with_long_bar,
-    straight_glyph,
-)
+from model.synth_glyphs import clean_digit, glyph_for, glyph_photo
 
 PHOTOS = 24
 
@@ -49,11 +42,7 @@ def test_on_plain_paper_no_ink_is_removed_as_a_line(kind):
     lines and frames are taken out, and nothing is said to be removed."""
     rng = np.random.default_rng(11)
     for i in range(PHOTOS):
-        glyph = (
-            seven_with_long_bar(rng)
-            if kind == "long_bar_7"
-            else straight_glyph(STRAIGHT_LABELS[i % len(STRAIGHT_LABELS)], rng)
-        )
+        glyph = glyph_for(kind, i, rng)
         ink = _working(glyph_photo(glyph, rng, kind).data)
         page = clean_page(ink)
         assert page.removed == [], (i, glyph.label, page.removed)
@@ -67,7 +56,7 @@ def test_a_stroke_along_a_squared_paper_line_keeps_its_ink():
     rng = np.random.default_rng(12)
     gridded = 0
     for i in range(PHOTOS):
-        glyph = straight_glyph(STRAIGHT_LABELS[i % len(STRAIGHT_LABELS)], rng)
+        glyph = glyph_for("stroke_on_grid", i, rng)
         photo = glyph_photo(glyph, rng, "stroke_on_grid")
         ink = _working(photo.data)
         page = clean_page(ink)
@@ -90,7 +79,7 @@ def test_thin_strokes_on_squared_paper_stay_connected():
     same digit drawn clean, and as one digit of the page."""
     rng = np.random.default_rng(13)
     for i in range(PHOTOS):
-        glyph = straight_glyph(GLYPH_LABELS[i % len(GLYPH_LABELS)], rng)
+        glyph = glyph_for("pencil_on_grid", i, rng)
         data = glyph_photo(glyph, rng, "pencil_on_grid").data
         assert _pieces(to_mnist(data)) == _pieces(clean_digit(glyph)), (i, glyph.label)
         assert len(find_digits(data).digits) == 1, (i, glyph.label)

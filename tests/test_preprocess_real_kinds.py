@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from test_preprocess import encode, render, shifted_similarity, stroke_width
 
 from model.modelfile import load_model
-from model.photo.framing import frame
+from model.photo.framing import STROKE_REL, frame
 from model.photo.imageops import bounding_box
 from model.preprocess import PreprocessError, to_mnist
 from model.synth import europeanise, make_photo
@@ -145,12 +145,11 @@ def _thin_seven(pen: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("height", [200, 300, 400])
 def test_a_thin_pen_comes_out_at_one_stroke_width(height):
-    """Strokes thinner than MNIST's are thickened to its width whatever the pen and the
-    digit's size (the thickening used to go in steps of half MNIST's median width: 0.051 to
-    0.097 of the box across these pens)."""
+    """Strokes thinner than MNIST's are thickened to its median width whatever the pen and
+    the digit's size, within a quarter of an output pixel."""
     widths = [stroke_width(to_mnist(_thin_seven(pen, height))) for pen in range(2, 10)]
-    assert min(widths) >= 0.07, widths
-    assert max(widths) <= 0.095, widths
+    assert min(widths) >= STROKE_REL - 0.0125, widths
+    assert max(widths) <= STROKE_REL + 0.0125, widths
 
 
 def test_a_narrow_tight_crop_is_not_too_small(mnist):
