@@ -2,7 +2,7 @@
 
 For each page kind of `model.synth_pages`, seeded pages of 2 to 12 MNIST test digits: the share
 of pages whose digit count is exact, and of the digits found where they were written whose
-cluster equals the clean MNIST digit's. Then the real single-digit crops (each must come out
+cluster equals the clean MNIST digit's. Then the real single-digit pictures (each must come out
 as exactly one digit, and as `to_mnist` gives it), the synthetic single-digit photos of
 `model.synth` found as more than one, and the time to find and frame the 10 digits of a
 1280x960 photo against a one-digit photo.
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _real(folder: Path) -> None:
     if not (folder / "labels.csv").is_file():
-        print(f"(no real crops in {folder})")
+        print(f"(no real digits in {folder})")
         return
     with (folder / "labels.csv").open(newline="") as handle:
         paths = [folder / row["path"] for row in csv.DictReader(handle)]
@@ -89,7 +89,7 @@ def _real(folder: Path) -> None:
         single += len(page.digits) == 1
         same += len(page.digits) == 1 and bool((page.digits[0].image == to_mnist(data)).all())
     share = single / len(paths)
-    print(f"real single-digit crops found as one digit: {single}/{len(paths)} ({share:.1%}),")
+    print(f"real single-digit images found as one digit: {single}/{len(paths)} ({share:.1%}),")
     print(f"  and then exactly to_mnist's image: {same}/{single}")
 
 

@@ -156,9 +156,12 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
     """Scale so the box's longer side is 20 px, aspect kept, anti-aliased.
 
     The box is that of the strokes at half their level: in MNIST the box of every inked pixel
-    is also the box at half level, so a blur halo outside it is not part of the digit.
+    is also the box at half level, so a blur halo outside it is not part of the digit. Ink
+    that nowhere reaches half its level (a speck barely above the paper) keeps its whole box.
     """
-    crop = crop[bounding_box(crop >= _BOX_LEVEL)]
+    strokes = crop >= _BOX_LEVEL
+    if strokes.any() or (strokes := crop > 0).any():
+        crop = crop[bounding_box(strokes)]
     scale = MNIST_BOX / max(crop.shape)
     if scale == 1.0:
         return crop
