@@ -28,12 +28,16 @@ MNIST_SIZE = 28
 
 STROKE_REL = 0.098
 """MNIST's median stroke width over its bounding box's longer side, measured at half the ink
-over its 60,000 training digits: a thinner pen is brought to it."""
+over its 60,000 training digits: what a pen outside MNIST's range is brought to."""
+
+
+STROKE_NARROW = 0.070
+"""Only 10% of MNIST's training digits have thinner strokes: a pen thinner still is
+thickened."""
 
 
 STROKE_WIDE = 0.137
-"""Wider than 90% of MNIST's training digits' strokes: a marker wider still is thinned to
-`STROKE_REL`."""
+"""Only 10% of MNIST's training digits have wider strokes: a marker wider still is thinned."""
 
 
 _LIGHTEST = 0.25
@@ -80,9 +84,10 @@ def _stroke_width(binary: np.ndarray) -> float:
 
 
 def _normalise_stroke(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The digit redrawn at six times MNIST's box as MNIST's were made: a pen thinner than
-    MNIST's median brought to it and made bilevel, a marker left as drawn unless wider than
-    any of MNIST's.
+    """The digit redrawn as MNIST's were made, at six times MNIST's box: a pen within MNIST's
+    range of widths left as drawn, one outside it brought to MNIST's median width; a pen thinner
+    than that median drawn bilevel (MNIST's digits were bilevel scans anti-aliased down), a
+    marker kept grey.
 
     A crop already at MNIST's scale is left alone: its strokes were drawn at that scale.
     """
@@ -101,10 +106,11 @@ def _normalise_stroke(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return _tight(_to_width(_resized(crop, size, brighten=False), work))
     crop = _resized(_stroke_by_stroke(crop, mask), size)
     # A retraced or graphite stroke leaves light streaks inside it, which would count as its
-    # edges; then the pen is brought to MNIST's width and made bilevel, as MNIST's digits were
-    # bilevel scans anti-aliased down.
+    # edges.
     crop = disk_erosion(disk_dilation(crop, _GAP_RADIUS), _GAP_RADIUS)
-    return _tight((_to_width(crop, work) >= 0.5).astype(np.float32))
+    if drawn < STROKE_NARROW:
+        crop = _to_width(crop, work)
+    return _tight((crop >= 0.5).astype(np.float32))
 
 
 def _resized(crop: np.ndarray, size: tuple[int, int], brighten: bool = True) -> np.ndarray:
