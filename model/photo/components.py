@@ -117,21 +117,24 @@ class Components:
                 & (box[:, 3] < box[i, 3])
                 & (mass >= 0.15 * mass[i])
             )
-            result[i] = any(self._surrounds(i, j) for j in np.flatnonzero(inner))
+            candidates = np.flatnonzero(inner)
+            if candidates.size:
+                mine = self.labels == i + 1
+                result[i] = any(self._surrounds(mine, int(j)) for j in candidates)
         return result
 
-    def _surrounds(self, outer: int, inner: int) -> bool:
-        """Whether `outer`'s ink lies left, right, above and below `inner`'s box, level with
-        its middle."""
+    def _surrounds(self, mine: np.ndarray, inner: int) -> bool:
+        """Whether a component's ink (`mine`, on the labelled grid, whose rows and columns
+        keep the image's order) lies left, right, above and below `inner`'s box, level with
+        it."""
         top, bottom, left, right = self.box[inner]
-        ys, xs = np.nonzero(self.mask_of(np.arange(self.count) == outer))
-        level_y = np.abs(ys - (top + bottom) / 2) <= (bottom - top) / 2
-        level_x = np.abs(xs - (left + right) / 2) <= (right - left) / 2
+        r0, r1 = np.searchsorted(self.rows, (top, bottom))
+        c0, c1 = np.searchsorted(self.cols, (left, right))
         return bool(
-            (level_y & (xs < left)).any()
-            and (level_y & (xs >= right)).any()
-            and (level_x & (ys < top)).any()
-            and (level_x & (ys >= bottom)).any()
+            mine[r0:r1, :c0].any()
+            and mine[r0:r1, c1:].any()
+            and mine[:r0, c0:c1].any()
+            and mine[r1:, c0:c1].any()
         )
 
     def mask_of(self, chosen: np.ndarray) -> np.ndarray:

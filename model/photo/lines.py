@@ -17,12 +17,20 @@ A thin straight band across most of the picture is one of three things:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
 
 from model.photo.components import Components
-from model.photo.imageops import coordinates, disk_dilation, disk_erosion, grow, quantile
+from model.photo.imageops import (
+    bounding_box,
+    coordinates,
+    disk_dilation,
+    disk_erosion,
+    grow,
+    quantile,
+)
 
 _LINE_COVER = 0.6
 """A line covers at least this share of the picture's width (or height)."""
@@ -30,6 +38,10 @@ _LINE_COVER = 0.6
 _LINE_FLANKED = 0.5
 """At most this share of a line's columns may have ink 2 pixels beyond its band: a line is
 thin where it runs alone, though not where the digit crosses it."""
+
+_BAND_HALF = 2.5
+"""A faint line of a family is looked for within this many pixels of where its lattice puts
+it."""
 
 _FAINT_LINES = 0.5
 """A family's faint lines are looked for among the pixels above this share of the paper's
@@ -57,6 +69,9 @@ _ALIKE = 2.0
 
 _MOST_SKIPPED = 5
 """A gap between two found lines of a family may hold this many lines the search missed."""
+
+_OFF_LATTICE = 1e9
+"""Stands for the step of a line off the lattice (no lattice has that many steps)."""
 
 _ON_LATTICE = 0.2
 """A family's line lies within this share of the spacing from a multiple of it."""
@@ -114,6 +129,8 @@ class _Line:
     """What the line alone darkens: its peak across the band, low over its length."""
     weight: float = 0.0
     """Its ink per position along it (width times darkness), low over its length."""
+    span: tuple[int, int] = (0, 0)
+    """Its first and last position along."""
     intercept: float = 0.0
     """Its across coordinate is `intercept - tilt * along`, the median over its pixels (a pen
     stroke along part of it does not move it)."""
@@ -161,19 +178,43 @@ def remove_lines(
     for line in lines:
         rest[line.ys, line.xs] = False
     # Besides the lines, too little ink to tell the digit from them: the lines are the digit.
-    parts = digit = None
-    if np.count_nonzero(rest) >= max(_MIN_REST, 0.01 * np.count_nonzero(mask)):
-        parts = Components(ink, rest)
-        digit = parts.digit_mask()
+    enough = np.count_nonzero(rest) >= max(_MIN_REST, 0.01 * np.count_nonzero(mask))
+    digit = _Digit(ink, rest if enough else None)
     for axis, lattice in _find_families(lines, digit).items():
         lines += _faint_lines_of(lattice, axis, lines, mask, ink, threshold)
     _find_edges(lines, mask.shape)
-    if parts is not None and digit is not None and digit.any():
-        _judge_lone_lines(lines, digit, _pen_weight(parts), ink)
+    if any(not line.why for line in lines) and digit.mask is not None:
+        _judge_lone_lines(lines, digit.mask, digit.pen, ink)
     removed = [line for line in lines if line.why]
     if not removed:
         return mask, ink, []
-    return (*_take_out(removed, mask, ink, threshold), _said(removed))
+    return (*_take_out(removed, mask, ink, threshold, digit.mask), _said(removed))
+
+
+class _Digit:
+    """The digit among the ink besides the lines (`rest`, None when there is too little),
+    labelled only when a judgement needs it."""
+
+    def __init__(self, ink: np.ndarray, rest: np.ndarray | None) -> None:
+        self._ink, self._rest = ink, rest
+
+    @cached_property
+    def _parts(self) -> Components | None:
+        return Components(self._ink, self._rest) if self._rest is not None else None
+
+    @cached_property
+    def mask(self) -> np.ndarray | None:
+        """Its pixels (None when there is too little ink besides the lines, or no digit)."""
+        if self._parts is None:
+            return None
+        found = self._parts.digit_mask()
+        return found if found.any() else None
+
+    @property
+    def pen(self) -> float:
+        """The pen's ink per position along a stroke (`_pen_weight`)."""
+        assert self._parts is not None
+        return _pen_weight(self._parts)
 
 
 def _one_per_band(lines: list[_Line], ink: np.ndarray, mask: np.ndarray) -> list[_Line]:
@@ -200,28 +241,31 @@ def _one_band(first: _Line, second: _Line, mask: np.ndarray) -> bool:
     gap = second.position - first.position
     if gap <= _SAME_BAND:
         return True
-    start = max(first.along.min(), second.along.min())
-    stop = min(first.along.max(), second.along.max())
+    start, stop = max(first.span[0], second.span[0]), min(first.span[1], second.span[1])
     if stop <= start:
         return False
     along = np.linspace(start, stop, _BETWEEN_SAMPLES).round().astype(np.intp)
     top = first.intercept - first.tilt * along
     bottom = second.intercept - second.tilt * along
-    share = np.linspace(0.0, 1.0, max(3, round(gap)))[1:-1, None]
-    across = np.clip(
-        (top + share * (bottom - top)).round().astype(np.intp), 0, mask.shape[1 - first.axis] - 1
-    )
-    along = np.broadcast_to(along, across.shape)
-    inked = mask[across, along] if first.axis == 1 else mask[along, across]
-    return bool(inked.mean() >= _BETWEEN_INKED)
+    # Midway first: most pairs are two lines of the paper, with paper between them.
+    for share in (np.array([[0.5]]), np.linspace(0.0, 1.0, max(3, round(gap)))[1:-1, None]):
+        across = (top + share * (bottom - top)).round().astype(np.intp)
+        across = np.clip(across, 0, mask.shape[1 - first.axis] - 1)
+        at = np.broadcast_to(along, across.shape)
+        inked = mask[across, at] if first.axis == 1 else mask[at, across]
+        if inked.mean() < _BETWEEN_INKED:
+            return False
+    return True
 
 
 def _line_level(values: np.ndarray, along: np.ndarray) -> float:
     """What a line alone darkens: its peak across the band at each position along it, at a low
     quantile over the positions, so that a pen stroke running along part of it does not
     count."""
-    peaks = np.zeros(int(along.max()) + 1, np.float32)
-    np.maximum.at(peaks, along, values)
+    order = np.argsort(along, kind="stable")
+    sorted_along = along[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_along[1:] != sorted_along[:-1]]))
+    peaks = np.maximum.reduceat(values[order], starts)
     return min(quantile(peaks[peaks > 0], _LINE_LEVEL_QUANTILE), _DARKEST_LINE)
 
 
@@ -230,18 +274,18 @@ def _measure(line: _Line, ink: np.ndarray) -> None:
     along, across = line.along, line.across
     values = ink[line.ys, line.xs]
     line.level = _line_level(values, along)
+    line.span = (int(along.min()), int(along.max()))
     held = np.bincount(along, weights=values)
     line.weight = quantile(held[held > 0], _LINE_LEVEL_QUANTILE)
-    line.intercept = float(np.median(across + line.tilt * along))
+    line.intercept = quantile(across + line.tilt * along, 0.5)
     line.position = line.intercept - line.tilt * ink.shape[line.axis] / 2
 
 
-def _find_families(lines: list[_Line], digit: np.ndarray | None) -> dict[int, tuple[float, float]]:
+def _find_families(lines: list[_Line], digit: _Digit) -> dict[int, tuple[float, float]]:
     """Mark the lines of ruled or squared paper, on each axis: the largest set of lines that
     weigh alike and lie on one evenly spaced lattice, three or more, or two that both reach
-    past the `digit` (the ink besides the lines, None when there is too little) at both
-    ends; then every other line on that lattice, which is one of the paper's lines with a pen
-    stroke along it.
+    past the digit at both ends; then every other line on that lattice, which is one of the
+    paper's lines with a pen stroke along it.
 
     Two parallel lines that end where the digit does are its own: a 7's bar and crossbar
     close up, or the two edges of a marker's hollow stroke.
@@ -257,7 +301,7 @@ def _find_families(lines: list[_Line], digit: np.ndarray | None) -> dict[int, tu
         family = _on(alike, lattice)
         if len(family) < 2 or (
             len(family) == 2
-            and (digit is None or any(_beyond(line, digit) is None for line in family))
+            and (digit.mask is None or any(_beyond(line, digit.mask) is None for line in family))
         ):
             continue
         lattices[axis] = lattice
@@ -274,16 +318,31 @@ def _faint_lines_of(
     ink: np.ndarray,
     threshold: float,
 ) -> list[_Line]:
-    """The family's lines that rise above the paper's noise only here and there, found among
-    the pixels above `_FAINT_LINES` of its threshold where the lattice says a line lies (not
-    yet found), so that their pieces are not left as crumbs."""
+    """The family's lines that rise above the paper's noise only here and there: at each step
+    of the lattice where no line was found, the band the lattice says a line runs in, among
+    the pixels above `_FAINT_LINES` of the paper's threshold, when it covers most of the
+    picture; so that the grid's pieces are not left as crumbs."""
+    known = _on([line for line in lines if line.axis == axis], lattice)
+    origin, spacing = lattice
+    extent, length = ink.shape[1 - axis], ink.shape[axis]
+    first = int(np.ceil((_BAND_HALF - origin) / spacing))
+    last = int(np.floor((extent - 1 - _BAND_HALF - origin) / spacing))
+    found = {round((line.position - origin) / spacing) for line in known}
+    missing = [k for k in range(first, last + 1) if k not in found]
+    if not missing:
+        return []
     faint = mask | ((ink > _FAINT_LINES * threshold) & (ink <= threshold))
-    found = _lines_along(faint) if axis == 1 else [(y, x, t) for x, y, t in _lines_along(faint.T)]
-    known = [line.position for line in lines if line.axis == axis]
+    ys, xs = coordinates(faint)
+    along, across = (xs, ys) if axis == 1 else (ys, xs)
+    tilt = float(np.median([line.tilt for line in known]))
+    # Across the picture's middle, as a line's position is measured.
+    level_across = across + tilt * (along - length / 2)
     more = []
-    for line in _one_per_band([_Line(ys, xs, axis, t) for ys, xs, t in found], ink, mask):
-        if _on([line], lattice) and min(abs(line.position - k) for k in known) > _SAME_BAND:
-            line.why = "ruled or squared paper"
+    for k in missing:
+        near = np.abs(level_across - (origin + k * spacing)) <= _BAND_HALF
+        if np.unique(along[near]).size >= _LINE_COVER * length:
+            line = _Line(ys[near], xs[near], axis, tilt, why="ruled or squared paper")
+            _measure(line, ink)
             more.append(line)
     return more
 
@@ -303,23 +362,26 @@ def _alike(lines: list[_Line]) -> list[_Line]:
 def _lattice(lines: list[_Line]) -> tuple[float, float] | None:
     """The evenly spaced lattice (origin, spacing) that holds most of two or more lines, the
     widest spacing among those that hold as many (a gap may skip lines the search missed, so
-    spacings are tried as whole fractions of each gap)."""
+    spacings are tried as whole fractions of each gap); every line is tried as the origin."""
     if len(lines) < 2:
         return None
     positions = np.sort([line.position for line in lines])
-    gaps = np.diff(positions)
-    spacings = sorted(
-        {float(gap / k) for gap in gaps for k in range(1, _MOST_SKIPPED + 2)}, reverse=True
-    )
-    best, most = None, 1
-    for spacing in spacings:
-        if spacing <= _SAME_BAND:
-            break
-        for origin in positions:
-            held = len(_on(lines, (float(origin), spacing)))
-            if held > most:
-                best, most = (float(origin), spacing), held
-    return best
+    spacings = np.unique(np.diff(positions)[:, None] / np.arange(1, _MOST_SKIPPED + 2))[::-1]
+    spacings = spacings[spacings > _SAME_BAND]
+    if spacings.size == 0:
+        return None
+    steps = (positions[None, None, :] - positions[None, :, None]) / spacings[:, None, None]
+    nearest = np.round(steps)
+    # Lines on the lattice, one a step: count the distinct steps held.
+    off = np.abs(steps - nearest) > _ON_LATTICE
+    held = np.where(off, _OFF_LATTICE, nearest)
+    held.sort(axis=-1)
+    on = held < _OFF_LATTICE
+    counts = on[..., 0] + np.count_nonzero((np.diff(held, axis=-1) != 0) & on[..., 1:], axis=-1)
+    best = np.unravel_index(np.argmax(counts), counts.shape)  # the widest spacing first
+    if counts[best] < 2:
+        return None
+    return float(positions[best[1]]), float(spacings[best[0]])
 
 
 def _on(lines: list[_Line], lattice: tuple[float, float]) -> list[_Line]:
@@ -411,17 +473,22 @@ def _beyond(line: _Line, digit: np.ndarray) -> np.ndarray | None:
 
 
 def _take_out(
-    removed: list[_Line], mask: np.ndarray, ink: np.ndarray, threshold: float
+    removed: list[_Line],
+    mask: np.ndarray,
+    ink: np.ndarray,
+    threshold: float,
+    digit: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Divide each removed line's level out of its pixels (a family's common level for ruled
-    or squared paper), keep what the pen added, and bridge the strokes the lines cut."""
+    or squared paper), keep what the pen added, and bridge the strokes the lines cut (the
+    `digit`'s, where it is known)."""
     cleared, ink = mask.copy(), ink.copy()
     ruled = [line for line in removed if _ruled(line)]
     family_level = {
         axis: float(np.median([line.level for line in ruled if line.axis == axis]))
         for axis in {line.axis for line in ruled}
     }
-    cut = [np.zeros_like(mask), np.zeros_like(mask)]
+    cut = np.zeros_like(mask)
     for line in removed:
         level = family_level[line.axis] if _ruled(line) else line.level
         values = ink[line.ys, line.xs]
@@ -429,12 +496,28 @@ def _take_out(
         ink[line.ys, line.xs] = corrected
         kept = corrected >= max(level, threshold)
         cleared[line.ys, line.xs] = kept
-        cut[line.axis][line.ys[~kept], line.xs[~kept]] = True
+        cut[line.ys[~kept], line.xs[~kept]] = True
     # A stroke crossing a line at a slant leaves its two ends offset along the line: a disk
     # closes the gap whatever the angle, where ink lies on both sides (a closing adds nothing
-    # beside a stroke that runs along the line alone).
-    closed = disk_erosion(disk_dilation(cleared.astype(np.float32), _BRIDGE), _BRIDGE) > 0.5
-    cleared |= (cut[0] | cut[1]) & closed
+    # beside a stroke that runs along the line alone); only near the digit.
+    near = cut & grow(cleared, _BRIDGE)
+    if digit is not None and digit.any():
+        rows, cols = bounding_box(digit)
+        beside = np.zeros_like(near)
+        beside[
+            max(rows.start - _BRIDGE, 0) : rows.stop + _BRIDGE,
+            max(cols.start - _BRIDGE, 0) : cols.stop + _BRIDGE,
+        ] = True
+        near &= beside
+    if near.any():
+        rows, cols = bounding_box(near)
+        box = (
+            slice(max(rows.start - 2 * _BRIDGE, 0), rows.stop + 2 * _BRIDGE),
+            slice(max(cols.start - 2 * _BRIDGE, 0), cols.stop + 2 * _BRIDGE),
+        )
+        around = cleared[box].astype(np.float32)
+        closed = disk_erosion(disk_dilation(around, _BRIDGE), _BRIDGE) > 0.5
+        cleared[box] |= near[box] & closed
     return cleared, ink
 
 
@@ -454,9 +537,12 @@ def _said(removed: list[_Line]) -> list[str]:
     return sentences
 
 
-def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def _lines_along(
+    mask: np.ndarray, slope: float | None = None
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """The pixels (rows, columns) of each near-horizontal thin straight line covering most of
-    the width, and the slope it was found at (its rows fall by it a column).
+    the width, and the slope it was found at (its rows fall by it a column), searched for
+    unless given.
 
     A 3-pixel band counts as a line when it covers 60% of the columns and, at most of them,
     the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line. Overlapping
@@ -470,8 +556,9 @@ def _lines_along(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]
     if not _may_hold_lines(mask):
         return result
     ys, xs = coordinates(mask)
-    for _ in range(2):
-        slope = _line_slope(ys, xs)
+    given = slope
+    for _ in range(1 if given is not None else 2):
+        slope = given if given is not None else _line_slope(ys, xs)
         rows = np.floor(ys + xs * slope).astype(np.intp)
         rows -= rows.min()
         hits = np.zeros((rows.max() + 8, width), bool)
