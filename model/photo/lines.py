@@ -125,8 +125,9 @@ class _Line:
     """1: near horizontal (runs along the columns), 0: near vertical."""
     tilt: float
     """The slope it was found at: its across coordinate falls by `tilt` a pixel along."""
-    level: float = 0.0
-    """What the line alone darkens: its peak across the band, low over its length."""
+    level: float | None = None
+    """What the line alone darkens: its peak across the band, low over its length (worked
+    out when the line is taken out, `level_in`)."""
     weight: float = 0.0
     """Its ink per position along it (width times darkness), low over its length."""
     span: tuple[int, int] = (0, 0)
@@ -138,6 +139,18 @@ class _Line:
     """Where it crosses the picture's middle, across its run."""
     why: str = ""
     """Why it is taken out ('' while it is kept)."""
+
+    def level_in(self, ink: np.ndarray) -> float:
+        """The line's `level` in the ink map."""
+        if self.level is None:
+            self.level = _line_level(ink[self.ys, self.xs], self.along, self.offset)
+        return self.level
+
+    @cached_property
+    def offset(self) -> np.ndarray:
+        """Each pixel's place across the band, in whole pixels from the band's first."""
+        offset = np.round(self.across + self.tilt * self.along).astype(np.intp)
+        return offset - offset.min()
 
     @property
     def along(self) -> np.ndarray:
@@ -244,13 +257,13 @@ def _one_band(first: _Line, second: _Line, mask: np.ndarray) -> bool:
     start, stop = max(first.span[0], second.span[0]), min(first.span[1], second.span[1])
     if stop <= start:
         return False
-    along = np.linspace(start, stop, _BETWEEN_SAMPLES).round().astype(np.intp)
+    along = start + (np.arange(_BETWEEN_SAMPLES) * (stop - start)) // (_BETWEEN_SAMPLES - 1)
     top = first.intercept - first.tilt * along
     bottom = second.intercept - second.tilt * along
+    limit = mask.shape[1 - first.axis] - 1
     # Midway first: most pairs are two lines of the paper, with paper between them.
-    for share in (np.array([[0.5]]), np.linspace(0.0, 1.0, max(3, round(gap)))[1:-1, None]):
-        across = (top + share * (bottom - top)).round().astype(np.intp)
-        across = np.clip(across, 0, mask.shape[1 - first.axis] - 1)
+    for share in (np.array([[0.5]]), np.arange(1, round(gap))[:, None] / round(gap)):
+        across = np.clip((top + share * (bottom - top)).astype(np.intp), 0, limit)
         at = np.broadcast_to(along, across.shape)
         inked = mask[across, at] if first.axis == 1 else mask[at, across]
         if inked.mean() < _BETWEEN_INKED:
@@ -258,22 +271,32 @@ def _one_band(first: _Line, second: _Line, mask: np.ndarray) -> bool:
     return True
 
 
-def _line_level(values: np.ndarray, along: np.ndarray) -> float:
+def _line_level(values: np.ndarray, along: np.ndarray, offset: np.ndarray) -> float:
     """What a line alone darkens: its peak across the band at each position along it, at a low
     quantile over the positions, so that a pen stroke running along part of it does not
-    count."""
-    order = np.argsort(along, kind="stable")
-    sorted_along = along[order]
-    starts = np.flatnonzero(np.concatenate([[True], sorted_along[1:] != sorted_along[:-1]]))
-    peaks = np.maximum.reduceat(values[order], starts)
+    count. `offset` is each pixel's place across the band (whole pixels, any origin): the
+    peaks are read from a table of positions by places."""
+    offset = offset - offset.min()
+    table = np.zeros((int(along.max()) + 1, int(offset.max()) + 1), np.float32)
+    table[along, offset] = values
+    peaks = table.max(axis=1)
     return min(quantile(peaks[peaks > 0], _LINE_LEVEL_QUANTILE), _DARKEST_LINE)
 
 
+def _family_level(lines: list[_Line], ink: np.ndarray) -> float:
+    """What a family's lines alone darken, read over all of them at once (the paper's lines
+    were printed alike): each line's positions are numbered after the previous line's."""
+    values = np.concatenate([ink[line.ys, line.xs] for line in lines])
+    starts = np.cumsum([0] + [line.span[1] + 1 for line in lines[:-1]])
+    along = np.concatenate([line.along + start for line, start in zip(lines, starts, strict=True)])
+    offset = np.concatenate([line.offset for line in lines])
+    return _line_level(values, along, offset)
+
+
 def _measure(line: _Line, ink: np.ndarray) -> None:
-    """Fill in a line's level, weight and position."""
+    """Fill in a line's weight, span and position."""
     along, across = line.along, line.across
     values = ink[line.ys, line.xs]
-    line.level = _line_level(values, along)
     line.span = (int(along.min()), int(along.max()))
     held = np.bincount(along, weights=values)
     line.weight = quantile(held[held > 0], _LINE_LEVEL_QUANTILE)
@@ -340,7 +363,7 @@ def _faint_lines_of(
     more = []
     for k in missing:
         near = np.abs(level_across - (origin + k * spacing)) <= _BAND_HALF
-        if np.unique(along[near]).size >= _LINE_COVER * length:
+        if np.count_nonzero(np.bincount(along[near], minlength=length)) >= _LINE_COVER * length:
             line = _Line(ys[near], xs[near], axis, tilt, why="ruled or squared paper")
             _measure(line, ink)
             more.append(line)
@@ -438,7 +461,9 @@ def _judge_lone_lines(lines: list[_Line], digit: np.ndarray, pen: float, ink: np
         else:
             line.why = "a line lighter than the pen across the page"
             # What the line alone darkens, read where it runs clear of the digit.
-            line.level = _line_level(ink[line.ys[beyond], line.xs[beyond]], line.along[beyond])
+            line.level = _line_level(
+                ink[line.ys[beyond], line.xs[beyond]], line.along[beyond], line.offset[beyond]
+            )
 
 
 def _pen_weight(parts: Components) -> float:
@@ -482,15 +507,15 @@ def _take_out(
     """Divide each removed line's level out of its pixels (a family's common level for ruled
     or squared paper), keep what the pen added, and bridge the strokes the lines cut (the
     `digit`'s, where it is known)."""
-    cleared, ink = mask.copy(), ink.copy()
     ruled = [line for line in removed if _ruled(line)]
     family_level = {
-        axis: float(np.median([line.level for line in ruled if line.axis == axis]))
+        axis: _family_level([line for line in ruled if line.axis == axis], ink)
         for axis in {line.axis for line in ruled}
     }
+    levels = [family_level[line.axis] if _ruled(line) else line.level_in(ink) for line in removed]
+    cleared, ink = mask.copy(), ink.copy()
     cut = np.zeros_like(mask)
-    for line in removed:
-        level = family_level[line.axis] if _ruled(line) else line.level
+    for line, level in zip(removed, levels, strict=True):
         values = ink[line.ys, line.xs]
         corrected = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
         ink[line.ys, line.xs] = corrected
