@@ -21,7 +21,7 @@ from PIL import Image
 from model.data import load_mnist
 from model.modelfile import DigitModel, load_model
 from model.preprocess import PreprocessError, to_mnist
-from model.synth import DISTORTIONS, europeanise, make_photo
+from model.synth import DISTORTIONS, europeanise, make_photo, with_base
 from model.synth_glyphs import GLYPH_KINDS, clean_digit, glyph_for, glyph_photo
 
 
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind:<18}{same.mean():>8.1%}{int(refused.sum()):>9}")
     european = _european_row(model, mnist.test_images, mnist.test_labels, args.n, args.seed)
     agreed += european
-    total += args.n
+    agreed += _based_row(model, mnist.test_images, mnist.test_labels, args.n, args.seed)
+    total += 2 * args.n
     for kind in GLYPH_KINDS:
         agreed += _glyph_row(model, kind, args.n, args.seed)
         total += args.n
@@ -118,6 +119,25 @@ def _european_row(
             refused[i] = True
     same = (model.assign(converted).clusters == model.assign(drawn).clusters) & ~refused
     print(f"{'european_1_7':<18}{same.mean():>8.1%}{int(refused.sum()):>9}")
+    return int(same.sum())
+
+
+def _based_row(model: DigitModel, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> int:
+    """1s with a base 60-120% of their height wide (`model.synth.with_base`), photographed
+    plain or close up, scored against the cluster of the 1 as drawn. Prints the row; returns
+    how many agree."""
+    rng = np.random.default_rng([seed, _stream("based_1")])
+    picked = rng.choice(np.flatnonzero(labels == 1), size=n, replace=False)
+    drawn = np.stack([with_base(images[i], rng) for i in picked])
+    converted = np.zeros_like(drawn)
+    refused = np.zeros(n, bool)
+    for i, digit in enumerate(drawn):
+        try:
+            converted[i] = to_mnist(make_photo(digit, rng, "close_up" if i % 2 else "plain"))
+        except PreprocessError:
+            refused[i] = True
+    same = (model.assign(converted).clusters == model.assign(drawn).clusters) & ~refused
+    print(f"{'based_1':<18}{same.mean():>8.1%}{int(refused.sum()):>9}")
     return int(same.sum())
 
 

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.photo.framing import fit_and_centre
+
 __all__ = ["stroke_cluster", "with_foot_and_flag"]
 
 _SIDE = 28
 _ROWS, _COLS = np.mgrid[0:_SIDE, 0:_SIDE].astype(np.float32)
 _NARROWER = 0.5  # the stroke cluster's mean horizontal variance, at most this share of the others'
 _INKED_ROW = 0.3  # a row's summed ink (in [0, 1] pixels) that counts as part of the digit
+_FOOT = (0.18, 0.6)  # half a foot's length, as a share of the digit's height
+_FLAG = (0.2, 0.6)  # a flag's length, as a share of the digit's height
+_FLAG_ANGLE = (15.0, 60.0)  # a flag's slope below the horizontal, in degrees
 
 
 def stroke_cluster(deskewed: np.ndarray, labels: np.ndarray) -> int:
@@ -60,11 +65,13 @@ def _segments(
 
 
 def with_foot_and_flag(strokes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Plain strokes given a foot (30%), a flag (30%) or both (40%), in their own pen width.
+    """Plain strokes given a foot (30%), a flag (30%) or both (40%), in their own pen width,
+    then framed again as MNIST frames a digit (a wide foot makes the digit wider than tall, and
+    both move its centre of mass).
 
-    The foot is a horizontal bar across the stroke's lowest point, 36-60% of the digit's
-    height long; the flag runs down and left from its top, 20-40% of the height long, 15-50°
-    below the horizontal.
+    The foot is a horizontal bar across the stroke's lowest point, 36-120% of the digit's
+    height long (a base as wide as the digit is tall is common); the flag runs down and left
+    from its top, 20-60% of the height long, 15-60° below the horizontal.
 
     Parameters
     ----------
@@ -89,12 +96,12 @@ def with_foot_and_flag(strokes: np.ndarray, rng: np.random.Generator) -> np.ndar
     length = np.maximum(np.hypot(height, bottom_c - top_c), 1.0)
     width = np.clip(X.sum(axis=(1, 2)) / length, 1.5, 3.5)  # ink per unit of stroke length
 
-    half = rng.uniform(0.18, 0.3, n) * height
+    half = rng.uniform(_FOOT[0], _FOOT[1], n) * height
     offset = rng.uniform(-0.3, 0.3, n) * half
     foot_r = bottom - width / 2 + 0.5
     foot = _segments(foot_r, bottom_c - half + offset, foot_r, bottom_c + half + offset, width)
-    flag_length = rng.uniform(0.2, 0.4, n) * height
-    angle = np.deg2rad(rng.uniform(15.0, 50.0, n))
+    flag_length = rng.uniform(_FLAG[0], _FLAG[1], n) * height
+    angle = np.deg2rad(rng.uniform(_FLAG_ANGLE[0], _FLAG_ANGLE[1], n))
     flag_r = top + width / 2
     flag = _segments(
         flag_r,
@@ -107,4 +114,4 @@ def with_foot_and_flag(strokes: np.ndarray, rng: np.random.Generator) -> np.ndar
     out = X.copy()
     out[kind != 1] = np.maximum(out[kind != 1], foot[kind != 1])
     out[kind != 0] = np.maximum(out[kind != 0], flag[kind != 0])
-    return out
+    return np.stack([fit_and_centre(digit) for digit in out]).astype(np.float32) / 255.0

@@ -51,7 +51,18 @@ def frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
     crop = np.where(grow(mask), ink, 0.0)
     level = quantile(crop[mask], 0.9)
     crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
-    return _centre(_fit_box(_normalise_stroke(crop, mask)))
+    return fit_and_centre(_normalise_stroke(crop, mask))
+
+
+def fit_and_centre(crop: np.ndarray) -> np.ndarray:
+    """MNIST's own framing of a digit's strokes (float, 1 = ink): the box of its strokes scaled
+    to 20 px on its longer side, pasted into 28x28 with its centre of mass in the middle.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), uint8
+    """
+    return _centre(_fit_box(crop))
 
 
 def _stroke_by_stroke(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
