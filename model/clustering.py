@@ -99,8 +99,9 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         Share of the plain-stroke cluster's members (MNIST's 1s) given a foot, a flag or both
         in each augmented copy (images only; 0 turns it off): the 1s European writers draw,
         which MNIST lacks (`model/styles.py`).
-    self_training_rounds : int, default=1
-        Rounds of relabelling with the network and training on (it continues training).
+    self_training_rounds : int, default=2
+        Rounds of relabelling with the network and training on (it continues training): the
+        second learns from the network's labels, which repair some of the mixture's.
     epochs : int, default=4
         Passes over the (augmented) data per round.
     fine_tune_epochs : int, default=2
@@ -142,7 +143,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         hidden_layer_sizes: tuple[int, ...] = (512, 256),
         augment_copies: int = 5,
         styled_ones: float = 0.3,
-        self_training_rounds: int = 1,
+        self_training_rounds: int = 2,
         epochs: int = 4,
         fine_tune_epochs: int = 2,
         n_jobs: int | None = None,
