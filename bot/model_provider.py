@@ -7,7 +7,7 @@ import functools
 import logging
 import multiprocessing
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -89,11 +89,11 @@ class ModelProvider:
         """
         model, path = self._now()
         loop = asyncio.get_running_loop()
+        job = functools.partial(recognise_with, path, model.version, data, lang, names)
         for attempt in (1, 2):
             workers = self._workers
-            job = functools.partial(recognise_with, path, model.version, data, lang, names)
             try:
-                return await loop.run_in_executor(workers, job)
+                return await asyncio.wrap_future(self._submit(workers, job), loop=loop)
             except BrokenProcessPool:
                 log.warning("a model worker process died; starting new ones")
                 self._replace_workers(workers)
@@ -129,6 +129,18 @@ class ModelProvider:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=start_worker,
         )
+
+    @staticmethod
+    def _submit(workers: ProcessPoolExecutor, job: Callable[[], T]) -> Future[T]:
+        """Submit `job`, reporting a pool that cannot start a worker as broken.
+
+        A pool whose workers were just killed may not know it yet: starting a replacement then
+        races with the pool closing its pipes, and fails with ValueError or OSError.
+        """
+        try:
+            return workers.submit(job)
+        except (ValueError, OSError) as exc:
+            raise BrokenProcessPool(f"cannot start a worker process: {exc}") from exc
 
     def _replace_workers(self, broken: ProcessPoolExecutor) -> None:
         if self._workers is broken:

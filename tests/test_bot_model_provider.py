@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import shutil
@@ -184,6 +185,23 @@ async def test_a_killed_worker_is_replaced_and_the_photo_still_answered(
         first.digits[0].cluster,
         first.model_version,
     )
+
+
+async def test_photos_arriving_while_the_killed_workers_are_replaced_are_all_answered(
+    provider: ModelProvider, photo: bytes
+) -> None:
+    """The pool learns of its dead workers on its own thread: photos submitted meanwhile race
+    with it tearing the pool down, and each must still get its answer."""
+    expected = (await provider.recognise(photo)).digits[0].cluster
+    for delay in (0.0, 0.001, 0.005, 0.02):
+        await asyncio.gather(*(provider.recognise(photo) for _ in range(2)))
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+        await asyncio.sleep(delay)
+
+        answers = await asyncio.gather(*(provider.recognise(photo) for _ in range(4)))
+
+        assert [answer.digits[0].cluster for answer in answers] == [expected] * 4
 
 
 async def test_stopping_signals_are_left_to_the_bot(provider: ModelProvider, photo: bytes) -> None:
