@@ -1,8 +1,10 @@
 """Clustering quality and cost: KMeans on raw pixels, the shipped model and new trainings, one run.
 
-    python benchmarks/bench_model.py --data ../shared/data/mnist --seeds 0 1 2
+    python benchmarks/bench_model.py --data ../shared/data/mnist --seeds 0 1 2 [--limit N]
 
 Trains on the 60k training split, scores on the 10k test split (labels only score).
+`--limit N` makes a quick run (a smoke test): every pipeline trains on the first N training
+digits and is scored on the first N test digits, figures that say nothing of the full run.
 Each of our training runs is a separate `python -m model train` process, so its wall time
 and peak RSS are its own. "Kept under jitter" is the share of test digits whose cluster stays
 the same once rotated, scaled, sheared and shifted as handwriting varies (seeded). Prints a
@@ -39,14 +41,14 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def bench_raw_kmeans(mnist: Mnist, seed: int) -> dict[str, float]:
-    X = mnist.train_images.reshape(60000, -1).astype(np.float32)
-    T = mnist.test_images.reshape(10000, -1).astype(np.float32)
+    X = mnist.train_images.reshape(len(mnist.train_images), -1).astype(np.float32)
+    T = mnist.test_images.reshape(len(mnist.test_images), -1).astype(np.float32)
     start = time.perf_counter()
     km = KMeans(10, n_init=4, random_state=seed).fit(X)
     train_s = time.perf_counter() - start
     clusters = km.predict(T)
     scores = score_clustering(mnist.test_labels, clusters, 10)
-    moved = jittered(mnist.test_images).reshape(10000, -1).astype(np.float32)
+    moved = jittered(mnist.test_images).reshape(len(T), -1).astype(np.float32)
     return {
         "acc": scores.acc,
         "nmi": scores.nmi,
@@ -85,28 +87,20 @@ def bench_model(model: DigitModel, mnist: Mnist) -> dict[str, float]:
     }
 
 
-def bench_ours(data: str, seed: int, workdir: Path, mnist: Mnist) -> dict[str, float]:
+def bench_ours(
+    data: str, seed: int, workdir: Path, mnist: Mnist, limit: int | None
+) -> dict[str, float]:
     out = workdir / f"seed{seed}.npz"
+    command = [sys.executable, "-m", "model", "train", "--data", data, "--seed", str(seed)]
+    command += ["--out", str(out), "--json"]
+    if limit is not None:
+        command += ["--limit", str(limit)]
     start = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model",
-            "train",
-            "--data",
-            data,
-            "--seed",
-            str(seed),
-            "--out",
-            str(out),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    proc = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"bench_model: training seed {seed} exited {proc.returncode}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     return {
         **bench_model(load_model(out), mnist),
@@ -126,18 +120,42 @@ def _row(name: str, r: dict[str, float]) -> str:
     )
 
 
-def main() -> None:
+def read_mnist(directory: str, limit: int | None) -> Mnist:
+    """MNIST, or its first `limit` training and test digits."""
+    mnist = load_mnist(directory)
+    if limit is None:
+        return mnist
+    return Mnist(
+        mnist.train_images[:limit],
+        mnist.train_labels[:limit],
+        mnist.test_images[:limit],
+        mnist.test_labels[:limit],
+    )
+
+
+def _count(n: int) -> str:
+    """10000 as "10k", 2500 as "2,500"."""
+    return f"{n // 1000}k" if n % 1000 == 0 else f"{n:,}"
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/mnist")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--shipped", default="data/model.npz", help="today's model, scored beside the new runs"
     )
-    args = parser.parse_args()
-    mnist = load_mnist(args.data)
+    parser.add_argument(
+        "--limit",
+        type=int,
+        help="a quick run (a smoke test): train on the first N training digits and score on "
+        "the first N test digits (default: all 60,000 and 10,000)",
+    )
+    args = parser.parse_args(argv)
+    mnist = read_mnist(args.data, args.limit)
     print(
         "| pipeline | ACC | NMI | ARI | kept under jitter | train s | assign 1 image ms "
-        "| assign 10k s | peak RSS MB | model KB |"
+        f"| assign {_count(len(mnist.test_images))} s | peak RSS MB | model KB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(_row("raw-pixel KMeans (old approach), seed 0", bench_raw_kmeans(mnist, 0)), flush=True)
@@ -157,7 +175,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            results.append(bench_ours(args.data, seed, Path(tmp), mnist))
+            results.append(bench_ours(args.data, seed, Path(tmp), mnist, args.limit))
             print(_row(f"ours, seed {seed}", results[-1]), flush=True)
     for label, reduce in (("min", np.min), ("mean", np.mean)):
         print(
@@ -166,7 +184,8 @@ def main() -> None:
                 {key: float(reduce([r[key] for r in results])) for key in results[0]},
             )
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,7 +8,7 @@ as exactly one digit, and as `to_mnist` gives it), the synthetic single-digit ph
 1280x960 photo against a one-digit photo.
 
     python benchmarks/bench_pages.py [--pages 40] [--singles 40] [--seed 0]
-        [--real ../shared/data/real-digits]
+        [--real ../shared/data/real-digits] [--real-limit N]
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--singles", type=int, default=40, help="one-digit photos per kind")
     parser.add_argument("--real", type=Path, default=Path("../shared/data/real-digits"))
+    parser.add_argument(
+        "--real-limit", type=int, help="read only this many real images, spread over the set"
+    )
     return parser.parse_args(argv)
 
 
@@ -70,18 +73,20 @@ def main(argv: list[str] | None = None) -> int:
                 matches = [i for i, d in enumerate(page.digits) if _overlap(box, d.box) > 0.6]
                 agreed += len(matches) == 1 and found[matches[0]] == cluster
         print(f"{kind:<15}{exact / args.pages:>12.1%}{agreed / written:>16.1%}")
-    _real(args.real)
+    _real(args.real, args.real_limit)
     _singles(images, args.singles, args.seed)
     _timing(images)
     return 0
 
 
-def _real(folder: Path) -> None:
+def _real(folder: Path, limit: int | None) -> None:
     if not (folder / "labels.csv").is_file():
         print(f"(no real digits in {folder})")
         return
     with (folder / "labels.csv").open(newline="") as handle:
         paths = [folder / row["path"] for row in csv.DictReader(handle)]
+    if limit is not None and limit < len(paths):
+        paths = [paths[i * len(paths) // limit] for i in range(limit)]
     single = same = 0
     for path in paths:
         data = path.read_bytes()

@@ -5,6 +5,10 @@ test digits, run them through `to_mnist` and the model, and report the share who
 equals the cluster of the clean MNIST original. A photo `to_mnist` refuses counts as a miss.
 
     python benchmarks/bench_photos.py [--model data/model.npz] [--n 60] [--seed 0]
+        [--kinds plain ruled ...] [--examples DIR] [--exit-zero]
+
+Exits 1 when overall agreement is below 97%, unless `--exit-zero` (a smoke test: a few photos
+per kind say nothing of the share).
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", nargs="*", default=list(DISTORTIONS), choices=DISTORTIONS)
     parser.add_argument("--examples", type=Path, help="write each kind's first photos here")
+    parser.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when overall agreement is below 97%%"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the agreement table; exit 1 when overall agreement is below 97%."""
+    """Print the agreement table; exit 1 when overall agreement is below 97% (unless
+    --exit-zero)."""
     args = _parse(argv)
     model = load_model(args.model)
     mnist = load_mnist(args.data)
@@ -75,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         total += args.n
     share = agreed / total
     print(f"{'overall':<18}{share:>8.1%}   ({agreed}/{total})")
-    return 0 if share >= 0.97 else 1
+    return 0 if share >= 0.97 or args.exit_zero else 1
 
 
 def _print_references(

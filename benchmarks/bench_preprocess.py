@@ -7,7 +7,10 @@ in the same run: a plain full-size decode to grayscale and resize to 28x28, the 
 photo reader does. The runs take turns (one of each, then again), so that other jobs on a
 shared machine slow every row alike and the shares of the baseline stay comparable.
 
-    python benchmarks/bench_preprocess.py [--repeat 200]
+    python benchmarks/bench_preprocess.py [--repeat 200] [--exit-zero]
+
+Exits 1 when `to_mnist` misses the 5 ms target on a page, unless `--exit-zero` (a smoke test,
+on a machine of any speed: the verdicts are printed all the same).
 """
 
 from __future__ import annotations
@@ -71,9 +74,14 @@ def median_ms(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the table; exit 1 when `to_mnist` misses the 5 ms target."""
+    """Print the table; exit 1 when `to_mnist` misses the 5 ms target (unless --exit-zero)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when the 5 ms target is missed (the verdict is still printed)",
+    )
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         f"costliest page / plain page: {relative:.2f} "
         f"(target <= {RELATIVE_TARGET:.1f}): {relative_verdict}"
     )
-    return 0 if worst <= TARGET_MS else 1
+    return 0 if worst <= TARGET_MS or args.exit_zero else 1
 
 
 if __name__ == "__main__":
