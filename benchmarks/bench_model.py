@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import KMeans
 
-from model.data import Mnist, load_mnist
+from model.data import Mnist, load_mnist, resolve_mnist_dir
 from model.evaluate import score_clustering
 from model.features import augment
 from model.modelfile import DigitModel, load_model
@@ -140,7 +140,7 @@ def _count(n: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/data/mnist")
+    parser.add_argument("--data", default=None, help="MNIST directory (default $MNIST_DIR)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--shipped", default="data/model.npz", help="today's model, scored beside the new runs"
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "the first N test digits (default: all 60,000 and 10,000)",
     )
     args = parser.parse_args(argv)
+    args.data = str(resolve_mnist_dir(args.data))
     mnist = read_mnist(args.data, args.limit)
     print(
         "| pipeline | ACC | NMI | ARI | kept under jitter | train s | assign 1 image ms "

@@ -22,7 +22,16 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot import pushes, texts
-from bot.context import LIMITER, MODELS, NOTIFIER, RETRAINER, SETTINGS, STORAGE, BotContext
+from bot.context import (
+    LIMITER,
+    MEANINGS,
+    MODELS,
+    NOTIFIER,
+    RETRAINER,
+    SETTINGS,
+    STORAGE,
+    BotContext,
+)
 from bot.delivery import (
     DrainingUpdater,
     HandledQueue,
@@ -34,6 +43,7 @@ from bot.delivery import (
 from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
 from bot.i18n import SOURCE_LANGUAGE, languages
 from bot.jobs import Schedules, register_jobs
+from bot.meanings import ClusterMeanings
 from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions, active_model_file
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
@@ -99,6 +109,7 @@ def build_application(settings: Settings) -> BotApplication:
             CommandHandler(["start", "help"], info.show_help),
             CommandHandler("model", info.show_model),
             CommandHandler("cluster", info.show_cluster),
+            CommandHandler("clusters", info.show_clusters),
             CommandHandler("stats", stats.show_stats),
             CommandHandler("privacy", privacy.show_privacy),
             CommandHandler("forget", privacy.ask_forget),
@@ -140,7 +151,8 @@ def build_application(settings: Settings) -> BotApplication:
 
 
 async def open_services(application: BotApplication) -> None:
-    """Open the database, load the model, start notifications, register the commands."""
+    """Open the database, load the model, count users' answers, start notifications, register
+    the commands."""
     settings: Settings = application.bot_data[SETTINGS]
     storage = await open_storage(settings.database_url)
     application.bot_data[STORAGE] = storage
@@ -154,6 +166,9 @@ async def open_services(application: BotApplication) -> None:
     active = await active_model_file(storage, ModelVersions(settings.models_dir))
     model = await models.run(models.reload, active[1] if active else None)
     await storage.record_model(model.version, model.metadata)
+    meanings = ClusterMeanings(storage, models)
+    await meanings.refresh()
+    application.bot_data[MEANINGS] = meanings
     application.bot_data[LIMITER] = SlidingWindowLimiter(*settings.rate_limit)
     mirrors = []
     if settings.notify_telegram_admins and settings.admin_ids:
@@ -198,6 +213,9 @@ async def close_services(application: BotApplication) -> None:
     if notifier is not None:
         await notifier.push(pushes.bot_stopped())
         await notifier.close()
+    meanings = application.bot_data.pop(MEANINGS, None)
+    if meanings is not None:
+        await meanings.close()
     models = application.bot_data.pop(MODELS, None)
     if models is not None:
         models.close()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import CallbackContext, ExtBot
 
 if TYPE_CHECKING:
+    from bot.meanings import ClusterMeanings
     from bot.model_provider import ModelProvider
     from bot.notify import Notifier
     from bot.ratelimit import SlidingWindowLimiter
@@ -20,6 +21,7 @@ MODELS = "models"
 NOTIFIER = "notifier"
 RETRAINER = "retrainer"
 LIMITER = "limiter"
+MEANINGS = "meanings"
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[str, Any]]):
@@ -48,3 +50,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def limiter(self) -> SlidingWindowLimiter:
         return self.bot_data[LIMITER]
+
+    @property
+    def meanings(self) -> ClusterMeanings:
+        return self.bot_data[MEANINGS]

@@ -1,4 +1,5 @@
-"""The JobQueue schedules: retraining, the status report, retention, model pick-up.
+"""The JobQueue schedules: retraining, the status report, retention, model pick-up, and
+counting users' answers per cluster.
 
 Jobs have fixed names and are only added when no job of that name exists, so calling
 `register_jobs` twice (a restart of the Application in one process) adds nothing twice.
@@ -6,7 +7,8 @@ Callbacks take only the context and reach the services through it.
 
 Every replica on one database fires the same schedules. Retraining, the status report and
 retention run once per firing: the firing's scheduled time is claimed in the database and
-the replicas that lose the claim skip it without a word. Model pick-up runs everywhere.
+the replicas that lose the claim skip it without a word. Model pick-up and counting the
+answers run everywhere (each replica keeps its own figures).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ RETRAIN_JOB = "retrain"
 STATUS_JOB = "status-report"
 RETENTION_JOB = "retention-purge"
 PICK_UP_JOB = "model-pick-up"
+MEANINGS_JOB = "clusters-answers"
+MEANINGS_EVERY = timedelta(minutes=1)
 RETENTION_CRON = "30 4 * * *"
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A firing run later than this after its scheduled time is not run (APScheduler itself drops
@@ -143,6 +147,12 @@ def register_jobs(
             IntervalTrigger(seconds=schedules.pick_up_every.total_seconds()),
             None,
         ),
+        (
+            MEANINGS_JOB,
+            count_answers,
+            IntervalTrigger(seconds=MEANINGS_EVERY.total_seconds()),
+            None,
+        ),
     ]
     if schedules.retention is not None and schedules.retention_days:
         wanted.append(
@@ -234,3 +244,9 @@ async def purge_old_images(context: BotContext) -> None:
 async def pick_up_model(context: BotContext) -> None:
     """Serve the model another process promoted (several bots on one database)."""
     await context.retrainer.pick_up_active_model()
+
+
+async def count_answers(context: BotContext) -> None:
+    """Count users' answers per cluster again: those given to other replicas, and the served
+    model's clusters once it changed."""
+    context.meanings.request_refresh()

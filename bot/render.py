@@ -1,5 +1,5 @@
 """The pictures the bot sends: what it saw beside its cluster's samples, a photo of several
-digits with a numbered box and a tile for each, or a cluster's samples alone."""
+digits with a numbered box and a tile for each, a cluster's samples alone, or every cluster."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ TILE_SCALE = 3
 TILE_COLUMNS = 8
 TILE_WIDTH = PAGE_WIDTH // TILE_COLUMNS  # 112: the 84-pixel digit and room for its words
 TILE_HEIGHT = 28 * TILE_SCALE + 3 * LABEL_HEIGHT
+# /clusters: a row per cluster, legible on a phone 1080 px wide.
+SHEET_WIDTH = 1080
+MEMBERS_SHOWN = 8
+MEMBER_SCALE = 3
+LABEL_COLUMN = SHEET_WIDTH - 3 * GAP - MEMBERS_SHOWN * (28 * MEMBER_SCALE + 4) + 4
+SHEET_ROW = 28 * MEMBER_SCALE + 2 * GAP + 8
+SHEET_TOP = GAP + 48  # below the heading
 BOX_COLOUR = (255, 160, 0)
 BOX_LINE = 3
 FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
@@ -48,6 +55,16 @@ class Tile(NamedTuple):
     box: tuple[int, int, int, int]  # in the photo's upright pixels
     cluster: int
     outlier: bool  # far from every cluster: shown as "?"
+
+
+class ClusterRow(NamedTuple):
+    """One cluster of the /clusters picture: its words (already in the user's language) and
+    its typical members."""
+
+    cluster: int
+    title: str  # the admin's name, or what users say it is; "" for neither
+    size: str
+    members: NDArray[np.uint8]
 
 
 class PageLayout(NamedTuple):
@@ -79,6 +96,38 @@ def render_reply(
 def render_samples(samples: NDArray[np.uint8], columns: int = 8) -> bytes:
     """JPEG grid of a cluster's representative samples, for /cluster."""
     return _jpeg(grid_image(samples[: columns * 4], columns=columns, scale=SAMPLE_SCALE, gap=1))
+
+
+def render_clusters(heading: str, rows: Sequence[ClusterRow], lang: str = "en") -> bytes:
+    """JPEG of every cluster, a row each: its number, title and size, then its typical members."""
+    fonts = [ImageFont.truetype(FONT, size) for size in (34, 28, 24)]
+    canvas = Image.new(
+        "RGB", (SHEET_WIDTH, SHEET_TOP + len(rows) * SHEET_ROW + GAP), (BACKGROUND,) * 3
+    )
+    draw = ImageDraw.Draw(canvas)
+    draw.text(
+        (GAP, GAP),
+        _fit(draw, heading, fonts[0], SHEET_WIDTH - 2 * GAP),
+        fill=(240,) * 3,
+        font=fonts[0],
+    )
+    for n, row in enumerate(rows):
+        y = SHEET_TOP + n * SHEET_ROW
+        draw.line((GAP, y, SHEET_WIDTH - GAP, y), fill=(90,) * 3, width=1)
+        words = [texts.cluster_label(lang, row.cluster, {}), row.title, row.size]
+        colours = [BOX_COLOUR, (240,) * 3, (190,) * 3]
+        line_y = y + GAP
+        for text, font, colour in zip(words, fonts, colours, strict=True):
+            if text:
+                draw.text(
+                    (GAP, line_y), _fit(draw, text, font, LABEL_COLUMN), fill=colour, font=font
+                )
+            line_y += round(font.size) + 6
+        left = GAP + LABEL_COLUMN + GAP
+        for member in row.members[:MEMBERS_SHOWN]:
+            canvas.paste(_enlarge(member, MEMBER_SCALE).convert("RGB"), (left, y + GAP + 4))
+            left += 28 * MEMBER_SCALE + 4
+    return _jpeg(canvas)
 
 
 @functools.lru_cache(maxsize=BACKGROUNDS_KEPT)
@@ -167,9 +216,11 @@ def render_page(
     return _jpeg(canvas)
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont) -> str:
-    """`text` cut short with an ellipsis so that it fits in a tile."""
-    while len(text) > 1 and draw.textlength(text, font=font) > TILE_WIDTH - 8:
+def _fit(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int = TILE_WIDTH - 8
+) -> str:
+    """`text` cut short with an ellipsis so that it fits in `width` pixels (a tile's)."""
+    while len(text) > 1 and draw.textlength(text, font=font) > width:
         text = text[:-2] + "…"
     return text
 

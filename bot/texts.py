@@ -8,11 +8,14 @@ Numbers and dates are formatted for that language by Babel (`bot/i18n.py`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.i18n import N_, moment, number, percent, plural, say, say_matching
+
+if TYPE_CHECKING:
+    from bot.meanings import ClusterAnswers
 
 NAME_MAX_LENGTH = 32
 
@@ -20,6 +23,7 @@ NAME_MAX_LENGTH = 32
 COMMANDS: list[tuple[str, str]] = [
     ("start", N_("what this bot does")),
     ("help", N_("what this bot does and its commands")),
+    ("clusters", N_("every cluster in one picture, with what it holds")),
     ("cluster", N_("show the samples of cluster N, e.g. /cluster 3")),
     ("model", N_("the model in use: version, training, metrics")),
     ("stats", N_("your photos so far")),
@@ -207,6 +211,39 @@ def reply_caption(
     )
 
 
+def people_say(lang: str, said: ClusterAnswers) -> str:
+    """What users' answers say a cluster holds, under a one-digit reply."""
+    return plural(
+        lang,
+        "Cluster {cluster}: people say these are {digit}s ({share} of {count} answer).",
+        "Cluster {cluster}: people say these are {digit}s ({share} of {count} answers).",
+        said.answers,
+        cluster=said.cluster,
+        digit=said.digit,
+        share=percent(lang, said.share),
+    )
+
+
+def people_say_of_clusters(lang: str, said: Sequence[ClusterAnswers]) -> str:
+    """What users' answers say several clusters hold, in one line under a page's reply."""
+    return say(
+        lang,
+        N_("What people say: {clusters}."),
+        clusters="; ".join(
+            plural(
+                lang,
+                "cluster {cluster}, {digit}s ({share} of {count} answer)",
+                "cluster {cluster}, {digit}s ({share} of {count} answers)",
+                one.answers,
+                cluster=one.cluster,
+                digit=one.digit,
+                share=percent(lang, one.share),
+            )
+            for one in said
+        ),
+    )
+
+
 def outlier_caption(lang: str, model_version: str) -> str:
     """Caption for a picture far from every cluster."""
     return say(lang, NOT_A_DIGIT) + "\n" + model_line(lang, model_version)
@@ -297,6 +334,44 @@ def cluster_caption(lang: str, cluster: int, count: int, names: Mapping[int, str
         "Typical members of {cluster} ({count} shown).",
         count,
         cluster=cluster_label(lang, cluster, names),
+    )
+
+
+def clusters_heading(lang: str, count: int) -> str:
+    """Above the /clusters picture's rows."""
+    return plural(
+        lang,
+        "The model's {count} cluster and typical members",
+        "The model's {count} clusters and typical members",
+        count,
+    )
+
+
+def cluster_title(lang: str, name: str | None, said: ClusterAnswers | None) -> str:
+    """What a cluster is, in the /clusters picture: an admin's name wins over users' answers."""
+    if name:
+        return f"“{name}”"
+    if said is not None:
+        return say(
+            lang,
+            N_("people say {digit}s ({share})"),
+            digit=said.digit,
+            share=percent(lang, said.share),
+        )
+    return ""
+
+
+def cluster_size(lang: str, count: int) -> str:
+    """How many training digits a cluster holds, in the /clusters picture."""
+    return plural(lang, "{count} training digit", "{count} training digits", count)
+
+
+def clusters_caption(lang: str, model_version: str) -> str:
+    """Caption under the /clusters picture."""
+    return (
+        model_line(lang, model_version)
+        + "\n"
+        + say(lang, N_("/cluster N shows more members of cluster N."))
     )
 
 
@@ -467,6 +542,29 @@ def global_stats(
             say(lang, N_("Last retraining: {run}."), run=last_retrain),
         ]
     )
+
+
+def answers_per_cluster(lang: str, tallies: Sequence[ClusterAnswers]) -> str:
+    """An admin's view of what users say each cluster is, and which replies say so."""
+    if not tallies:
+        return say(lang, N_("What users say the clusters are: no answers yet."))
+    lines = [say(lang, N_("What users say the clusters are (shown in replies: ✓):"))]
+    for one in tallies:
+        people = plural(lang, "{count} person", "{count} people", one.users)
+        lines.append(
+            plural(
+                lang,
+                "{mark} cluster {cluster}: {digit}s, {share} of {count} answer from {people}",
+                "{mark} cluster {cluster}: {digit}s, {share} of {count} answers from {people}",
+                one.answers,
+                mark="✓" if one.says_a_digit else "·",
+                cluster=one.cluster,
+                digit=one.digit,
+                share=percent(lang, one.share),
+                people=people,
+            )
+        )
+    return "\n".join(lines)
 
 
 def retrain_summary(

@@ -18,7 +18,7 @@ from fake_telegram import FakeTelegram
 from PIL import Image
 
 from bot.app import BotApplication, build_application
-from bot.context import MODELS, STORAGE
+from bot.context import MEANINGS, MODELS, STORAGE
 from bot.model_provider import ModelProvider
 from bot.settings import Settings, load_settings
 from bot.storage import Storage
@@ -138,18 +138,55 @@ async def _real_reply(model_path: Path, photo: bytes) -> tuple[bytes, str]:
     return bot.telegram.uploads[reply["photo"][0]["file_id"]], str(reply["caption"])
 
 
+async def _after_answers(
+    model_path: Path, digits: np.ndarray, labels: np.ndarray
+) -> tuple[str, bytes, str]:
+    """Five users each send 5 photos of every digit and answer truly; then a sixth user's
+    reply caption, and the /clusters picture with its caption."""
+    with tempfile.TemporaryDirectory() as scratch:
+        async with running_bot(Path(scratch), model_path) as bot:
+            tg = bot.telegram
+            for user in range(1, 6):
+                sample = [
+                    int(i) for d in range(10) for i in np.flatnonzero(labels == d)[user::5][:5]
+                ]
+                for n, index in enumerate(sample, start=1):
+                    tg.send_photo_from_user(user, user, photo_of(digits[index]))
+                    reply = (await tg.wait_for_replies(user, n))[-1]
+                    if "reply_markup" not in reply:  # far from every cluster: no buttons
+                        continue
+                    said = int(labels[index])
+                    button = reply["reply_markup"]["inline_keyboard"][said // 5][said % 5]
+                    tg.press_button(user, user, reply["message_id"], button["callback_data"])
+            await bot.settle()
+            await bot.application.bot_data[MEANINGS].settled()
+            photo = tg.send_photo_from_user(6, 6, photo_of(digits[0]))
+            tg.send_text(6, 6, "/clusters")
+            replies = await tg.wait_for_replies(6, 2)
+            reply, clusters = sorted(replies, key=lambda r: r["reply_to_message_id"] != photo)
+    picture = tg.uploads[clusters["photo"][0]["file_id"]]
+    return str(reply["caption"]), picture, str(clusters["caption"])
+
+
 if __name__ == "__main__":
     # python tests/bot_harness.py docs/reply.png — the README's picture of a real reply;
-    # with --several, of a reply to a photo of the first ten MNIST test digits in two rows.
+    # with --several, of a reply to a photo of the first ten MNIST test digits in two rows;
+    # with --clusters, the /clusters picture once five users have answered for every digit.
     root = Path(__file__).resolve().parent.parent
-    digits = load_mnist(
-        Path(os.environ.get("MNIST_DIR", root.parent / "shared" / "data" / "mnist"))
-    ).test_images
-    sent = (
-        page_of([digits[:5], digits[5:10]])[0] if "--several" in sys.argv else photo_of(digits[0])
-    )
-    picture, caption = asyncio.run(
-        _real_reply(Path(os.environ.get("MODEL_PATH", root / "data" / "model.npz")), sent)
-    )
-    Image.open(io.BytesIO(picture)).save(sys.argv[1])
-    print(caption)
+    mnist = load_mnist(Path(os.environ.get("MNIST_DIR", root.parent / "shared" / "data" / "mnist")))
+    digits = mnist.test_images
+    model_file = Path(os.environ.get("MODEL_PATH", root / "data" / "model.npz"))
+    if "--clusters" in sys.argv:
+        caption, picture, clusters_caption = asyncio.run(
+            _after_answers(model_file, digits, mnist.test_labels)
+        )
+        print(caption, clusters_caption, sep="\n\n")
+    else:
+        sent = (
+            page_of([digits[:5], digits[5:10]])[0]
+            if "--several" in sys.argv
+            else photo_of(digits[0])
+        )
+        picture, caption = asyncio.run(_real_reply(model_file, sent))
+        print(caption)
+    Image.open(io.BytesIO(picture)).save(sys.argv[1], optimize=True)

@@ -23,6 +23,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import MODELS, NOTIFIER, RETRAINER, STORAGE, BotContext
 from bot.jobs import (
+    MEANINGS_JOB,
     PICK_UP_JOB,
     RETENTION_JOB,
     RETRAIN_JOB,
@@ -165,7 +166,9 @@ async def test_jobs_are_registered_once_under_fixed_names(bot: Bot) -> None:
     queue = bot.application.job_queue
     assert queue is not None
     names = [job.name for job in queue.jobs()]
-    assert sorted(names) == sorted([RETRAIN_JOB, STATUS_JOB, RETENTION_JOB, PICK_UP_JOB])
+    assert sorted(names) == sorted(
+        [RETRAIN_JOB, STATUS_JOB, RETENTION_JOB, PICK_UP_JOB, MEANINGS_JOB]
+    )
 
 
 async def test_status_report_figures_match_the_database(

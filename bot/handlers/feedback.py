@@ -27,6 +27,7 @@ async def record_feedback(update: Update, context: BotContext) -> None:
     if not await context.storage.set_feedback(image_id, query.from_user.id, digit):
         await query.answer(texts.say(lang, texts.FEEDBACK_NOT_YOURS), show_alert=True)
         return
+    context.meanings.request_refresh()
     await query.answer(texts.feedback_thanks(lang, digit))
     await query.edit_message_reply_markup(feedback_keyboard(image_id, chosen=digit))
 
@@ -49,6 +50,7 @@ async def record_number(update: Update, context: BotContext) -> None:
     elif len(given) != len(stored):
         await message.reply_text(texts.digits_count_differs(lang, len(stored), len(given)))
     elif await context.storage.set_photo_feedback([s.id for s in stored], user.id, given):
+        context.meanings.request_refresh()
         await message.reply_text(texts.digits_noted(lang, "".join(map(str, given))))
     else:  # erased by /forget since it was read
         await message.reply_text(texts.say(lang, texts.NOT_A_REPLY_OF_MINE))

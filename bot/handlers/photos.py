@@ -21,6 +21,7 @@ from telegram.constants import ChatAction
 from bot import texts
 from bot.context import BotContext
 from bot.i18n import user_language
+from bot.meanings import ClusterAnswers
 from bot.recognition import MAX_DIGITS, Recognition
 from bot.storage import IncomingImage, StorageUnavailableError
 from model.preprocess import PreprocessError
@@ -76,11 +77,11 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         except StorageUnavailableError as exc:
             # Still answer; say plainly that the photo was not kept (no buttons: no row).
             log.warning("answering without keeping the photo: %s", exc)
-            await _reply(message, lang, seen, None, names)
+            await _reply(message, lang, seen, None, names, context)
             return
         if not saved.created and saved.answered:
             return
-        sent = await _reply(message, lang, seen, saved.image_id, names)
+        sent = await _reply(message, lang, seen, saved.image_id, names, context)
     try:
         await context.storage.mark_answered(saved.image_id, sent.message_id)
     except StorageUnavailableError as exc:
@@ -122,19 +123,24 @@ async def _reply(
     seen: Recognition,
     image_id: int | None,
     names: Mapping[int, str],
+    context: BotContext,
 ) -> Message:
     """The cluster with feedback buttons, or for an outlier only what the bot saw; for several
-    digits each one's cluster, to be answered with the true number.
+    digits each one's cluster, to be answered with the true number. Clusters that users'
+    answers give a digit, and that no admin named, say it.
 
     `image_id` None: the database is unreachable, the photo was not kept, so no buttons.
     """
     keyboard = None
+    said = _people_say(context, seen, names)
     if len(seen.digits) > 1:
         clusters = ["?" if d.is_outlier else str(d.cluster) for d in seen.digits]
         touching = [n for n, digit in enumerate(seen.digits, start=1) if digit.touching]
         caption = texts.page_caption(
             lang, clusters, touching, seen.model_version, ask=image_id is not None
         )
+        if said:
+            caption += "\n" + texts.people_say_of_clusters(lang, said)
     elif seen.digits[0].is_outlier:
         caption = texts.outlier_caption(lang, seen.model_version)
     else:
@@ -142,12 +148,26 @@ async def _reply(
         caption = texts.reply_caption(
             lang, digit.cluster, digit.typicality, seen.model_version, names
         )
+        if said:
+            caption = texts.people_say(lang, said[0]) + "\n" + caption
         if digit.touching:
             caption += "\n" + texts.say(lang, texts.TOUCHING_DIGITS)
         keyboard = feedback_keyboard(image_id) if image_id is not None else None
     if image_id is None:
         caption = texts.not_kept(lang, caption)
     return await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
+
+
+def _people_say(
+    context: BotContext, seen: Recognition, names: Mapping[int, str]
+) -> list[ClusterAnswers]:
+    """What users' answers say of the clusters of this reply's digits, where no admin named
+    them (an admin's name wins); nothing for a model whose answers are not counted yet."""
+    meanings = context.meanings.meanings(seen.model_version)
+    if not meanings and context.meanings.counted_version != seen.model_version:
+        context.meanings.request_refresh()
+    clusters = sorted({d.cluster for d in seen.digits if not d.is_outlier} - names.keys())
+    return [meanings[c] for c in clusters if c in meanings]
 
 
 async def _cluster_names(context: BotContext) -> dict[int, str]:

@@ -65,5 +65,6 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         await query.edit_message_text(texts.say(lang, texts.FORGET_EXPIRED))
         return
     erased = await context.storage.forget_user(query.from_user.id)
+    context.meanings.request_refresh(older_too=True)
     await query.answer()
     await query.edit_message_text(texts.forgotten(lang, erased))

@@ -47,8 +47,10 @@ async def show_stats(update: Update, context: BotContext) -> None:
             last,
         )
     )
-    await message.reply_text("\n\n".join(lines))
     model = context.models.current
+    tallies = context.meanings.answers(model.version)
+    lines.append(texts.answers_per_cluster(lang, list(tallies.values())))
+    await message.reply_text("\n\n".join(lines))
     activity = await context.storage.activity(now, PICTURE_DAYS)
     picture = await context.models.run(
         stats_picture, lang, activity, model.k, cluster_digits(model)

@@ -27,6 +27,8 @@ Refinements of the contract in docs/ARCHITECTURE.md:
   that first digit, ``reply_digits`` them all by the bot's reply, and ``forget_user``
   returns the number of photos it erased.
 - ``training_images(include_outliers=False)`` leaves out images far from every cluster.
+- ``votes(version)`` counts users' answers per cluster, digit and user for the digits that
+  model assigned; ``answered_digits`` reads the others in batches, to be assigned again.
 - Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
   ``StatusReport`` also lists the retraining runs of the period.
 - The database being unreachable raises ``StorageUnavailableError``; naive datetimes are
@@ -36,6 +38,7 @@ Refinements of the contract in docs/ARCHITECTURE.md:
 from bot.storage.engine import DEFAULT_DATABASE_URL
 from bot.storage.records import (
     Accuracy,
+    AnsweredDigits,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -47,12 +50,14 @@ from bot.storage.records import (
     StorageUnavailableError,
     StoredImage,
     UserStats,
+    Vote,
 )
 from bot.storage.store import Storage, open_storage
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "Accuracy",
+    "AnsweredDigits",
     "GlobalStats",
     "IncomingImage",
     "ModelFile",
@@ -65,5 +70,6 @@ __all__ = [
     "StorageUnavailableError",
     "StoredImage",
     "UserStats",
+    "Vote",
     "open_storage",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -142,6 +143,25 @@ class Accuracy:
     def share(self) -> float | None:
         """None when nobody gave feedback yet (0 % would be a lie)."""
         return self.matching / self.feedback if self.feedback else None
+
+
+class Vote(NamedTuple):
+    """How many times (`answers`) one user said `digit` of digits in `cluster`."""
+
+    cluster: int
+    digit: int
+    user_id: int
+    answers: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AnsweredDigits:
+    """A batch of answered digits to assign again; `last_id` continues the reading."""
+
+    last_id: int
+    images: np.ndarray = field(repr=False)  # (n, 28, 28) uint8
+    digits: list[int]
+    users: list[int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.storage import images, jobs, retrains, serving, stats
+from bot.storage import answers, images, jobs, retrains, serving, stats
 from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
+    AnsweredDigits,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -33,6 +34,7 @@ from bot.storage.records import (
     StorageUnavailableError,
     StoredImage,
     UserStats,
+    Vote,
 )
 
 T = TypeVar("T")
@@ -137,6 +139,14 @@ class Storage:
     async def training_images(self, *, include_outliers: bool = True) -> np.ndarray:
         """Users' 28x28 images as (n, 28, 28) uint8, without feedback or identities."""
         return await self._run(images.training_images, include_outliers)
+
+    async def votes(self, version: str) -> list[Vote]:
+        """Users' answers to the digits model `version` assigned, per cluster, digit and user."""
+        return await self._run(answers.votes, version)
+
+    async def answered_digits(self, version: str, after_id: int, limit: int) -> AnsweredDigits:
+        """A batch of answered digits that other models assigned, to assign them again."""
+        return await self._run(answers.answered_digits, version, after_id, limit)
 
     async def set_cluster_name(self, cluster: int, name: str, set_by: int) -> None:
         """Name or rename a cluster (an admin's word for it)."""
