@@ -350,7 +350,7 @@ def clusters_heading(lang: str, count: int) -> str:
 def cluster_title(lang: str, name: str | None, said: ClusterAnswers | None) -> str:
     """What a cluster is, in the /clusters picture: an admin's name wins over users' answers."""
     if name:
-        return f"“{name}”"
+        return say(lang, N_("“{name}”"), name=name)
     if said is not None:
         return say(
             lang,

@@ -118,16 +118,25 @@ async def test_answers_that_disagree_name_nothing(bot: RunningBot, one: np.ndarr
     assert "people say" not in (await _send(bot, 7007, photo))["caption"]
 
 
-async def test_an_admins_name_wins_over_the_users(bot: RunningBot, one: np.ndarray) -> None:
+@pytest.mark.parametrize(
+    ("lang", "named", "people"),
+    [
+        ("en", "cluster {c} “ones”", "people say"),
+        ("fr", "groupe {c} «\u00a0ones\u00a0»", "selon les gens"),
+    ],
+)
+async def test_an_admins_name_wins_over_the_users(
+    bot: RunningBot, one: np.ndarray, lang: str, named: str, people: str
+) -> None:
     photo = photo_of(one)
     cluster = await _answer(bot, [7001, 7002, 7003, 7004, 7005], 4, photo, said=1)
     bot.telegram.send_text(ADMIN_ID, ADMIN_ID, f"/name {cluster} ones")
     await bot.telegram.wait_for_replies(ADMIN_ID, 1)
 
-    caption = (await _send(bot, SIXTH, photo))["caption"]
+    caption = (await _send(bot, SIXTH, photo, lang))["caption"]
 
-    assert f"cluster {cluster} “ones”" in caption
-    assert "people say" not in caption
+    assert named.format(c=cluster) in caption
+    assert people not in caption
 
 
 async def test_after_a_retraining_the_answers_are_counted_with_the_new_models_clusters(
@@ -158,14 +167,24 @@ async def test_after_a_retraining_the_answers_are_counted_with_the_new_models_cl
     assert f"Cluster {moved}: people say these are 1s (100% of 20 answers)." in again["caption"]
 
 
-async def test_admin_stats_show_each_clusters_share(bot: RunningBot, one: np.ndarray) -> None:
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        ("en", "✓ cluster {c}: 1s, 100% of 20 answers from 5 people"),
+        ("fr", "✓ groupe {c} : des 1, 100\u00a0% de 20 réponses de 5 personnes"),
+    ],
+)
+async def test_admin_stats_show_each_clusters_share(
+    bot: RunningBot, one: np.ndarray, lang: str, line: str
+) -> None:
     cluster = await _answer(bot, [7001, 7002, 7003, 7004, 7005], 4, photo_of(one), said=1)
     tg = bot.telegram
+    tg.languages[ADMIN_ID] = lang
 
     tg.send_text(ADMIN_ID, ADMIN_ID, "/stats")
     [text, _] = await tg.wait_for_replies(ADMIN_ID, 2)
 
-    assert f"✓ cluster {cluster}: 1s, 100% of 20 answers from 5 people" in text["text"]
+    assert line.format(c=cluster) in text["text"].replace("\u202f", "\u00a0")
 
 
 @pytest.mark.parametrize(
