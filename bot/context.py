@@ -22,6 +22,7 @@ NOTIFIER = "notifier"
 RETRAINER = "retrainer"
 LIMITER = "limiter"
 MEANINGS = "meanings"
+ERROR_PUSHES = "error-pushes"
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[str, Any]]):

@@ -63,9 +63,22 @@ def bot_stopped() -> Push:
     return Push(lambda lang: say(lang, N_("⏹ Digit bot stopped")))
 
 
-def bot_error(kind: str) -> Push:
-    """An update failed; `kind` is the error's type only (its text can quote request details)."""
-    return Push(lambda lang: say(lang, N_("Bot error: {kind} (details in the logs)"), kind=kind))
+def bot_error(kind: str, count: int = 1) -> Push:
+    """Updates failed: `count` times since the last push of that `kind`, the error's type only
+    (its text can quote request details)."""
+    if count == 1:
+        return Push(
+            lambda lang: say(lang, N_("Bot error: {kind} (details in the logs)"), kind=kind)
+        )
+    return Push(
+        lambda lang: plural(
+            lang,
+            "Bot error: {kind}, {count} time since the last push (details in the logs)",
+            "Bot error: {kind}, {count} times since the last push (details in the logs)",
+            count,
+            kind=kind,
+        )
+    )
 
 
 def retrain_started(trigger: str) -> Push:

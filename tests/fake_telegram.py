@@ -5,6 +5,13 @@ multipart bodies; answers `{"ok": true, "result": ...}` or Telegram's error shap
 long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`. Tests act as
 users by pushing updates and read what the bot sent from `calls` and `sent`.
 
+It keeps the rules bots trip over, with Telegram's own errors: an edit that changes nothing is
+"message is not modified"; a callback query is answered once, within CALLBACK_ANSWER_WITHIN
+seconds; a text holds at most 4096 characters, a caption 1024, callback_data 64 bytes; a reply
+to a message the user deleted needs allow_sending_without_reply; a user who blocked the bot
+gives 403; a chat sent more than about a message a second gives 429 with retry_after; getFile
+refuses files over 20 MB.
+
 After setWebhook, updates are POSTed to the bot instead (getUpdates answers 409, as Telegram
 does), at most `max_connections` at a time, each with the secret token header; an update
 leaves the queue only when the bot answers 2xx, otherwise it is delivered again a moment
@@ -18,6 +25,7 @@ import contextlib
 import io
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,10 +40,22 @@ BOT_USERNAME = "digit_cluster_test_bot"
 
 _SENDING_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 WEBHOOK_RETRY = 0.2  # seconds before an update the webhook did not accept is posted again
+MAX_TEXT = 4096  # UTF-16 code units, as Telegram counts
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64  # bytes
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile's limit for bots
+CALLBACK_ANSWER_WITHIN = 15.0  # seconds before a callback query is too old to answer
+# One chat: a burst of CHAT_BURST messages, then about one a second.
+CHAT_BURST = 20
+CHAT_RATE = 1.0
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _TRUE_METHODS = {
     "setMyCommands",
     "sendChatAction",
-    "answerCallbackQuery",
     "deleteMessage",
     "close",
     "logOut",
@@ -91,6 +111,11 @@ class FakeTelegram:
         self._deliverer: asyncio.Task[None] | None = None
         self.webhook_failures = 0  # deliveries the bot did not accept (each is retried)
         self.languages: dict[int, str] = {}  # user id -> the language_code their Telegram sends
+        self.blocked: set[int] = set()  # users who blocked the bot (private chat id = user id)
+        self._queries: dict[str, float] = {}  # callback queries not answered yet: when pressed
+        self._deleted: set[tuple[int, int]] = set()  # users' messages they deleted
+        self._chat_budget: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
+        self.chat_burst = CHAT_BURST
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()
@@ -187,6 +212,7 @@ class FakeTelegram:
     def press_button(self, user_id: int, chat_id: int, message_id: int, data: str) -> str:
         """A user presses an inline button with callback_data `data` under the bot's message."""
         query_id = f"cq{next(self._update_ids)}"
+        self._queries[query_id] = time.monotonic()
         message = self.message(chat_id, message_id) or {
             "message_id": message_id,
             "date": int(time.time()),
@@ -201,6 +227,10 @@ class FakeTelegram:
         }
         self.push_update({"callback_query": query})
         return query_id
+
+    def delete_message_of_user(self, chat_id: int, message_id: int) -> None:
+        """The user deletes their message: a reply to it then needs allow_sending_without_reply."""
+        self._deleted.add((chat_id, message_id))
 
     def _user(self, user_id: int) -> dict[str, Any]:
         """The `from` of a user's update, with their language_code if `languages` has one."""
@@ -443,6 +473,8 @@ class FakeTelegram:
             return _error(400, "Bad Request: invalid file_id")
         path = self._files[file_id]
         data = self._paths[path]
+        if len(data) > MAX_DOWNLOAD:
+            return _error(400, "Bad Request: file is too big")
         return _ok(
             {
                 "file_id": file_id,
@@ -473,12 +505,26 @@ class FakeTelegram:
     async def _api_editMessageText(
         self, params: dict[str, Any], files: dict[str, bytes]
     ) -> web.Response:
+        if _length(params.get("text", "")) > MAX_TEXT:
+            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._edit(params, {"text": params.get("text", "")})
 
     async def _api_editMessageCaption(
         self, params: dict[str, Any], files: dict[str, bytes]
     ) -> web.Response:
+        if _length(params.get("caption", "")) > MAX_CAPTION:
+            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._edit(params, {"caption": params.get("caption", "")})
+
+    async def _api_answerCallbackQuery(
+        self, params: dict[str, Any], files: dict[str, bytes]
+    ) -> web.Response:
+        pressed = self._queries.pop(str(params.get("callback_query_id")), None)
+        if pressed is None or time.monotonic() - pressed > CALLBACK_ANSWER_WITHIN:
+            return _error(400, QUERY_TOO_OLD)
+        if _length(params.get("text", "")) > 200:
+            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
+        return _ok(True)
 
     async def _api_editMessageReplyMarkup(
         self, params: dict[str, Any], files: dict[str, bytes]
@@ -487,6 +533,9 @@ class FakeTelegram:
 
     def _record_sent(self, params: dict[str, Any], content: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])
+        refused = self._refusal(chat_id, params, content)
+        if refused is not None:
+            return refused
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -496,15 +545,57 @@ class FakeTelegram:
         }
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
-        if params.get("reply_parameters"):
-            message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
+        replied = (params.get("reply_parameters") or {}).get("message_id")
+        if replied is not None and (chat_id, int(replied)) not in self._deleted:
+            message["reply_to_message_id"] = replied
         self.sent.setdefault(chat_id, []).append(message)
         return _ok(message)
+
+    def _refusal(
+        self, chat_id: int, params: dict[str, Any], content: dict[str, Any]
+    ) -> web.Response | None:
+        """Telegram's error for a message it would not send, or None."""
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        if _length(content.get("text", "")) > MAX_TEXT:
+            return _error(400, "Bad Request: message is too long")
+        if _length(content.get("caption", "")) > MAX_CAPTION:
+            return _error(400, "Bad Request: message caption is too long")
+        markup = params.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if len(str(button.get("callback_data", "")).encode()) > MAX_CALLBACK_DATA:
+                    return _error(400, "Bad Request: BUTTON_DATA_INVALID")
+        reply = params.get("reply_parameters") or {}
+        if (chat_id, int(reply.get("message_id", 0))) in self._deleted and not reply.get(
+            "allow_sending_without_reply"
+        ):
+            return _error(400, "Bad Request: message to be replied not found")
+        wait = self._spend(chat_id)
+        if wait:
+            return _error(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        return None
+
+    def _spend(self, chat_id: int) -> int:
+        """Take one message from the chat's budget; the whole seconds to wait if it is empty."""
+        now = time.monotonic()
+        tokens, at = self._chat_budget.get(chat_id, (float(self.chat_burst), now))
+        tokens = min(float(self.chat_burst), tokens + (now - at) * CHAT_RATE)
+        if tokens < 1:
+            self._chat_budget[chat_id] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / CHAT_RATE))
+        self._chat_budget[chat_id] = (tokens - 1, now)
+        return 0
 
     def _edit(self, params: dict[str, Any], changes: dict[str, Any]) -> web.Response:
         message = self.message(int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
         if message is None:
             return _error(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup") or None
+        if all(message.get(k) == v for k, v in changes.items()) and markup == message.get(
+            "reply_markup"
+        ):
+            return _error(400, NOT_MODIFIED)
         message.update(changes)
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
@@ -561,3 +652,8 @@ def _error(status: int, description: str, retry_after: int | None = None) -> web
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=status)
+
+
+def _length(text: object) -> int:
+    """A text's length as Telegram counts it: UTF-16 code units."""
+    return len(str(text).encode("utf-16-le")) // 2

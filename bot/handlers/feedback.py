@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.error import BadRequest
 
 from bot import texts
 from bot.context import BotContext
@@ -29,7 +30,15 @@ async def record_feedback(update: Update, context: BotContext) -> None:
         return
     context.meanings.request_refresh()
     await query.answer(texts.feedback_thanks(lang, digit))
-    await query.edit_message_reply_markup(feedback_keyboard(image_id, chosen=digit))
+    marked = feedback_keyboard(image_id, chosen=digit)
+    if isinstance(query.message, Message) and query.message.reply_markup == marked:
+        return  # the same digit again (a double tap): Telegram refuses an edit that changes nothing
+    try:
+        await query.edit_message_reply_markup(marked)
+    except BadRequest as exc:
+        # Two taps handled at once both saw the old keyboard; the first one's edit stands.
+        if "not modified" not in exc.message.lower():
+            raise
 
 
 async def record_number(update: Update, context: BotContext) -> None:

@@ -17,6 +17,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction
+from telegram.error import BadRequest
 
 from bot import texts
 from bot.context import BotContext
@@ -56,7 +57,14 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.rate_limited(lang, wait))
         return
     async with _showing(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
-        file = await attachment.get_file()
+        try:
+            file = await attachment.get_file()
+        except BadRequest as exc:
+            if "file is too big" not in exc.message.lower():
+                raise
+            # The size the message claimed was false, or missing: Telegram serves bots 20 MB.
+            await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
+            return
         data = bytes(await file.download_as_bytearray())
         if len(data) > limit:
             await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
