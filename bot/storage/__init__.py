@@ -26,6 +26,9 @@ Refinements of the contract in docs/ARCHITECTURE.md:
   index, box and 28x28, the photo's bytes only in the first digit's row; ``find_image`` gives
   that first digit, ``reply_digits`` them all by the bot's reply, and ``forget_user``
   returns the number of photos it erased.
+- ``/export`` reads a user's rows twice: ``exported_digits`` (every field but the images) and
+  ``export_images`` (by id, a batch at a time, only that user's); ``claim_export`` records an
+  export or says when the next may be, atomically across processes.
 - ``training_images(include_outliers=False)`` leaves out images far from every cluster.
 - Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
   ``StatusReport`` also lists the retraining runs of the period.
@@ -36,6 +39,8 @@ Refinements of the contract in docs/ARCHITECTURE.md:
 from bot.storage.engine import DEFAULT_DATABASE_URL
 from bot.storage.records import (
     Accuracy,
+    ExportedDigit,
+    ExportImages,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -53,6 +58,8 @@ from bot.storage.store import Storage, open_storage
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "Accuracy",
+    "ExportImages",
+    "ExportedDigit",
     "GlobalStats",
     "IncomingImage",
     "ModelFile",
