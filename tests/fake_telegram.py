@@ -32,6 +32,7 @@ BOT_USERNAME = "digit_cluster_test_bot"
 
 _SENDING_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 WEBHOOK_RETRY = 0.2  # seconds before an update the webhook did not accept is posted again
+UPLOAD_LIMIT = 50_000_000  # bytes: Telegram refuses a larger file from a bot (413)
 _TRUE_METHODS = {
     "setMyCommands",
     "sendChatAction",
@@ -42,6 +43,15 @@ _TRUE_METHODS = {
 }
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file in a multipart request: its bytes, and the name and type the client gave it."""
+
+    data: bytes
+    filename: str
+    content_type: str
+
+
 @dataclass
 class Call:
     """One request the bot made: method name, decoded parameters, uploaded files, and when it
@@ -49,7 +59,7 @@ class Call:
 
     method: str
     params: dict[str, Any]
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, Upload] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -331,7 +341,7 @@ class FakeTelegram:
         return response
 
     async def _answer(
-        self, method: str, params: dict[str, Any], files: dict[str, bytes]
+        self, method: str, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         failure = self._failures.get(method)
         if failure is not None and failure.remaining > 0:
@@ -362,7 +372,7 @@ class FakeTelegram:
         return sorted(self._updates, key=lambda u: u["update_id"])[:limit]
 
     async def _api_setWebhook(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         self._webhook = {
             "url": params["url"],
@@ -376,7 +386,7 @@ class FakeTelegram:
         return _ok(True)
 
     async def _api_deleteWebhook(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         self._webhook = None
         if params.get("drop_pending_updates"):
@@ -424,7 +434,7 @@ class FakeTelegram:
         self._posting.discard(update["update_id"])
         self._notify()
 
-    async def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+    async def _api_getMe(self, params: dict[str, Any], files: dict[str, Upload]) -> web.Response:
         return _ok(
             {
                 "id": BOT_ID,
@@ -437,7 +447,7 @@ class FakeTelegram:
             }
         )
 
-    async def _api_getFile(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+    async def _api_getFile(self, params: dict[str, Any], files: dict[str, Upload]) -> web.Response:
         file_id = str(params.get("file_id"))
         if file_id not in self._files:
             return _error(400, "Bad Request: invalid file_id")
@@ -453,14 +463,17 @@ class FakeTelegram:
         )
 
     async def _api_sendMessage(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         return self._record_sent(params, {"text": params.get("text", "")})
 
-    async def _api_sendPhoto(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
-        data = files.get("photo")
-        if data is None:
+    async def _api_sendPhoto(
+        self, params: dict[str, Any], files: dict[str, Upload]
+    ) -> web.Response:
+        upload = files.get("photo")
+        if upload is None:
             return _error(400, "Bad Request: there is no photo in the request")
+        data = upload.data
         file_id = self.add_file(data, "photos/sent.png")
         self.uploads[file_id] = data
         size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
@@ -470,18 +483,40 @@ class FakeTelegram:
             content["caption"] = params["caption"]
         return self._record_sent(params, content)
 
+    async def _api_sendDocument(
+        self, params: dict[str, Any], files: dict[str, Upload]
+    ) -> web.Response:
+        upload = files.get("document")
+        if upload is None:
+            return _error(400, "Bad Request: there is no document in the request")
+        if len(upload.data) > UPLOAD_LIMIT:
+            return _error(413, "Request Entity Too Large")
+        file_id = self.add_file(upload.data, f"documents/{upload.filename}")
+        self.uploads[file_id] = upload.data
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": upload.filename,
+            "mime_type": upload.content_type,
+            "file_size": len(upload.data),
+        }
+        content: dict[str, Any] = {"document": document}
+        if "caption" in params:
+            content["caption"] = params["caption"]
+        return self._record_sent(params, content)
+
     async def _api_editMessageText(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         return self._edit(params, {"text": params.get("text", "")})
 
     async def _api_editMessageCaption(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         return self._edit(params, {"caption": params.get("caption", "")})
 
     async def _api_editMessageReplyMarkup(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         return self._edit(params, {})
 
@@ -514,10 +549,10 @@ class FakeTelegram:
         return _ok(message)
 
 
-async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Upload]]:
     """Decode a Bot API request the way Telegram does: JSON, urlencoded or multipart."""
     params: dict[str, Any] = dict(request.query)
-    files: dict[str, bytes] = {}
+    files: dict[str, Upload] = {}
     if request.content_type == "application/json":
         params |= await request.json()
         return params, files
@@ -525,7 +560,10 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         reader = await request.multipart()
         async for part in reader:
             if part.filename is not None:
-                files[part.name or ""] = bytes(await part.read())
+                content_type = part.headers.get("Content-Type", "application/octet-stream")
+                files[part.name or ""] = Upload(
+                    bytes(await part.read()), part.filename, content_type
+                )
             else:
                 params[part.name or ""] = await part.text()
     elif request.can_read_body:
