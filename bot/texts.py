@@ -106,6 +106,9 @@ PRIVACY = N_(
 NOTHING_STORED = N_(
     "I have nothing stored about you: no photos and no records, so there is nothing to export."
 )
+EXPORT_IN_PRIVATE = N_(
+    "Your data goes only to you: send /export in a private chat with me, not in a group."
+)
 EXPORT_CONTENTS = N_(
     "In it: each photo as you sent it, the 28x28 image I made of each of its digits, and "
     "records.csv with what I recorded about each digit."

@@ -2,7 +2,8 @@
 
 It speaks the real protocol on 127.0.0.1: requests to `/bot<token>/<method>` as JSON, form or
 multipart bodies; answers `{"ok": true, "result": ...}` or Telegram's error shape; `getUpdates`
-long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`. Tests act as
+long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`; files the bot
+sends (sendPhoto, sendDocument up to Telegram's 50 MB) are kept in `uploads`. Tests act as
 users by pushing updates and read what the bot sent from `calls` and `sent`.
 
 After setWebhook, updates are POSTed to the bot instead (getUpdates answers 409, as Telegram

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,6 +178,48 @@ async def test_someone_who_never_sent_anything_is_told_so_each_time(bot: Running
         assert reply["text"] == texts.say("en", texts.NOTHING_STORED)
         assert "nothing stored" in reply["text"]
     assert not bot.telegram.calls_of("sendDocument")
+
+
+async def test_in_a_group_the_data_is_not_sent_and_the_hour_not_spent(
+    bot: RunningBot, digits: np.ndarray
+) -> None:
+    group = -1_000_000_000_901
+    await _photo(bot, OWNER, photo_of(digits[0]))
+    command = {
+        "message_id": 78,
+        "date": int(time.time()),
+        "chat": {"id": group, "type": "supergroup", "title": "digits"},
+        "from": {"id": OWNER, "is_bot": False, "first_name": "owner"},
+        "text": "/export",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+    }
+
+    bot.telegram.push_update({"message": command})
+    [note] = await bot.telegram.wait_for_replies(group, 1)
+    reply = await _send(bot, OWNER, "/export")
+
+    assert note["text"] == texts.say("en", texts.EXPORT_IN_PRIVATE)
+    assert [call.params["chat_id"] for call in bot.telegram.calls_of("sendDocument")] == [
+        str(OWNER)
+    ]
+    assert "document" in reply
+
+
+async def test_an_export_telegram_refused_does_not_spend_the_hour(
+    bot: RunningBot, digits: np.ndarray
+) -> None:
+    await _photo(bot, OWNER, photo_of(digits[0]))
+    bot.telegram.fail_next(
+        "sendDocument", status=400, description="Bad Request: file is broken", retry_after=None
+    )
+
+    failed = await _send(bot, OWNER, "/export")
+    await bot.settle()
+    reply = await _send(bot, OWNER, "/export")
+
+    assert failed["text"] == texts.say("en", texts.WORKING_ON_IT_FAILED)
+    assert len(bot.telegram.calls_of("sendDocument")) == 2
+    assert "document" in reply
 
 
 async def test_photos_past_telegrams_limit_come_as_parts_each_complete_and_under_it(

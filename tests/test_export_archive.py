@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bot import texts
 from bot.export_archive import (
     COLUMNS,
     CSV_NAME,
+    MAX_PARTS,
     PNG_MAX,
     UPLOAD_LIMIT,
     ExportPart,
@@ -173,6 +175,12 @@ def test_a_photo_alone_over_the_limit_or_too_many_parts_are_refused() -> None:
         plan_parts(photos.rows, limit=40_000, max_parts=4)
     with pytest.raises(ExportTooLargeError, match="photo 1 alone"):
         plan_parts(photos.rows, limit=30_000)
+    assert texts.export_too_large("en", MAX_PARTS, UPLOAD_LIMIT) == (
+        "I cannot send your data through Telegram: it does not fit in 10 files of up to 50 MB each."
+    )
+    assert texts.export_too_large("fr", MAX_PARTS, UPLOAD_LIMIT).endswith(
+        "elles ne tiennent pas en 10 fichiers de 50\u00a0Mo au plus chacun."
+    )
 
 
 def test_rows_erased_since_the_plan_are_left_out_file_and_record() -> None:
