@@ -474,15 +474,9 @@ class FakeTelegram:
         upload = files.get("photo")
         if upload is None:
             return _error(400, "Bad Request: there is no photo in the request")
-        data = upload.data
-        file_id = self.add_file(data, "photos/sent.png")
-        self.uploads[file_id] = data
-        size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
-        width, height = _image_size(data)
-        content: dict[str, Any] = {"photo": [size | {"width": width, "height": height}]}
-        if "caption" in params:
-            content["caption"] = params["caption"]
-        return self._record_sent(params, content)
+        size = self._keep_upload(upload.data, "photos/sent.png")
+        width, height = _image_size(upload.data)
+        return self._record_sent(params, {"photo": [size | {"width": width, "height": height}]})
 
     async def _api_sendDocument(
         self, params: dict[str, Any], files: dict[str, Upload]
@@ -492,19 +486,16 @@ class FakeTelegram:
             return _error(400, "Bad Request: there is no document in the request")
         if len(upload.data) > UPLOAD_LIMIT:
             return _error(413, "Request Entity Too Large")
-        file_id = self.add_file(upload.data, f"documents/{upload.filename}")
-        self.uploads[file_id] = upload.data
-        document = {
-            "file_id": file_id,
-            "file_unique_id": f"u{file_id}",
-            "file_name": upload.filename,
-            "mime_type": upload.content_type,
-            "file_size": len(upload.data),
-        }
-        content: dict[str, Any] = {"document": document}
-        if "caption" in params:
-            content["caption"] = params["caption"]
-        return self._record_sent(params, content)
+        document = self._keep_upload(upload.data, f"documents/{upload.filename}")
+        document |= {"file_name": upload.filename, "mime_type": upload.content_type}
+        return self._record_sent(params, {"document": document})
+
+    def _keep_upload(self, data: bytes, path: str) -> dict[str, Any]:
+        """Keep a file the bot sent (in `uploads`, and downloadable); its fields as Telegram
+        describes it."""
+        file_id = self.add_file(data, path)
+        self.uploads[file_id] = data
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
 
     async def _api_editMessageText(
         self, params: dict[str, Any], files: dict[str, Upload]
@@ -530,6 +521,8 @@ class FakeTelegram:
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Digit Cluster"},
             **content,
         }
+        if "caption" in params:
+            message["caption"] = params["caption"]
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         if params.get("reply_parameters"):
