@@ -97,8 +97,8 @@ def claim_export(engine: Engine, user_id: int, now: datetime, every: timedelta) 
 
 
 def release_export(engine: Engine, user_id: int, claimed_at: datetime) -> None:
-    """Undo a claim whose export failed, unless a later one replaced it; the export before it
-    was at least an hour old, or the claim would have been refused, so nothing else is lost."""
+    """Undo a claim whose export failed, unless a later one replaced it. The export before it
+    was ``every`` old, or the claim would have been refused, so forgetting it loses nothing."""
     with engine.begin() as connection:
         connection.execute(
             delete(user_exports).where(
