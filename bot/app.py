@@ -40,7 +40,7 @@ from bot.delivery import (
     UpdateLedger,
     confirm_handled,
 )
-from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
+from bot.handlers import admin, export, fallback, feedback, info, photos, privacy, stats
 from bot.i18n import SOURCE_LANGUAGE, languages
 from bot.jobs import Schedules, register_jobs
 from bot.meanings import ClusterMeanings
@@ -112,6 +112,7 @@ def build_application(settings: Settings) -> BotApplication:
             CommandHandler("clusters", info.show_clusters),
             CommandHandler("stats", stats.show_stats),
             CommandHandler("privacy", privacy.show_privacy),
+            CommandHandler("export", export.send_export),
             CommandHandler("forget", privacy.ask_forget),
             CommandHandler("name", admin.name_cluster),
             CommandHandler("retrain", admin.retrain_now),

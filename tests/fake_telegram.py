@@ -2,7 +2,8 @@
 
 It speaks the real protocol on 127.0.0.1: requests to `/bot<token>/<method>` as JSON, form or
 multipart bodies; answers `{"ok": true, "result": ...}` or Telegram's error shape; `getUpdates`
-long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`. Tests act as
+long-polls with offsets; files are downloaded from `/file/bot<token>/<file_path>`; files the bot
+sends (sendPhoto, sendDocument up to Telegram's 50 MB) are kept in `uploads`. Tests act as
 users by pushing updates and read what the bot sent from `calls` and `sent`.
 
 It keeps the rules bots trip over, with Telegram's own errors: an edit that changes nothing is
@@ -53,6 +54,7 @@ NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+UPLOAD_LIMIT = 50_000_000  # bytes: Telegram refuses a larger file from a bot (413)
 _TRUE_METHODS = {
     "setMyCommands",
     "sendChatAction",
@@ -62,6 +64,15 @@ _TRUE_METHODS = {
 }
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file in a multipart request: its bytes, and the name and type the client gave it."""
+
+    data: bytes
+    filename: str
+    content_type: str
+
+
 @dataclass
 class Call:
     """One request the bot made: method name, decoded parameters, uploaded files, and when it
@@ -69,7 +80,7 @@ class Call:
 
     method: str
     params: dict[str, Any]
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, Upload] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -361,7 +372,7 @@ class FakeTelegram:
         return response
 
     async def _answer(
-        self, method: str, params: dict[str, Any], files: dict[str, bytes]
+        self, method: str, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         failure = self._failures.get(method)
         if failure is not None and failure.remaining > 0:
@@ -392,7 +403,7 @@ class FakeTelegram:
         return sorted(self._updates, key=lambda u: u["update_id"])[:limit]
 
     async def _api_setWebhook(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         self._webhook = {
             "url": params["url"],
@@ -406,7 +417,7 @@ class FakeTelegram:
         return _ok(True)
 
     async def _api_deleteWebhook(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         self._webhook = None
         if params.get("drop_pending_updates"):
@@ -454,7 +465,7 @@ class FakeTelegram:
         self._posting.discard(update["update_id"])
         self._notify()
 
-    async def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+    async def _api_getMe(self, params: dict[str, Any], files: dict[str, Upload]) -> web.Response:
         return _ok(
             {
                 "id": BOT_ID,
@@ -467,7 +478,7 @@ class FakeTelegram:
             }
         )
 
-    async def _api_getFile(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
+    async def _api_getFile(self, params: dict[str, Any], files: dict[str, Upload]) -> web.Response:
         file_id = str(params.get("file_id"))
         if file_id not in self._files:
             return _error(400, "Bad Request: invalid file_id")
@@ -485,39 +496,55 @@ class FakeTelegram:
         )
 
     async def _api_sendMessage(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         return self._record_sent(params, {"text": params.get("text", "")})
 
-    async def _api_sendPhoto(self, params: dict[str, Any], files: dict[str, bytes]) -> web.Response:
-        data = files.get("photo")
-        if data is None:
+    async def _api_sendPhoto(
+        self, params: dict[str, Any], files: dict[str, Upload]
+    ) -> web.Response:
+        upload = files.get("photo")
+        if upload is None:
             return _error(400, "Bad Request: there is no photo in the request")
-        file_id = self.add_file(data, "photos/sent.png")
+        size = self._keep_upload(upload.data, "photos/sent.png")
+        width, height = _image_size(upload.data)
+        return self._record_sent(params, {"photo": [size | {"width": width, "height": height}]})
+
+    async def _api_sendDocument(
+        self, params: dict[str, Any], files: dict[str, Upload]
+    ) -> web.Response:
+        upload = files.get("document")
+        if upload is None:
+            return _error(400, "Bad Request: there is no document in the request")
+        if len(upload.data) > UPLOAD_LIMIT:
+            return _error(413, "Request Entity Too Large")
+        document = self._keep_upload(upload.data, f"documents/{upload.filename}")
+        document |= {"file_name": upload.filename, "mime_type": upload.content_type}
+        return self._record_sent(params, {"document": document})
+
+    def _keep_upload(self, data: bytes, path: str) -> dict[str, Any]:
+        """Keep a file the bot sent (in `uploads`, and downloadable); its fields as Telegram
+        describes it."""
+        file_id = self.add_file(data, path)
         self.uploads[file_id] = data
-        size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
-        width, height = _image_size(data)
-        content: dict[str, Any] = {"photo": [size | {"width": width, "height": height}]}
-        if "caption" in params:
-            content["caption"] = params["caption"]
-        return self._record_sent(params, content)
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
 
     async def _api_editMessageText(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         if _length(params.get("text", "")) > MAX_TEXT:
             return _error(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._edit(params, {"text": params.get("text", "")})
 
     async def _api_editMessageCaption(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         if _length(params.get("caption", "")) > MAX_CAPTION:
             return _error(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._edit(params, {"caption": params.get("caption", "")})
 
     async def _api_answerCallbackQuery(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         pressed = self._queries.pop(str(params.get("callback_query_id")), None)
         if pressed is None or time.monotonic() - pressed > CALLBACK_ANSWER_WITHIN:
@@ -527,7 +554,7 @@ class FakeTelegram:
         return _ok(True)
 
     async def _api_editMessageReplyMarkup(
-        self, params: dict[str, Any], files: dict[str, bytes]
+        self, params: dict[str, Any], files: dict[str, Upload]
     ) -> web.Response:
         return self._edit(params, {})
 
@@ -543,6 +570,8 @@ class FakeTelegram:
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Digit Cluster"},
             **content,
         }
+        if "caption" in params:
+            message["caption"] = params["caption"]
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         replied = (params.get("reply_parameters") or {}).get("message_id")
@@ -559,7 +588,7 @@ class FakeTelegram:
             return _error(403, "Forbidden: bot was blocked by the user")
         if _length(content.get("text", "")) > MAX_TEXT:
             return _error(400, "Bad Request: message is too long")
-        if _length(content.get("caption", "")) > MAX_CAPTION:
+        if _length(params.get("caption", "")) > MAX_CAPTION:
             return _error(400, "Bad Request: message caption is too long")
         markup = params.get("reply_markup") or {}
         for row in markup.get("inline_keyboard", []):
@@ -605,10 +634,10 @@ class FakeTelegram:
         return _ok(message)
 
 
-async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Upload]]:
     """Decode a Bot API request the way Telegram does: JSON, urlencoded or multipart."""
     params: dict[str, Any] = dict(request.query)
-    files: dict[str, bytes] = {}
+    files: dict[str, Upload] = {}
     if request.content_type == "application/json":
         params |= await request.json()
         return params, files
@@ -616,7 +645,10 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         reader = await request.multipart()
         async for part in reader:
             if part.filename is not None:
-                files[part.name or ""] = bytes(await part.read())
+                content_type = part.headers.get("Content-Type", "application/octet-stream")
+                files[part.name or ""] = Upload(
+                    bytes(await part.read()), part.filename, content_type
+                )
             else:
                 params[part.name or ""] = await part.text()
     elif request.can_read_body:

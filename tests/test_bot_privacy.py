@@ -82,6 +82,7 @@ async def test_privacy_says_what_why_how_long_and_how_to_erase(bot: RunningBot) 
 
     assert reply["text"] == texts.privacy("en", 30)
     assert "30 days" in reply["text"]
+    assert "/export" in reply["text"]
     assert "/forget" in reply["text"]
 
 

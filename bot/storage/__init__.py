@@ -26,6 +26,9 @@ Refinements of the contract in docs/ARCHITECTURE.md:
   index, box and 28x28, the photo's bytes only in the first digit's row; ``find_image`` gives
   that first digit, ``reply_digits`` them all by the bot's reply, and ``forget_user``
   returns the number of photos it erased.
+- ``/export`` reads a user's rows twice: ``exported_digits`` (every field but the images) and
+  ``export_images`` (by id, a batch at a time, only that user's); ``claim_export`` records an
+  export or says when the next may be, atomically across processes.
 - ``training_images(include_outliers=False)`` leaves out images far from every cluster.
 - ``votes(version)`` counts users' answers per cluster, digit and user for the digits that
   model assigned; ``answered_digits`` reads the others in batches, to be assigned again.
@@ -39,6 +42,8 @@ from bot.storage.engine import DEFAULT_DATABASE_URL
 from bot.storage.records import (
     Accuracy,
     AnsweredDigits,
+    ExportedDigit,
+    ExportImages,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -58,6 +63,8 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "Accuracy",
     "AnsweredDigits",
+    "ExportImages",
+    "ExportedDigit",
     "GlobalStats",
     "IncomingImage",
     "ModelFile",

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Row, delete, func, insert, select, tuple_, update
 
 from bot.storage.engine import upsert_insert
 from bot.storage.records import MNIST_SHAPE, IncomingImage, SaveResult, StoredImage
-from bot.storage.schema import cluster_names, images
+from bot.storage.schema import cluster_names, images, user_exports
 
 DUPLICATE_RETRIES = 3
 
@@ -166,14 +166,15 @@ def find_image(engine: Engine, chat_id: int, message_id: int) -> StoredImage | N
 
 
 def forget_user(engine: Engine, user_id: int) -> int:
-    """Erase the user's images and unlink their name from cluster names they set; returns
-    how many photos were erased (with every digit of each)."""
+    """Erase the user's images and the time of their last export, and unlink their name from
+    cluster names they set; returns how many photos were erased (with every digit of each)."""
     mine = images.c.user_id == user_id
     with engine.begin() as connection:
         erased = connection.execute(
             select(func.count()).where(mine, images.c.digit_index == 0)
         ).scalar_one()
         connection.execute(delete(images).where(mine))
+        connection.execute(delete(user_exports).where(user_exports.c.user_id == user_id))
         connection.execute(
             update(cluster_names).where(cluster_names.c.set_by == user_id).values(set_by=None)
         )
@@ -182,9 +183,11 @@ def forget_user(engine: Engine, user_id: int) -> int:
 
 
 def purge_older_than(engine: Engine, cutoff: datetime) -> int:
-    """Delete images received before ``cutoff``; returns how many."""
+    """Delete images received before ``cutoff``, and exports made before it; returns how many
+    images."""
     with engine.begin() as connection:
         purged = connection.execute(delete(images).where(images.c.received_at < cutoff)).rowcount
+        connection.execute(delete(user_exports).where(user_exports.c.exported_at < cutoff))
     _flush_erased(engine)
     return purged
 

@@ -94,6 +94,40 @@ class StoredImage:
     reply_message_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ExportedDigit:
+    """One stored digit as its owner's /export lists it: every field they may take away but the
+    two images, which are read apart, a batch at a time (``ExportImages``). ``size_bytes`` is
+    the original's in a photo's first digit's row, 0 in the others."""
+
+    id: int
+    chat_id: int
+    message_id: int
+    received_at: datetime
+    mime_type: str
+    size_bytes: int
+    cluster: int
+    distance: float
+    typicality: float
+    is_outlier: bool
+    model_version: str
+    feedback_digit: int | None
+    feedback_at: datetime | None
+    digit_index: int
+    digit_count: int
+    box: tuple[int, int, int, int] | None
+    touching: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExportImages:
+    """A stored digit's two images: the photo as received (b"" but in its first digit's row)
+    and the 28x28 (compared by identity, since arrays have no single truth value)."""
+
+    original: bytes = field(repr=False)
+    mnist: np.ndarray = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class ModelFile:
     """A promoted model file as the database keeps it: its bytes and their SHA-256."""

@@ -185,3 +185,11 @@ job_runs = Table(
     Column("claimed_by", String(200), nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# When each user last had their data exported: one /export an hour, whichever replica answers.
+user_exports = Table(
+    "user_exports",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("exported_at", UtcDateTime, nullable=False),
+)

@@ -20,11 +20,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.storage import answers, images, jobs, retrains, serving, stats
+from bot.storage import answers, exports, images, jobs, retrains, serving, stats
 from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
     AnsweredDigits,
+    ExportedDigit,
+    ExportImages,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -128,8 +130,29 @@ class Storage:
         return await self._run(images.find_image, chat_id, message_id)
 
     async def forget_user(self, user_id: int) -> int:
-        """Erase every image and record of the user; returns the number of photos erased."""
+        """Erase every image and record of the user (their last export's time too); returns
+        the number of photos erased."""
         return await self._run(images.forget_user, user_id)
+
+    async def exported_digits(self, user_id: int) -> list[ExportedDigit]:
+        """Every digit the user sent, oldest first, without its images (to plan /export)."""
+        return await self._run(exports.exported_digits, user_id)
+
+    async def export_images(
+        self, user_id: int, image_ids: Sequence[int]
+    ) -> dict[int, ExportImages]:
+        """The images of those of the user's rows, by id; another user's ids find nothing."""
+        return await self._run(exports.export_images, user_id, image_ids)
+
+    async def claim_export(self, user_id: int, now: datetime, every: timedelta) -> datetime | None:
+        """None when the user may export now (recorded, for every process on this database),
+        else the time from which they may again: ``every`` after their last export."""
+        _require_aware(now, "now")
+        return await self._run(exports.claim_export, user_id, now, every)
+
+    async def release_export(self, user_id: int, claimed_at: datetime) -> None:
+        """Give back the claim made at ``claimed_at``: that export was not delivered."""
+        await self._run(exports.release_export, user_id, claimed_at)
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Delete images received before ``cutoff`` (retention); returns how many."""
