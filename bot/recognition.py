@@ -9,7 +9,6 @@ its file the first time a job names it: a job carries a path and a version, neve
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import threading
@@ -24,7 +23,7 @@ from PIL import Image, ImageOps
 
 from bot.render import PAGE_WIDTH, Tile, render_page, render_reply
 from model.modelfile import DigitModel, ModelFileError, load_model
-from model.preprocess import Page, find_digits
+from model.preprocess import Page, find_digits, open_image
 
 MAX_DIGITS = 40  # a reply with more tiles is no longer readable on a phone
 MODELS_KEPT = 2  # the served model and the one before it, for jobs sent just before a swap
@@ -99,7 +98,7 @@ def _render_page(
 
     A JPEG is decoded at a fraction of its size (draft mode), as it is shown reduced anyway.
     """
-    with Image.open(io.BytesIO(data)) as opened:
+    with open_image(data) as opened:
         opened.draft("RGB", (PAGE_WIDTH, PAGE_WIDTH))
         photo = ImageOps.exif_transpose(opened)
         if "A" in photo.getbands():  # transparent paper is shown white, as it was read

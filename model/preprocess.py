@@ -14,7 +14,15 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from model.photo.decode import DEFAULT_MAX_PIXELS, WORK_SIZE, Decoded, PreprocessError, decode
+from model.photo.decode import (
+    DEFAULT_MAX_PIXELS,
+    READABLE_FORMATS,
+    WORK_SIZE,
+    Decoded,
+    PreprocessError,
+    decode,
+    open_image,
+)
 from model.photo.digits import CleanPage, Digit, clean_page, find_digit, paper_noise
 from model.photo.framing import MNIST_BOX, frame
 from model.photo.imageops import grow
@@ -24,10 +32,12 @@ from model.photo.layout import Group, group_digits
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MNIST_BOX",
+    "READABLE_FORMATS",
     "FoundDigit",
     "Page",
     "PreprocessError",
     "find_digits",
+    "open_image",
     "to_mnist",
 ]
 

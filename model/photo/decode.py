@@ -18,6 +18,14 @@ from PIL import Image, ImageOps
 DEFAULT_MAX_PIXELS = 40_000_000
 """Images with more pixels are refused before decoding (decompression bombs)."""
 
+READABLE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""The only decoders a received file reaches: what phones, scanners and editors send (Pillow's
+JPEG decoder also opens a phone's multi-picture JPEG, MPO). Every other parser Pillow has,
+Ghostscript's EPS among them, is never run on a stranger's bytes."""
+
+# Pillow's own bomb guard at the project's limit, wherever an image is opened.
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
+
 
 MIN_SIDE = 16
 """The least longer side: a digit cut to its box (a 1 is a few pixels wide) must pass."""
@@ -56,7 +64,7 @@ def decode(
     if isinstance(data, Image.Image):
         image, owned = data, False
     else:
-        image, owned = _open(data), True
+        image, owned = open_image(data), True
     width, height = image.size
     if width * height > max_pixels:
         raise PreprocessError(
@@ -111,14 +119,15 @@ def _draft_size(
     return (round(work_size / fraction),) * 2
 
 
-def _open(data: bytes) -> Image.Image:
-    """Read the header lazily; Pillow's own bomb check is turned into our error."""
+def open_image(data: bytes) -> Image.Image:
+    """Open `data` lazily with READABLE_FORMATS' decoders only; Pillow's own bomb check and
+    any other format become PreprocessError."""
     if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
         raise PreprocessError("That is not an image; send a photo of a handwritten digit.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PreprocessError(
             "The image has too many pixels to be processed safely; send a smaller photo."
