@@ -189,7 +189,11 @@ async def open_services(application: BotApplication) -> None:
         models,
         notifier,
         settings.models_dir,
-        gate=QualityGate(min_acc=settings.retrain_min_acc),
+        gate=QualityGate(
+            min_acc=settings.retrain_min_acc,
+            acc_margin=settings.retrain_acc_margin,
+            max_moved=settings.retrain_max_moved,
+        ),
         mnist_dir=settings.mnist_dir,
         bot=application.bot,
         limit=settings.retrain_limit,

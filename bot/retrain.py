@@ -208,6 +208,7 @@ class Retrainer:
             new=new,
             current=current,
             probe=probe,
+            stored=user_images,
         )
         metrics = _run_metrics(result, decision)
         # Admins in Telegram also get the new model's confusion matrix and typical members.

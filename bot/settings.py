@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     status_cron: str = "0 9 * * *"
     retention_cron: str = "30 4 * * *"
     retrain_min_acc: float = Field(0.97, ge=0.0, le=1.0)
+    retrain_acc_margin: float = Field(0.002, ge=0.0, le=1.0)
+    retrain_max_moved: float = Field(0.10, ge=0.0, le=1.0)
     retrain_limit: int | None = Field(None, ge=100)
     rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)

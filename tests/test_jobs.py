@@ -78,7 +78,7 @@ async def bot(
             provider,
             notifier,
             tmp_path / "models",
-            gate=QualityGate(min_acc=0.3),
+            gate=QualityGate(min_acc=0.3, acc_margin=1.0, max_moved=1.0),
             mnist_dir=mnist_dir,
             bot=application.bot,
             limit=1000,

@@ -40,7 +40,11 @@ async def replica(database_url: str, tmp_path: Path, model_path: Path) -> AsyncI
     provider = ModelProvider(models_dir, model_path, processes=1)
     await provider.run(provider.reload)
     retrainer = Retrainer(
-        storage, provider, Notifier(None), models_dir, gate=QualityGate(min_acc=0.3)
+        storage,
+        provider,
+        Notifier(None),
+        models_dir,
+        gate=QualityGate(min_acc=0.3, acc_margin=1.0, max_moved=1.0),
     )
     yield Replica(storage, provider, retrainer, ModelVersions(models_dir))
     provider.close()

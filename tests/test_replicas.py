@@ -80,6 +80,8 @@ async def test_two_replicas_answer_each_photo_once_and_serve_a_model_promoted_by
         "MNIST_DIR": str(mnist_dir),
         "RETRAIN_LIMIT": "300",
         "RETRAIN_MIN_ACC": "0.3",
+        "RETRAIN_ACC_MARGIN": "1",
+        "RETRAIN_MAX_MOVED": "1",
         "NOTIFY_RUN_ENDPOINT": fake_notify.url,
         "MODEL_WORKERS": "1",
         "LOG_LEVEL": "INFO",

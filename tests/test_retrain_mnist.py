@@ -52,7 +52,7 @@ async def _retrain(
         provider,
         notifier,
         tmp_path / "models",
-        gate=QualityGate(min_acc=0.3),
+        gate=QualityGate(min_acc=0.3, acc_margin=1.0, max_moved=1.0),
         mnist_dir=tmp_path / "fresh" / "mnist",
         time_limit=1.0,
         mnist_mirrors=(mirror,),
