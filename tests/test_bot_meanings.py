@@ -84,13 +84,16 @@ async def test_answers_from_five_users_make_the_sixth_users_reply_name_the_digit
     assert expected.format(c=cluster) in reply["caption"].replace("\u202f", "\u00a0")
 
 
-async def test_fewer_answers_or_fewer_people_name_nothing(bot: RunningBot, one: np.ndarray) -> None:
+@pytest.mark.parametrize(("lang", "people"), [("en", "people say"), ("fr", "selon les gens")])
+async def test_fewer_answers_or_fewer_people_name_nothing(
+    bot: RunningBot, one: np.ndarray, lang: str, people: str
+) -> None:
     photo = photo_of(one)
     await _answer(bot, [7001, 7002, 7003, 7004], 4, photo, said=1)
     await _answer(bot, [7005], 3, photo, said=1)
-    assert "people say" not in (await _send(bot, SIXTH, photo))["caption"]  # 19 answers
+    assert people not in (await _send(bot, SIXTH, photo, lang))["caption"]  # 19 answers
     await _answer(bot, [7005], 1, photo, said=1)
-    assert "people say" in (await _send(bot, SIXTH, photo))["caption"]  # 20, from 5 people
+    assert people in (await _send(bot, SIXTH, photo, lang))["caption"]  # 20, from 5 people
 
     tg = bot.telegram
     tg.send_text(7005, 7005, "/forget")
@@ -100,11 +103,11 @@ async def test_fewer_answers_or_fewer_people_name_nothing(bot: RunningBot, one: 
     await tg.wait_for_calls("editMessageText", 1)
     await bot.settle()
     await _meanings(bot).settled()
-    assert "people say" not in (await _send(bot, SIXTH, photo))["caption"]  # 16, from 4
+    assert people not in (await _send(bot, SIXTH, photo, lang))["caption"]  # 16, from 4
 
     await _answer(bot, [7001, 7002, 7003, 7004], 1, photo, said=1)
 
-    assert "people say" not in (await _send(bot, SIXTH, photo))["caption"]  # 20, from 4
+    assert people not in (await _send(bot, SIXTH, photo, lang))["caption"]  # 20, from 4
 
 
 async def test_answers_that_disagree_name_nothing(bot: RunningBot, one: np.ndarray) -> None:
