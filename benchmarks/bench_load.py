@@ -27,7 +27,10 @@ own working and models directory, in webhook mode behind a round-robin proxy
 shared cores do not go faster than one: the point is that nothing is lost and the work is
 shared. `--kill-at` then kills the first replica for good and the others carry on.
 
-Exit code 1 when a check fails.
+Exit code 1 when a check fails. After a `--kill-at`, the replies in flight at the kill may go
+out twice (at most the updates in hand, each once before the kill and once after), as
+tests/test_faults_load.py allows: whether a killed process's last request reached Telegram
+cannot be known.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from load_driver import (
 from postgres_schema import fresh_schema, schema_url
 from replicas import RoundRobinProxy, replicas_behind_proxy, setwebhook_calls
 
+from bot.app import CONCURRENT_UPDATES
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
 from model.data import load_mnist, resolve_mnist_dir
 
@@ -114,7 +118,12 @@ def _own_cpu() -> float:
 
 
 def report(
-    checks: Checks, seconds: float, pictures: int, bots: list[BotProcess], cpu: CpuUse
+    checks: Checks,
+    seconds: float,
+    pictures: int,
+    bots: list[BotProcess],
+    cpu: CpuUse,
+    ok: bool,
 ) -> str:
     """The figures as aligned lines (RSS and starts summed over the replicas)."""
     ms = [1000 * s for s in checks.latencies] or [0.0]
@@ -141,7 +150,7 @@ def report(
         f"database        {checks.stored} images stored of {checks.pictures_sent} pictures sent "
         f"({checks.pictures_replied} answered with a picture); stored but not sent "
         f"{len(checks.stored_not_accepted)}, sent but not stored {len(checks.accepted_not_stored)}",
-        f"verdict         {'OK' if checks.ok else 'FAILED'}",
+        f"verdict         {'OK' if ok else 'FAILED'}",
     ]
     return "\n".join(lines)
 
@@ -208,13 +217,16 @@ async def _run(args: argparse.Namespace) -> int:
         async with _bots(args, workdir, extra) as (telegram, bots, proxy):
             run = LoadRun(telegram, args.users, mix)
             kill_after = None if args.kill_at is None else int(args.kill_at * args.messages)
+            killed_at: float | None = None
 
             async def on_tick(i: int) -> None:
+                nonlocal killed_at
                 if i % 50 == 0:
                     for bot in bots:
                         bot.sample_rss()
                 if i == kill_after:
                     await bots[0].kill()
+                    killed_at = time.perf_counter()
                     if proxy is None:  # one bot: restarted; replicas: the others carry on
                         await bots[0].start()
 
@@ -239,6 +251,8 @@ async def _run(args: argparse.Namespace) -> int:
             if training is not None:
                 print(f"training        {await _training_outcome(training)}")
         checks = check(run, database_url)
+        # The replies in flight at a kill may go out twice (tests/test_faults_load.py).
+        ok = checks.ok if killed_at is None else checks.ok_across(killed_at, CONCURRENT_UPDATES)
         pictures = sum(m.picture for m in run.result.sent)
         mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"
         mode += ", webhook" if args.webhook or proxy else ", long polling"
@@ -246,13 +260,13 @@ async def _run(args: argparse.Namespace) -> int:
         if proxy is not None:
             mode += f", {args.replicas} replicas behind a round-robin proxy"
         print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
-        print(report(checks, seconds, pictures, bots, cpu))
+        print(report(checks, seconds, pictures, bots, cpu, ok))
         if proxy is not None:
             print(replica_shares(proxy, telegram))
-        if not checks.ok:
+        if not ok:
             for bot in bots:
                 print(f"log: {bot.log.read_text()[-3000:]}", file=sys.stderr)
-    return 0 if checks.ok else 1
+    return 0 if ok else 1
 
 
 async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.Task[TrainResult]:
