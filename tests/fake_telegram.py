@@ -364,6 +364,8 @@ class FakeTelegram:
         method = request.match_info["method"]
         params, files = await _read_params(request)
         self.calls.append(Call(method, params, files))
+        if method == "getUpdates":
+            self._notify()  # a long poll is under way: who waits for it need not wait it out
         delay = self._delays.pop(method, None)
         if delay is not None:
             await asyncio.sleep(delay)
