@@ -120,19 +120,6 @@ def _row(name: str, r: dict[str, float]) -> str:
     )
 
 
-def read_mnist(directory: str, limit: int | None) -> Mnist:
-    """MNIST, or its first `limit` training and test digits."""
-    mnist = load_mnist(directory)
-    if limit is None:
-        return mnist
-    return Mnist(
-        mnist.train_images[:limit],
-        mnist.train_labels[:limit],
-        mnist.test_images[:limit],
-        mnist.test_labels[:limit],
-    )
-
-
 def _count(n: int) -> str:
     """10000 as "10k", 2500 as "2,500"."""
     return f"{n // 1000}k" if n % 1000 == 0 else f"{n:,}"
@@ -153,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.data = str(resolve_mnist_dir(args.data))
-    mnist = read_mnist(args.data, args.limit)
+    mnist = load_mnist(args.data).first(args.limit)
     print(
         "| pipeline | ACC | NMI | ARI | kept under jitter | train s | assign 1 image ms "
         f"| assign {_count(len(mnist.test_images))} s | peak RSS MB | model KB |"

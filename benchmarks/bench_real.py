@@ -157,19 +157,6 @@ def spread(samples: list[Sample], limit: int | None) -> list[Sample]:
     return [samples[i * len(samples) // limit] for i in range(limit)]
 
 
-def read_mnist(directory: str | None, limit: int | None) -> Mnist:
-    """MNIST, or its first `limit` training and test digits."""
-    mnist = load_mnist(directory)
-    if limit is None:
-        return mnist
-    return Mnist(
-        mnist.train_images[:limit],
-        mnist.train_labels[:limit],
-        mnist.test_images[:limit],
-        mnist.test_labels[:limit],
-    )
-
-
 def fit_knn(mnist: Mnist) -> tuple[PCA, KNeighborsClassifier, float]:
     """The yardstick: 3-NN on deskewed PCA-50 pixels of MNIST's training split, with its
     accuracy on the test split."""
@@ -372,7 +359,7 @@ def contact_sheet(misses: list[Sample], columns: int = 6) -> Image.Image:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     samples = spread(read_labels(args.data), args.limit)
-    mnist = read_mnist(args.mnist, args.mnist_limit)
+    mnist = load_mnist(args.mnist).first(args.mnist_limit)
     try:
         scores = run(samples, args.model, mnist, args.probe_cache)
     except ProbeCacheError as exc:

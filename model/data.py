@@ -79,6 +79,17 @@ class Mnist:
     test_images: np.ndarray
     test_labels: np.ndarray
 
+    def first(self, limit: int | None) -> Mnist:
+        """The first `limit` training and test digits (all of them for None): a quick run."""
+        if limit is None:
+            return self
+        return Mnist(
+            self.train_images[:limit],
+            self.train_labels[:limit],
+            self.test_images[:limit],
+            self.test_labels[:limit],
+        )
+
 
 def resolve_mnist_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """`--data DIR`, else `$MNIST_DIR`, else `data/mnist/`."""

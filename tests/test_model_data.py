@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from model.__main__ import main as model_cli
-from model.data import MNIST_FILES, MnistError, download_mnist, load_mnist, resolve_mnist_dir
+from model.data import (
+    MNIST_FILES,
+    Mnist,
+    MnistError,
+    download_mnist,
+    load_mnist,
+    resolve_mnist_dir,
+)
 
 
 @pytest.fixture
@@ -120,3 +127,11 @@ def test_download_rejects_a_wrong_checksum_and_skips_good_files(
     )
     download_mnist(tmp_path, mirrors=(served,), timeout=5)
     assert load_mnist(tmp_path).test_labels.shape == (10000,)
+
+
+def test_first_keeps_the_first_digits_of_both_splits_and_none_keeps_all(mnist: Mnist) -> None:
+    head = mnist.first(100)
+    assert head.train_images.shape == (100, 28, 28)
+    assert head.test_labels.shape == (100,)
+    assert np.array_equal(head.test_images, mnist.test_images[:100])
+    assert mnist.first(None) is mnist
