@@ -17,13 +17,14 @@ from telegram.ext import (
     Defaults,
     ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
 from bot import pushes, texts
 from bot.context import (
-    LIMITER,
+    FLOOD,
     MEANINGS,
     MODELS,
     NOTIFIER,
@@ -40,7 +41,8 @@ from bot.delivery import (
     UpdateLedger,
     confirm_handled,
 )
-from bot.handlers import admin, fallback, feedback, info, photos, privacy, stats
+from bot.flood import FloodLimit
+from bot.handlers import admin, fallback, feedback, flood, info, photos, privacy, stats
 from bot.i18n import SOURCE_LANGUAGE, languages
 from bot.jobs import Schedules, register_jobs
 from bot.meanings import ClusterMeanings
@@ -48,7 +50,6 @@ from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions, active_model_file
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
 from bot.quality_gate import QualityGate
-from bot.ratelimit import SlidingWindowLimiter
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from bot.storage import open_storage
@@ -103,6 +104,8 @@ def build_application(settings: Settings) -> BotApplication:
     application = builder.build()
     application.bot_data[SETTINGS] = settings
 
+    # Before anything does work: a user over the flood limit goes no further (group -1).
+    application.add_handler(TypeHandler(Update, flood.limit_flood), group=-1)
     # Commands first, so "/cluster 3" never reaches the catch-all below.
     application.add_handlers(
         [
@@ -169,7 +172,7 @@ async def open_services(application: BotApplication) -> None:
     meanings = ClusterMeanings(storage, models)
     await meanings.refresh()
     application.bot_data[MEANINGS] = meanings
-    application.bot_data[LIMITER] = SlidingWindowLimiter(*settings.rate_limit)
+    application.bot_data[FLOOD] = FloodLimit(storage, *settings.rate_limit)
     mirrors = []
     if settings.notify_telegram_admins and settings.admin_ids:
         # The model thread pool draws the pictures that come with some pushes.

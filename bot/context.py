@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import CallbackContext, ExtBot
 
 if TYPE_CHECKING:
+    from bot.flood import FloodLimit
     from bot.meanings import ClusterMeanings
     from bot.model_provider import ModelProvider
     from bot.notify import Notifier
-    from bot.ratelimit import SlidingWindowLimiter
     from bot.retrain import Retrainer
     from bot.settings import Settings
     from bot.storage import Storage
@@ -20,7 +20,7 @@ STORAGE = "storage"
 MODELS = "models"
 NOTIFIER = "notifier"
 RETRAINER = "retrainer"
-LIMITER = "limiter"
+FLOOD = "flood"
 MEANINGS = "meanings"
 
 
@@ -48,8 +48,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return self.bot_data[RETRAINER]
 
     @property
-    def limiter(self) -> SlidingWindowLimiter:
-        return self.bot_data[LIMITER]
+    def flood(self) -> FloodLimit:
+        return self.bot_data[FLOOD]
 
     @property
     def meanings(self) -> ClusterMeanings:

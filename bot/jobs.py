@@ -231,14 +231,22 @@ async def send_status_report(context: BotContext) -> None:
 
 
 async def purge_old_images(context: BotContext) -> None:
-    """Erase images older than RETENTION_DAYS."""
+    """Erase images older than RETENTION_DAYS, and the flood limit's ended windows (they
+    only say when a user was last active)."""
     assert context.job is not None
     days: int = context.job.data  # type: ignore[assignment]
     fire_time = await _claim(context, RETENTION_JOB)
     if fire_time is None:
         return
     erased = await context.storage.purge_older_than(datetime.now(UTC) - timedelta(days=days))
-    log.info("retention of %s: erased %d images older than %d days", fire_time, erased, days)
+    dropped = await context.storage.drop_ended_windows()
+    log.info(
+        "retention of %s: erased %d images older than %d days, %d ended flood windows",
+        fire_time,
+        erased,
+        days,
+        dropped,
+    )
 
 
 async def pick_up_model(context: BotContext) -> None:

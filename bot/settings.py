@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     retention_cron: str = "30 4 * * *"
     retrain_min_acc: float = Field(0.97, ge=0.0, le=1.0)
     retrain_limit: int | None = Field(None, ge=100)
-    rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
+    # Updates (messages, commands, button presses, photos) per user per period, across
+    # replicas: an album of 10 photos, a button under each and a few commands fit a minute.
+    rate_limit: Annotated[tuple[int, float], NoDecode] = (30, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
     telegram_max_rate: float = Field(30.0, gt=0.0)
     model_workers: int = Field(default_factory=cpu_cores, ge=1, le=64)
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
             return value
         match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*", value.lower())
         if not match or match.group(3) not in _PERIODS or int(match.group(1)) < 1:
-            raise ValueError("write it as photos per period, e.g. 20/minute, 5/10s or 100/hour")
+            raise ValueError("write it as messages per period, e.g. 30/minute, 5/10s or 100/hour")
         return int(match.group(1)), float(match.group(2) or 1) * _PERIODS[match.group(3)]
 
     @field_validator("telegram_api_base_url", "webhook_url", "notify_run_endpoint", "status_url")

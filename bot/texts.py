@@ -145,12 +145,12 @@ def commands(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
     return [(name, say(lang, about)) for name, about in listed]
 
 
-def rate_limited(lang: str, seconds: float) -> str:
-    """The user is sending too fast: say when the next photo will be accepted."""
+def flooding(lang: str, seconds: float) -> str:
+    """The one notice of the flood limit: the user's next messages go unanswered until then."""
     return plural(
         lang,
-        "That is a lot of photos at once. Please send the next one in {count} second.",
-        "That is a lot of photos at once. Please send the next one in {count} seconds.",
+        "You are sending me too much at once; I will answer again in {count} second.",
+        "You are sending me too much at once; I will answer again in {count} seconds.",
         max(1, math.ceil(seconds)),
     )
 

@@ -31,7 +31,7 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv(name, raising=False)
     settings = _settings()
     assert settings.admin_ids == frozenset()
-    assert settings.rate_limit == (20, 60.0)
+    assert settings.rate_limit == (30, 60.0)
     assert settings.model_path == Path("data/model.npz")
     assert settings.database_url == "sqlite:///data/bot.sqlite3"
     assert settings.telegram_api_base_url == "https://api.telegram.org"
@@ -75,7 +75,7 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"rate_limit": "lots"}, "RATE_LIMIT is invalid: write it as photos per period"),
+        ({"rate_limit": "lots"}, "RATE_LIMIT is invalid: write it as messages per period"),
         ({"rate_limit": "0/minute"}, "RATE_LIMIT is invalid"),
         ({"admin_ids": "1,two"}, "ADMIN_IDS is invalid: write Telegram user ids"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),

@@ -196,19 +196,28 @@ async def test_status_report_figures_match_the_database(
     assert (report.photos, report.active_users, report.original_bytes) == (3, 2, 300)
 
 
-async def test_retention_erases_only_old_images(bot: Bot) -> None:
+async def test_retention_erases_only_old_images_and_ended_flood_windows(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     version = bot.provider.current.version
     old = datetime.now(UTC) - timedelta(days=40)
     await _save(bot.storage, 1, 1, 0, version=version, received_at=old)
     await _save(bot.storage, 1, 2, 0, version=version)
+    await bot.storage.count_update(1, 0.1)
+    await bot.storage.count_update(2, 3600.0)
     schedules = Schedules(retrain=NEVER, status=NEVER, retention=_soon(), retention_days=30)
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     register_jobs(bot.application, schedules)
     now = datetime.now(UTC)
 
     async def one_image_left() -> bool:
         return (await bot.storage.global_stats(now)).images == 1
 
+    async def ended_window_dropped() -> bool:
+        return any(r.getMessage().endswith(", 1 ended flood windows") for r in caplog.records)
+
     await _until(one_image_left)
+    await _until(ended_window_dropped)
 
 
 async def test_pick_up_job_serves_a_model_promoted_elsewhere(

@@ -19,7 +19,7 @@ from bot.storage import open_storage
 from bot.storage.engine import alembic_config, create_db_engine, upgrade
 from bot.storage.schema import cluster_names, images, metadata, model_versions, retrain_runs
 
-HEAD = "0004"
+HEAD = "0005"
 STARTED = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 MNIST = np.arange(784, dtype=np.uint32).astype(np.uint8).reshape(28, 28)
 

@@ -51,10 +51,6 @@ async def classify_photo(update: Update, context: BotContext) -> None:
     if attachment.file_size and attachment.file_size > limit:
         await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
         return
-    wait = context.limiter.acquire(user.id)
-    if wait:
-        await message.reply_text(texts.rate_limited(lang, wait))
-        return
     async with _showing(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
         file = await attachment.get_file()
         data = bytes(await file.download_as_bytearray())

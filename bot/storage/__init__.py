@@ -31,6 +31,8 @@ Refinements of the contract in docs/ARCHITECTURE.md:
   model assigned; ``answered_digits`` reads the others in batches, to be assigned again.
 - Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
   ``StatusReport`` also lists the retraining runs of the period.
+- ``count_update`` counts a user's update for the flood limit in one autocommitted upsert,
+  on connections of its own (no ping); ``forget_user`` erases that count too.
 - The database being unreachable raises ``StorageUnavailableError``; naive datetimes are
   refused with ``ValueError``.
 """
@@ -39,6 +41,7 @@ from bot.storage.engine import DEFAULT_DATABASE_URL
 from bot.storage.records import (
     Accuracy,
     AnsweredDigits,
+    FloodWindow,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -58,6 +61,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "Accuracy",
     "AnsweredDigits",
+    "FloodWindow",
     "GlobalStats",
     "IncomingImage",
     "ModelFile",

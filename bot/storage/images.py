@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Row, delete, func, insert, select, tuple_, update
 
 from bot.storage.engine import upsert_insert
 from bot.storage.records import MNIST_SHAPE, IncomingImage, SaveResult, StoredImage
-from bot.storage.schema import cluster_names, images
+from bot.storage.schema import cluster_names, flood_windows, images
 
 DUPLICATE_RETRIES = 3
 
@@ -166,14 +166,15 @@ def find_image(engine: Engine, chat_id: int, message_id: int) -> StoredImage | N
 
 
 def forget_user(engine: Engine, user_id: int) -> int:
-    """Erase the user's images and unlink their name from cluster names they set; returns
-    how many photos were erased (with every digit of each)."""
+    """Erase the user's images and flood count, and unlink their name from cluster names they
+    set; returns how many photos were erased (with every digit of each)."""
     mine = images.c.user_id == user_id
     with engine.begin() as connection:
         erased = connection.execute(
             select(func.count()).where(mine, images.c.digit_index == 0)
         ).scalar_one()
         connection.execute(delete(images).where(mine))
+        connection.execute(delete(flood_windows).where(flood_windows.c.user_id == user_id))
         connection.execute(
             update(cluster_names).where(cluster_names.c.set_by == user_id).values(set_by=None)
         )

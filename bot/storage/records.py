@@ -117,6 +117,14 @@ class ModelFile:
 
 
 @dataclass(frozen=True, slots=True)
+class FloodWindow:
+    """A user's updates counted so far in their current window, and when that window ends."""
+
+    updates: int
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RetrainRun:
     """One retraining run; ``outcome`` is None while it is running."""
 

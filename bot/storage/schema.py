@@ -185,3 +185,13 @@ job_runs = Table(
     Column("claimed_by", String(200), nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# Each user's updates in their current window, for the flood limit (bot/flood.py): one row
+# per user, counted by a single upsert per update so that every replica sees the same count.
+flood_windows = Table(
+    "flood_windows",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("updates", Integer, nullable=False),
+)

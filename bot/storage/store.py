@@ -20,11 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.storage import answers, images, jobs, retrains, serving, stats
+from bot.storage import answers, flood, images, jobs, retrains, serving, stats
 from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
     AnsweredDigits,
+    FloodWindow,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -39,6 +40,7 @@ from bot.storage.records import (
 
 T = TypeVar("T")
 DEFAULT_WORKERS = 4
+COUNTER_WORKERS = 2  # threads (and connections) counting updates for the flood limit
 # Every reply shows the clusters' names, so they are read from the database at most this
 # often; a rename made in this process shows at once, one made by another within this time.
 NAMES_FRESH_FOR = 30.0  # seconds
@@ -53,11 +55,18 @@ class Storage:
         engine: Engine,
         workers: int = DEFAULT_WORKERS,
         *,
+        counter: Engine,
         names_fresh_for: float = NAMES_FRESH_FOR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage")
+        # The flood limit counts every update: one statement each, on connections and threads
+        # of its own, so that it never waits behind a photo being saved.
+        self._counter = counter
+        self._counter_executor = ThreadPoolExecutor(
+            max_workers=COUNTER_WORKERS, thread_name_prefix="storage-counter"
+        )
         self.url = safe_url(engine.url)
         self._names_fresh_for = names_fresh_for
         self._clock = clock  # seconds, for the names' freshness (tests pass their own)
@@ -69,14 +78,24 @@ class Storage:
         return self._engine.dialect.name
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
-        """Run ``function(engine, *args)`` in a worker thread.
+        """Run ``function(engine, *args)`` in a worker thread."""
+        return await self._call(self._executor, self._engine, function, *args)
+
+    async def _call(
+        self,
+        executor: ThreadPoolExecutor,
+        engine: Engine,
+        function: Callable[..., T],
+        *args: object,
+    ) -> T:
+        """Run ``function(engine, *args)`` in a thread of ``executor``.
 
         A thread cannot be interrupted, so a cancelled caller waits for it before the
         cancellation goes on: once a cancelled call returns, the database has settled.
         """
         loop = asyncio.get_running_loop()
-        call = functools.partial(function, self._engine, *args)
-        future = loop.run_in_executor(self._executor, call)
+        call = functools.partial(function, engine, *args)
+        future = loop.run_in_executor(executor, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -147,6 +166,16 @@ class Storage:
     async def answered_digits(self, version: str, after_id: int, limit: int) -> AnsweredDigits:
         """A batch of answered digits that other models assigned, to assign them again."""
         return await self._run(answers.answered_digits, version, after_id, limit)
+
+    async def count_update(self, user_id: int, period: float) -> FloodWindow:
+        """Count one update of the user's in their window of ``period`` seconds (flood limit)."""
+        return await self._call(
+            self._counter_executor, self._counter, flood.count_update, user_id, _now(), period
+        )
+
+    async def drop_ended_windows(self) -> int:
+        """Forget the flood windows that have ended; returns how many."""
+        return await self._run(flood.drop_ended_windows, _now())
 
     async def set_cluster_name(self, cluster: int, name: str, set_by: int) -> None:
         """Name or rename a cluster (an admin's word for it)."""
@@ -240,7 +269,9 @@ class Storage:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
+        self._counter_executor.shutdown(wait=True)
         self._executor.shutdown(wait=True)
+        self._counter.dispose()
         self._engine.dispose()
 
 
@@ -255,6 +286,7 @@ async def open_storage(
     storage = Storage(
         create_db_engine(database_url, pool_size=workers),
         workers=workers,
+        counter=create_db_engine(database_url, pool_size=COUNTER_WORKERS, single_statements=True),
         names_fresh_for=names_fresh_for,
         clock=clock,
     )
