@@ -28,6 +28,7 @@ from bot.context import (
     MEANINGS,
     MODELS,
     NOTIFIER,
+    QUOTA,
     RETRAINER,
     SETTINGS,
     STORAGE,
@@ -50,6 +51,7 @@ from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions, active_model_file
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
 from bot.quality_gate import QualityGate
+from bot.quota import DailyQuota
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from bot.storage import open_storage
@@ -157,7 +159,7 @@ async def open_services(application: BotApplication) -> None:
     """Open the database, load the model, count users' answers, start notifications, register
     the commands."""
     settings: Settings = application.bot_data[SETTINGS]
-    storage = await open_storage(settings.database_url)
+    storage = await open_storage(settings.database_url, stored_bytes_cap=settings.stored_bytes_cap)
     application.bot_data[STORAGE] = storage
     # Model files hold what users' photos taught the model: owner-only, like the database.
     settings.models_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -173,6 +175,9 @@ async def open_services(application: BotApplication) -> None:
     await meanings.refresh()
     application.bot_data[MEANINGS] = meanings
     application.bot_data[FLOOD] = FloodLimit(storage, *settings.rate_limit)
+    application.bot_data[QUOTA] = DailyQuota(
+        storage, settings.user_daily_photos, settings.user_daily_bytes
+    )
     mirrors = []
     if settings.notify_telegram_admins and settings.admin_ids:
         # The model thread pool draws the pictures that come with some pushes.
@@ -195,6 +200,7 @@ async def open_services(application: BotApplication) -> None:
         mnist_dir=settings.mnist_dir,
         bot=application.bot,
         limit=settings.retrain_limit,
+        user_digits=settings.retrain_user_digits,
     )
     await retrainer.recover()
     application.bot_data[RETRAINER] = retrainer

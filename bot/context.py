@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from bot.meanings import ClusterMeanings
     from bot.model_provider import ModelProvider
     from bot.notify import Notifier
+    from bot.quota import DailyQuota
     from bot.retrain import Retrainer
     from bot.settings import Settings
     from bot.storage import Storage
@@ -21,6 +22,7 @@ MODELS = "models"
 NOTIFIER = "notifier"
 RETRAINER = "retrainer"
 FLOOD = "flood"
+QUOTA = "quota"
 MEANINGS = "meanings"
 
 
@@ -50,6 +52,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def flood(self) -> FloodLimit:
         return self.bot_data[FLOOD]
+
+    @property
+    def quota(self) -> DailyQuota:
+        return self.bot_data[QUOTA]
 
     @property
     def meanings(self) -> ClusterMeanings:

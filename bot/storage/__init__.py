@@ -26,7 +26,13 @@ Refinements of the contract in docs/ARCHITECTURE.md:
   index, box and 28x28, the photo's bytes only in the first digit's row; ``find_image`` gives
   that first digit, ``reply_digits`` them all by the bot's reply, and ``forget_user``
   returns the number of photos it erased.
-- ``training_images(include_outliers=False)`` leaves out images far from every cluster.
+- A photo whose bytes its sender had sent before is saved as ``repeated``, without them: the
+  original is kept once (``SaveResult.original`` says so), and not at all when it would take
+  the stored originals over ``stored_bytes_cap``. The first save to reach 80% of the cap, and
+  the first refused, carry a ``StorageAlert`` to push. Retention hands a first photo's bytes
+  to the newest repeat that stays.
+- ``training_sample(limit, include_outliers=False)`` reads the digits in batches and draws at
+  most ``limit`` uniformly, leaving out repeats (and images far from every cluster).
 - ``votes(version)`` counts users' answers per cluster, digit and user for the digits that
   model assigned; ``answered_digits`` reads the others in batches, to be assigned again.
 - Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
@@ -41,13 +47,16 @@ from bot.storage.engine import DEFAULT_DATABASE_URL
 from bot.storage.records import (
     Accuracy,
     AnsweredDigits,
+    DailyUsage,
     FloodWindow,
     GlobalStats,
     IncomingImage,
     ModelFile,
+    Original,
     RetrainRun,
     SaveResult,
     StatusReport,
+    StorageAlert,
     StorageConfigError,
     StorageError,
     StorageUnavailableError,
@@ -61,14 +70,17 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "Accuracy",
     "AnsweredDigits",
+    "DailyUsage",
     "FloodWindow",
     "GlobalStats",
     "IncomingImage",
     "ModelFile",
+    "Original",
     "RetrainRun",
     "SaveResult",
     "StatusReport",
     "Storage",
+    "StorageAlert",
     "StorageConfigError",
     "StorageError",
     "StorageUnavailableError",

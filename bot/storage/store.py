@@ -20,11 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.storage import answers, flood, images, jobs, retrains, serving, stats
+from bot.storage import answers, erasure, flood, images, jobs, retrains, serving, stats, training
 from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
     AnsweredDigits,
+    DailyUsage,
     FloodWindow,
     GlobalStats,
     IncomingImage,
@@ -56,6 +57,7 @@ class Storage:
         workers: int = DEFAULT_WORKERS,
         *,
         counter: Engine,
+        stored_bytes_cap: int | None = None,
         names_fresh_for: float = NAMES_FRESH_FOR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -68,6 +70,7 @@ class Storage:
             max_workers=COUNTER_WORKERS, thread_name_prefix="storage-counter"
         )
         self.url = safe_url(engine.url)
+        self.stored_bytes_cap = stored_bytes_cap  # bytes of stored originals; None: no cap
         self._names_fresh_for = names_fresh_for
         self._clock = clock  # seconds, for the names' freshness (tests pass their own)
         self._names: tuple[float, dict[int, str]] | None = None
@@ -111,11 +114,20 @@ class Storage:
 
     async def save_image(self, image: IncomingImage) -> SaveResult:
         """Keep the image once per (chat, message); a repeat gets the first row's id."""
-        return await self._run(images.save_photo, [image])
+        return await self._run(images.save_photo, [image], self.stored_bytes_cap)
 
     async def save_photo(self, digits: Sequence[IncomingImage]) -> SaveResult:
-        """Keep a photo's digits, a row each, once per (chat, message); the first digit's id."""
-        return await self._run(images.save_photo, digits)
+        """Keep a photo's digits, a row each, once per (chat, message); the first digit's id.
+
+        Its bytes are kept unless their sender has them stored already, or they would take
+        the stored originals over `stored_bytes_cap`; the result says which.
+        """
+        return await self._run(images.save_photo, digits, self.stored_bytes_cap)
+
+    async def photos_since(self, user_id: int, since: datetime) -> DailyUsage:
+        """The user's photos since ``since`` and the bytes of their originals kept (quotas)."""
+        _require_aware(since, "since")
+        return await self._run(images.photos_since, user_id, since)
 
     async def mark_answered(self, image_id: int, reply_message_id: int | None = None) -> bool:
         """True for the one call that marks it; answer only then to answer exactly once.
@@ -148,16 +160,23 @@ class Storage:
 
     async def forget_user(self, user_id: int) -> int:
         """Erase every image and record of the user; returns the number of photos erased."""
-        return await self._run(images.forget_user, user_id)
+        return await self._run(erasure.forget_user, user_id, self.stored_bytes_cap)
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Delete images received before ``cutoff`` (retention); returns how many."""
         _require_aware(cutoff, "cutoff")
-        return await self._run(images.purge_older_than, cutoff)
+        return await self._run(erasure.purge_older_than, cutoff, self.stored_bytes_cap)
 
-    async def training_images(self, *, include_outliers: bool = True) -> np.ndarray:
-        """Users' 28x28 images as (n, 28, 28) uint8, without feedback or identities."""
-        return await self._run(images.training_images, include_outliers)
+    async def recount_stored_bytes(self) -> int:
+        """Count the stored originals' bytes again from the images; returns the count."""
+        return await self._run(erasure.recount_stored_bytes, self.stored_bytes_cap)
+
+    async def training_sample(
+        self, limit: int, *, include_outliers: bool = True, seed: int | None = None
+    ) -> np.ndarray:
+        """At most ``limit`` of users' 28x28 digits, drawn uniformly from those stored and read
+        in batches, as (n, 28, 28) uint8, without feedback or identities."""
+        return await self._run(training.training_sample, limit, include_outliers, seed)
 
     async def votes(self, version: str) -> list[Vote]:
         """Users' answers to the digits model `version` assigned, per cluster, digit and user."""
@@ -279,14 +298,19 @@ async def open_storage(
     database_url: str,
     *,
     workers: int = DEFAULT_WORKERS,
+    stored_bytes_cap: int | None = None,
     names_fresh_for: float = NAMES_FRESH_FOR,
     clock: Callable[[], float] = time.monotonic,
 ) -> Storage:
-    """Connect, migrate to head and return the store; closes it again if migrating fails."""
+    """Connect, migrate to head and return the store; closes it again if migrating fails.
+
+    ``stored_bytes_cap`` bounds the bytes of the originals kept (None: no bound).
+    """
     storage = Storage(
         create_db_engine(database_url, pool_size=workers),
         workers=workers,
         counter=create_db_engine(database_url, pool_size=COUNTER_WORKERS, single_statements=True),
+        stored_bytes_cap=stored_bytes_cap,
         names_fresh_for=names_fresh_for,
         clock=clock,
     )
