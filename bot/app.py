@@ -17,16 +17,18 @@ from telegram.ext import (
     Defaults,
     ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
 from bot import pushes, texts
 from bot.context import (
-    LIMITER,
+    FLOOD,
     MEANINGS,
     MODELS,
     NOTIFIER,
+    QUOTA,
     RETRAINER,
     SETTINGS,
     STORAGE,
@@ -40,7 +42,18 @@ from bot.delivery import (
     UpdateLedger,
     confirm_handled,
 )
-from bot.handlers import admin, export, fallback, feedback, info, photos, privacy, stats
+from bot.flood import FloodLimit
+from bot.handlers import (
+    admin,
+    export,
+    fallback,
+    feedback,
+    flood,
+    info,
+    photos,
+    privacy,
+    stats,
+)
 from bot.i18n import SOURCE_LANGUAGE, languages
 from bot.jobs import Schedules, register_jobs
 from bot.meanings import ClusterMeanings
@@ -48,7 +61,7 @@ from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions, active_model_file
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
 from bot.quality_gate import QualityGate
-from bot.ratelimit import SlidingWindowLimiter
+from bot.quota import DailyQuota
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from bot.storage import open_storage
@@ -103,6 +116,8 @@ def build_application(settings: Settings) -> BotApplication:
     application = builder.build()
     application.bot_data[SETTINGS] = settings
 
+    # Before anything does work: a user over the flood limit goes no further (group -1).
+    application.add_handler(TypeHandler(Update, flood.limit_flood), group=-1)
     # Commands first, so "/cluster 3" never reaches the catch-all below.
     application.add_handlers(
         [
@@ -155,7 +170,7 @@ async def open_services(application: BotApplication) -> None:
     """Open the database, load the model, count users' answers, start notifications, register
     the commands."""
     settings: Settings = application.bot_data[SETTINGS]
-    storage = await open_storage(settings.database_url)
+    storage = await open_storage(settings.database_url, stored_bytes_cap=settings.stored_bytes_cap)
     application.bot_data[STORAGE] = storage
     # Model files hold what users' photos taught the model: owner-only, like the database.
     settings.models_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -170,7 +185,10 @@ async def open_services(application: BotApplication) -> None:
     meanings = ClusterMeanings(storage, models)
     await meanings.refresh()
     application.bot_data[MEANINGS] = meanings
-    application.bot_data[LIMITER] = SlidingWindowLimiter(*settings.rate_limit)
+    application.bot_data[FLOOD] = FloodLimit(storage, *settings.rate_limit)
+    application.bot_data[QUOTA] = DailyQuota(
+        storage, settings.user_daily_photos, settings.user_daily_bytes
+    )
     mirrors = []
     if settings.notify_telegram_admins and settings.admin_ids:
         # The model thread pool draws the pictures that come with some pushes.
@@ -197,6 +215,7 @@ async def open_services(application: BotApplication) -> None:
         mnist_dir=settings.mnist_dir,
         bot=application.bot,
         limit=settings.retrain_limit,
+        user_digits=settings.retrain_user_digits,
     )
     await retrainer.recover()
     application.bot_data[RETRAINER] = retrainer

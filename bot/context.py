@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import CallbackContext, ExtBot
 
 if TYPE_CHECKING:
+    from bot.flood import FloodLimit
     from bot.meanings import ClusterMeanings
     from bot.model_provider import ModelProvider
     from bot.notify import Notifier
-    from bot.ratelimit import SlidingWindowLimiter
+    from bot.quota import DailyQuota
     from bot.retrain import Retrainer
     from bot.settings import Settings
     from bot.storage import Storage
@@ -20,7 +21,8 @@ STORAGE = "storage"
 MODELS = "models"
 NOTIFIER = "notifier"
 RETRAINER = "retrainer"
-LIMITER = "limiter"
+FLOOD = "flood"
+QUOTA = "quota"
 MEANINGS = "meanings"
 ERROR_PUSHES = "error-pushes"
 
@@ -49,8 +51,12 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return self.bot_data[RETRAINER]
 
     @property
-    def limiter(self) -> SlidingWindowLimiter:
-        return self.bot_data[LIMITER]
+    def flood(self) -> FloodLimit:
+        return self.bot_data[FLOOD]
+
+    @property
+    def quota(self) -> DailyQuota:
+        return self.bot_data[QUOTA]
 
     @property
     def meanings(self) -> ClusterMeanings:

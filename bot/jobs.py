@@ -6,8 +6,9 @@ Jobs have fixed names and are only added when no job of that name exists, so cal
 Callbacks take only the context and reach the services through it.
 
 Every replica on one database fires the same schedules. Retraining, the status report and
-retention run once per firing: the firing's scheduled time is claimed in the database and
-the replicas that lose the claim skip it without a word. Model pick-up and counting the
+retention (which runs whatever RETENTION_DAYS: it also drops ended flood windows and counts
+the stored bytes again) run once per firing: the firing's scheduled time is claimed in the
+database and the replicas that lose the claim skip it without a word. Model pick-up and counting the
 answers run everywhere (each replica keeps its own figures).
 """
 
@@ -99,12 +100,12 @@ def _crontab_weekdays(field: str) -> str:
 
 @dataclass(frozen=True)
 class Schedules:
-    """When each job runs. `retention` is None unless RETENTION_DAYS is set."""
+    """When each job runs; `retention` None: no retention job (tests of the other jobs)."""
 
     retrain: BaseTrigger
     status: BaseTrigger
     retention: BaseTrigger | None = None
-    retention_days: int | None = None
+    retention_days: int = 0  # 0: images are kept until /forget
     # One single-row SELECT per replica: cheap enough that a promotion serves everywhere
     # within seconds, well inside the minute promised.
     pick_up_every: timedelta = timedelta(seconds=10)
@@ -114,7 +115,7 @@ class Schedules:
         cls,
         retrain_cron: str,
         status_cron: str,
-        retention_days: int | None,
+        retention_days: int,
         *,
         retention_cron: str = RETENTION_CRON,
         timezone: tzinfo = UTC,
@@ -124,9 +125,7 @@ class Schedules:
         return cls(
             retrain=cron(retrain_cron, name="RETRAIN_CRON", timezone=timezone),
             status=cron(status_cron, name="STATUS_CRON", timezone=timezone),
-            retention=cron(retention_cron, name="RETENTION_CRON", timezone=timezone)
-            if retention_days
-            else None,
+            retention=cron(retention_cron, name="RETENTION_CRON", timezone=timezone),
             retention_days=retention_days,
         )
 
@@ -154,7 +153,7 @@ def register_jobs(
             None,
         ),
     ]
-    if schedules.retention is not None and schedules.retention_days:
+    if schedules.retention is not None:
         wanted.append(
             (RETENTION_JOB, purge_old_images, schedules.retention, schedules.retention_days)
         )
@@ -231,14 +230,28 @@ async def send_status_report(context: BotContext) -> None:
 
 
 async def purge_old_images(context: BotContext) -> None:
-    """Erase images older than RETENTION_DAYS."""
+    """Erase images older than RETENTION_DAYS (0: none), and the flood limit's ended windows
+    (they only say when a user was last active); count the stored bytes again, so that what a
+    release without that count stored (during a rolling upgrade) is counted too."""
     assert context.job is not None
     days: int = context.job.data  # type: ignore[assignment]
     fire_time = await _claim(context, RETENTION_JOB)
     if fire_time is None:
         return
-    erased = await context.storage.purge_older_than(datetime.now(UTC) - timedelta(days=days))
-    log.info("retention of %s: erased %d images older than %d days", fire_time, erased, days)
+    erased = 0
+    if days:
+        erased = await context.storage.purge_older_than(datetime.now(UTC) - timedelta(days=days))
+    dropped = await context.storage.drop_ended_windows()
+    stored = await context.storage.recount_stored_bytes()
+    log.info(
+        "retention of %s: erased %d images older than %d days, %d ended flood windows; "
+        "%d bytes of originals stored",
+        fire_time,
+        erased,
+        days,
+        dropped,
+        stored,
+    )
 
 
 async def pick_up_model(context: BotContext) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from bot.i18n import N_, SOURCE_LANGUAGE, number, percent, plural, say
-from bot.storage.records import StatusReport
+from bot.storage.records import StatusReport, StorageAlert
 
 Picture = Callable[[str], bytes]  # draws the picture with its words in the given language
 
@@ -162,6 +162,35 @@ def mnist_downloaded(directory: str) -> Push:
     """A fresh deployment had no MNIST files: they were fetched (MD5-verified) to train on."""
     downloaded = N_("📥 MNIST files were missing from {directory}: downloaded, checksums verified")
     return Push(lambda lang: say(lang, downloaded, directory=directory))
+
+
+def storage_alert(alert: StorageAlert) -> Push:
+    """The stored pictures nearly fill STORAGE_CAP_GB, or one did not fit (each said once)."""
+
+    def render(lang: str) -> str:
+        cap = _size(lang, alert.cap)
+        if alert.full:
+            headline = say(
+                lang,
+                N_("🛑 Stored pictures reached the cap ({cap}): new ones are not kept"),
+                cap=cap,
+            )
+            advice = N_(
+                "Photos are still answered and their digits kept. Raise STORAGE_CAP_GB, or "
+                "lower RETENTION_DAYS."
+            )
+        else:
+            headline = say(
+                lang,
+                N_("💾 Stored pictures at {share} of the cap: {size} of {cap}"),
+                share=percent(lang, alert.original_bytes / alert.cap),
+                size=_size(lang, alert.original_bytes),
+                cap=cap,
+            )
+            advice = N_("Raise STORAGE_CAP_GB, or lower RETENTION_DAYS, before it fills.")
+        return f"{headline}\n{say(lang, advice)}"
+
+    return Push(render)
 
 
 def status_report(

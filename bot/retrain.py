@@ -45,8 +45,10 @@ class Retrainer:
 
     `mnist_dir` is where the trainer reads MNIST; files missing there (a fresh deployment)
     are downloaded from `mnist_mirrors` first, checksums verified, and the admins told.
-    `limit` trains on the first N MNIST images only (tests). `bot`, when given, tells the
-    admin who asked how the run ended.
+    `limit` trains on the first N MNIST images only (tests); `user_digits` is how many of
+    users' stored digits at most it learns from too (a uniform sample, read in batches, so
+    the bot's memory for it is bounded). `bot`, when given, tells the admin who asked how the
+    run ended.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Retrainer:
         heartbeat_every: float = 30.0,
         stale_after: timedelta = timedelta(minutes=5),
         limit: int | None = None,
+        user_digits: int = 20_000,
         seed: int | None = None,
         mnist_mirrors: tuple[str, ...] = DOWNLOAD_MIRRORS,
     ) -> None:
@@ -77,6 +80,7 @@ class Retrainer:
         self.heartbeat_every = heartbeat_every
         self.stale_after = stale_after
         self.limit = limit
+        self.user_digits = user_digits
         self.seed = seed
         self.mnist_mirrors = mnist_mirrors
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -180,7 +184,7 @@ class Retrainer:
         """Train, load, gate and maybe swap: (outcome, detail, push text, metrics)."""
         current = self.provider.current
         await self._download_missing_mnist()
-        user_images = await self.storage.training_images()
+        user_images = await self.storage.training_sample(self.user_digits, seed=self.seed)
         extra = await asyncio.to_thread(self._write_extra, run_id, user_images)
         job = TrainingJob(
             out=self.versions.candidate_path(run_id),
@@ -288,6 +292,7 @@ def _run_metrics(result: TrainResult, decision: GateDecision) -> dict:
         "metrics": result.metrics,
         "cluster_sizes": result.cluster_sizes,
         "changed_answers": result.changed_answers,
+        "n_extra": result.n_extra,
         "duration_s": result.duration_s,
         "gate": decision.reason,
     }

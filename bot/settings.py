@@ -51,11 +51,20 @@ class Settings(BaseSettings):
     retrain_acc_margin: float = Field(0.002, ge=0.0, le=1.0)
     retrain_max_moved: float = Field(0.10, ge=0.0, le=1.0)
     retrain_limit: int | None = Field(None, ge=100)
-    rate_limit: Annotated[tuple[int, float], NoDecode] = (20, 60.0)
+    # Updates (messages, commands, button presses, photos) per user per period, across
+    # replicas: an album of 10 photos, a button under each and a few commands fit a minute.
+    rate_limit: Annotated[tuple[int, float], NoDecode] = (30, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
     telegram_max_rate: float = Field(30.0, gt=0.0)
     model_workers: int = Field(default_factory=cpu_cores, ge=1, le=64)
-    retention_days: int | None = Field(None, gt=0)
+    # Limits where 0 (or empty) means none. Retention and the quotas bound what is stored; the
+    # quotas count a user's photos and kept bytes per UTC day.
+    retention_days: int = Field(365, ge=0)
+    user_daily_photos: int = Field(200, ge=0)
+    user_daily_mb: float = Field(50.0, ge=0.0)
+    storage_cap_gb: float = Field(10.0, ge=0.0)
+    # Retraining reads at most this many of users' digits (a uniform sample); 0: none of them.
+    retrain_user_digits: int = Field(20_000, ge=0)
     telegram_api_base_url: str = "https://api.telegram.org"
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
@@ -89,7 +98,7 @@ class Settings(BaseSettings):
             return value
         match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*", value.lower())
         if not match or match.group(3) not in _PERIODS or int(match.group(1)) < 1:
-            raise ValueError("write it as photos per period, e.g. 20/minute, 5/10s or 100/hour")
+            raise ValueError("write it as messages per period, e.g. 30/minute, 5/10s or 100/hour")
         return int(match.group(1)), float(match.group(2) or 1) * _PERIODS[match.group(3)]
 
     @field_validator("telegram_api_base_url", "webhook_url", "notify_run_endpoint", "status_url")
@@ -98,16 +107,20 @@ class Settings(BaseSettings):
         return value.strip().rstrip("/") if value else None
 
     @field_validator(
-        "notify_run_endpoint",
-        "webhook_url",
-        "status_url",
-        "retention_days",
-        "retrain_limit",
-        mode="before",
+        "notify_run_endpoint", "webhook_url", "status_url", "retrain_limit", mode="before"
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator(
+        "retention_days", "user_daily_photos", "user_daily_mb", "storage_cap_gb", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """`RETENTION_DAYS=` kept images forever before 365 days became the default: it still
+        does, and an empty limit is no limit."""
+        return 0 if value == "" else value
 
     @field_validator("model_workers", mode="before")
     @classmethod
@@ -134,6 +147,16 @@ class Settings(BaseSettings):
     def max_image_bytes(self) -> int:
         """The size limit in bytes, compared with Telegram's file_size before downloading."""
         return int(self.max_image_mb * 1024 * 1024)
+
+    @property
+    def user_daily_bytes(self) -> int:
+        """USER_DAILY_MB in bytes (0: no limit)."""
+        return int(self.user_daily_mb * 1024 * 1024)
+
+    @property
+    def stored_bytes_cap(self) -> int | None:
+        """STORAGE_CAP_GB in bytes (a GB is 10^9 bytes, as disks count), or None for no cap."""
+        return int(self.storage_cap_gb * 1000**3) or None
 
 
 def load_settings(**overrides: object) -> Settings:

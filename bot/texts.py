@@ -16,6 +16,7 @@ from bot.i18n import N_, moment, number, percent, plural, say, say_matching
 
 if TYPE_CHECKING:
     from bot.meanings import ClusterAnswers
+    from bot.quota import QuotaReached
 
 NAME_MAX_LENGTH = 32
 
@@ -82,6 +83,10 @@ FORGET_NOT_YOURS = N_("This button belongs to someone else's /forget; nothing wa
 NOT_KEPT = N_(
     "My database is unreachable right now, so I did not keep this photo and cannot take "
     "your answer for it. Send it again later if you want it counted."
+)
+PICTURE_NOT_KEPT = N_(
+    "My storage for pictures is full, so I kept the digits I read in this photo but not the "
+    "photo itself."
 )
 PAGE_FEEDBACK = N_(
     "To tell me the true digits, reply to this message with the number, e.g. 74213: one digit "
@@ -158,12 +163,12 @@ def commands(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
     return [(name, say(lang, about)) for name, about in listed]
 
 
-def rate_limited(lang: str, seconds: float) -> str:
-    """The user is sending too fast: say when the next photo will be accepted."""
+def flooding(lang: str, seconds: float) -> str:
+    """The one notice of the flood limit: the user's next messages go unanswered until then."""
     return plural(
         lang,
-        "That is a lot of photos at once. Please send the next one in {count} second.",
-        "That is a lot of photos at once. Please send the next one in {count} seconds.",
+        "You are sending me too much at once; I will answer again in {count} second.",
+        "You are sending me too much at once; I will answer again in {count} seconds.",
         max(1, math.ceil(seconds)),
     )
 
@@ -174,6 +179,35 @@ def too_big(lang: str, limit_mb: float) -> str:
         lang,
         N_("That file is too big for me. Please send a picture under {limit} MB."),
         limit=number(lang, limit_mb),
+    )
+
+
+def daily_quota_reached(lang: str, reached: QuotaReached) -> str:
+    """The user reached today's photos or bytes quota: say which, and when the day ends."""
+    when = plural(
+        lang,
+        "after midnight UTC, in {count} hour",
+        "after midnight UTC, in {count} hours",
+        max(1, math.ceil(reached.seconds_left / 3600)),
+    )
+    if reached.photos:
+        return plural(
+            lang,
+            "You have sent me {count} photo today, as many as I take from one person in a day. "
+            "Send more {when}.",
+            "You have sent me {count} photos today, as many as I take from one person in a day. "
+            "Send more {when}.",
+            reached.limit,
+            when=when,
+        )
+    return say(
+        lang,
+        N_(
+            "Your pictures today have reached {size} MB, the most I keep from one person in a "
+            "day. Send more {when}."
+        ),
+        size=number(lang, reached.limit / 1024**2),
+        when=when,
     )
 
 
@@ -327,6 +361,11 @@ def digits_count_differs(lang: str, stored: int, given: int) -> str:
 def not_kept(lang: str, caption: str) -> str:
     """A reply's caption when the database could not keep the photo."""
     return f"{caption}\n{say(lang, NOT_KEPT)}"
+
+
+def picture_not_kept(lang: str, caption: str) -> str:
+    """A reply's caption when the storage cap left no room for the photo's bytes."""
+    return f"{caption}\n{say(lang, PICTURE_NOT_KEPT)}"
 
 
 def model_line(lang: str, model_version: str) -> str:

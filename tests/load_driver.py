@@ -266,7 +266,10 @@ def bot_env(
             "MODEL_PATH": str(model_path),
             "MODELS_DIR": str(workdir / "models"),
             "DATABASE_URL": f"sqlite:///{workdir / 'bot.sqlite3'}",
+            # A load is many messages from few users: neither flood limit nor daily quota.
             "RATE_LIMIT": "10000/minute",
+            "USER_DAILY_PHOTOS": "0",
+            "USER_DAILY_MB": "0",
             # The stand-in has no Bot API rate limit; measure the bot, not Telegram's 30/s.
             "TELEGRAM_MAX_RATE": "1000",
             "LOG_LEVEL": "WARNING",

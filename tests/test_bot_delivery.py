@@ -1,4 +1,5 @@
-"""End to end: rate limits, duplicate deliveries, Telegram's flood control, errors, concurrency."""
+"""End to end: the flood limit on photos, duplicate deliveries, Telegram's flood control,
+errors, concurrency."""
 
 from __future__ import annotations
 
@@ -26,22 +27,26 @@ async def bot(tmp_path: Path, model_path: Path):
         yield running
 
 
-async def test_photos_beyond_the_rate_limit_are_told_when_to_retry(
+async def test_photos_beyond_the_flood_limit_get_one_notice_and_no_work(
     bot: RunningBot, digit: np.ndarray
 ) -> None:
     tg = bot.telegram
-    for _ in range(3):
+    for _ in range(4):
         tg.send_photo_from_user(USER, USER, photo_of(digit))
     tg.send_photo_from_user(OTHER, OTHER, photo_of(digit))
 
-    replies = await tg.wait_for_replies(USER, 3)
+    await tg.wait_for_replies(USER, 3)
     await tg.wait_for_replies(OTHER, 1)
+    await bot.settle()
 
-    refusals = [r["text"] for r in replies if "text" in r]
-    assert len(refusals) == 1
-    assert refusals[0].startswith("That is a lot of photos at once. Please send the next one in ")
-    assert refusals[0].endswith(" seconds.")
+    replies = tg.sent[USER]
+    notices = [r["text"] for r in replies if "text" in r]
+    assert len(notices) == 1
+    assert notices[0].startswith("You are sending me too much at once; I will answer again in ")
+    assert notices[0].endswith(" seconds.")
     assert sum("photo" in r for r in replies) == 2
+    assert len(replies) == 3
+    assert len(tg.calls_of("getFile")) == 3  # the photos over the limit were not even fetched
     assert "photo" in tg.sent[OTHER][0]
     assert (await bot.storage.user_stats(USER)).images == 2
 

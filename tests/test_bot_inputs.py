@@ -28,25 +28,43 @@ def _png(image: Image.Image) -> bytes:
 
 
 async def test_non_pictures_get_told_what_to_send(bot: RunningBot) -> None:
+    """Each is answered, quoting it (updates are handled concurrently, so in any order)."""
     tg = bot.telegram
-    tg.send_text(USER, CHAT, "hello, what are you?")
     sticker = {"file_id": "s1", "file_unique_id": "us1", "width": 512, "height": 512}
-    tg.send_message(
-        USER, CHAT, sticker=sticker | {"is_animated": False, "is_video": False, "type": "regular"}
-    )
-    tg.send_message(USER, CHAT, voice={"file_id": "v1", "file_unique_id": "uv1", "duration": 2})
-    tg.send_message(
-        USER,
-        CHAT,
-        video={"file_id": "m1", "file_unique_id": "um1", "width": 9, "height": 9, "duration": 1},
-    )
-    tg.send_document_from_user(
-        USER, CHAT, b"%PDF-1.4 not a picture", file_name="digit.pdf", mime_type="application/pdf"
-    )
+    sent = [
+        tg.send_text(USER, CHAT, "hello, what are you?"),
+        tg.send_message(
+            USER,
+            CHAT,
+            sticker=sticker | {"is_animated": False, "is_video": False, "type": "regular"},
+        ),
+        tg.send_message(
+            USER, CHAT, voice={"file_id": "v1", "file_unique_id": "uv1", "duration": 2}
+        ),
+        tg.send_message(
+            USER,
+            CHAT,
+            video={
+                "file_id": "m1",
+                "file_unique_id": "um1",
+                "width": 9,
+                "height": 9,
+                "duration": 1,
+            },
+        ),
+        tg.send_document_from_user(
+            USER,
+            CHAT,
+            b"%PDF-1.4 not a picture",
+            file_name="digit.pdf",
+            mime_type="application/pdf",
+        ),
+    ]
 
     replies = await tg.wait_for_replies(CHAT, 5)
 
-    assert [r["text"] for r in replies] == [texts.NOT_AN_IMAGE] * 4 + [texts.NOT_A_PICTURE_FILE]
+    answered = {r["reply_to_message_id"]: r["text"] for r in replies}
+    assert [answered[m] for m in sent] == [texts.NOT_AN_IMAGE] * 4 + [texts.NOT_A_PICTURE_FILE]
     assert not tg.calls_of("getFile")
     assert not tg.calls_of("sendPhoto")
 

@@ -25,17 +25,24 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
         "MODEL_PATH",
         "DATABASE_URL",
         "RETENTION_DAYS",
+        "USER_DAILY_PHOTOS",
+        "USER_DAILY_MB",
+        "STORAGE_CAP_GB",
+        "RETRAIN_USER_DIGITS",
         "MODEL_WORKERS",
         "TELEGRAM_MAX_RATE",
     ):
         monkeypatch.delenv(name, raising=False)
     settings = _settings()
     assert settings.admin_ids == frozenset()
-    assert settings.rate_limit == (20, 60.0)
+    assert settings.rate_limit == (30, 60.0)
     assert settings.model_path == Path("data/model.npz")
     assert settings.database_url == "sqlite:///data/bot.sqlite3"
     assert settings.telegram_api_base_url == "https://api.telegram.org"
-    assert settings.retention_days is None
+    assert settings.retention_days == 365
+    assert (settings.user_daily_photos, settings.user_daily_bytes) == (200, 50 * 1024**2)
+    assert settings.stored_bytes_cap == 10 * 1000**3
+    assert settings.retrain_user_digits == 20_000
     assert settings.retrain_min_acc == 0.97
     assert settings.model_workers == cpu_cores()
     assert settings.telegram_max_rate == 30.0
@@ -46,6 +53,7 @@ def test_values_from_the_environment_are_normalised(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RATE_LIMIT", "5/10s")
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:8081/")
     monkeypatch.setenv("RETENTION_DAYS", "")
+    monkeypatch.setenv("STORAGE_CAP_GB", "0")
     monkeypatch.setenv("MAX_IMAGE_MB", "2.5")
     monkeypatch.setenv("MODEL_WORKERS", "")
     monkeypatch.setenv("TELEGRAM_MAX_RATE", "12.5")
@@ -53,7 +61,8 @@ def test_values_from_the_environment_are_normalised(monkeypatch: pytest.MonkeyPa
     assert settings.admin_ids == frozenset({12, 34, 56})
     assert settings.rate_limit == (5, 10.0)
     assert settings.telegram_api_base_url == "http://127.0.0.1:8081"
-    assert settings.retention_days is None
+    assert settings.retention_days == 0  # empty kept images forever, and still does
+    assert settings.stored_bytes_cap is None
     assert settings.max_image_bytes == int(2.5 * 1024 * 1024)
     assert settings.model_workers == cpu_cores()
     assert settings.telegram_max_rate == 12.5
@@ -75,7 +84,7 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"rate_limit": "lots"}, "RATE_LIMIT is invalid: write it as photos per period"),
+        ({"rate_limit": "lots"}, "RATE_LIMIT is invalid: write it as messages per period"),
         ({"rate_limit": "0/minute"}, "RATE_LIMIT is invalid"),
         ({"admin_ids": "1,two"}, "ADMIN_IDS is invalid: write Telegram user ids"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),

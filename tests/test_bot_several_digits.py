@@ -101,7 +101,7 @@ async def test_a_row_of_digits_gets_one_picture_with_a_numbered_box_and_a_tile_f
 
     stats = await bot.storage.user_stats(USER)
     assert (stats.photos, stats.images, sum(stats.per_cluster.values())) == (1, 5, 5)
-    assert len(await bot.storage.training_images()) == 5
+    assert len(await bot.storage.training_sample(100)) == 5
 
 
 async def test_the_true_number_typed_in_reply_labels_each_digit(
@@ -154,7 +154,7 @@ async def test_forget_erases_every_digit_of_the_photo(
     assert tg.message(USER, question["message_id"])["text"] == texts.forgotten("en", 1)
     assert await bot.storage.reply_digits(USER, reply["message_id"]) == []
     assert (await bot.storage.user_stats(USER)).images == 0
-    assert len(await bot.storage.training_images()) == 0
+    assert len(await bot.storage.training_sample(100)) == 0
 
 
 async def test_more_digits_than_a_reply_shows_get_a_clear_answer_and_nothing_is_kept(

@@ -1,5 +1,6 @@
 """The database unavailable while photos arrive: answered anyway, stored or honestly not, and
-the bot recovers by itself.
+the bot recovers by itself; the flood limit, counted in the database, lets everything through
+meanwhile.
 
 SQLite: another process's connection holds an exclusive lock for 10 s. PostgreSQL: the shared
 server is never stopped; the bot reaches it through a local TCP proxy that the test cuts and
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from postgres_schema import fresh_schema, schema_url
 from sqlalchemy.engine import make_url
 
 from bot import texts
+from bot.flood import COUNT_BUDGET
 from model.data import Mnist
 
 USER = 4401
@@ -144,3 +147,47 @@ async def test_postgres_cut_off_photos_answered_honestly_then_stored_again_once_
     assert stored[during] is None
     assert stored[after] is not None
     assert stored[after].answered_at is not None
+
+
+@pytest.mark.postgres
+async def test_postgres_cut_off_the_flood_limit_lets_every_text_through_and_says_so_once(
+    tmp_path: Path, model_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        _schema_behind_proxy(postgres_url) as (proxy, database_url),
+        running_bot(tmp_path, model_path, database_url=database_url, rate_limit="2/minute") as bot,
+    ):
+        await proxy.cut()
+        for n in range(4):
+            bot.telegram.send_text(USER, USER, f"hello {n}")
+        replies = await bot.telegram.wait_for_replies(USER, 4, within=30)
+        await bot.settle()
+
+    assert [reply["text"] for reply in replies] == [texts.NOT_AN_IMAGE] * 4
+    off = [r for r in caplog.records if r.message.startswith("flood limit off until")]
+    assert len(off) == 1
+    assert "unavailable" in off[0].message
+
+
+async def test_a_sqlite_file_locked_by_another_writer_delays_a_text_by_the_count_budget_only(
+    tmp_path: Path, model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(tmp_path, model_path) as bot:
+        locker = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            sent_at = time.monotonic()
+            bot.telegram.send_text(USER, USER, "hello")
+            [reply] = await bot.telegram.wait_for_replies(USER, 1, within=LOCK_SECONDS)
+            answered_in = time.monotonic() - sent_at
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        await bot.settle()
+
+    assert reply["text"] == texts.NOT_AN_IMAGE
+    assert COUNT_BUDGET <= answered_in < COUNT_BUDGET + 2
+    assert any(
+        r.message.startswith("flood limit off until") and "longer than" in r.message
+        for r in caplog.records
+    )

@@ -114,8 +114,8 @@ def test_french_plurals_take_the_singular_for_zero_and_one() -> None:
     assert texts.forgotten("fr", 2).startswith("C'est fait\u00a0: j'ai effacé 2 photos et")
     assert texts.forgotten("en", 0).startswith("Done: I erased 0 photos and")
     assert texts.forgotten("en", 1).startswith("Done: I erased 1 photo and")
-    assert "dans 1 seconde," in texts.rate_limited("fr", 0.2)
-    assert "dans 3 secondes," in texts.rate_limited("fr", 2.5)
+    assert texts.flooding("fr", 0.2).endswith("dans 1 seconde.")
+    assert texts.flooding("fr", 2.5).endswith("dans 3 secondes.")
 
 
 def test_numbers_and_dates_are_written_the_languages_way() -> None:

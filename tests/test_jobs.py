@@ -119,7 +119,7 @@ async def _save(storage: Storage, user: int, message: int, cluster: int, **extra
         user_id=user,
         message_id=message,
         received_at=extra.get("received_at", datetime.now(UTC)),
-        original=b"\x89PNG" + bytes(96),
+        original=b"\x89PNG" + message.to_bytes(4, "big") + bytes(92),  # 100 bytes, its own
         mime_type="image/png",
         mnist=np.zeros((28, 28), dtype=np.uint8),
         cluster=cluster,
@@ -144,7 +144,7 @@ def test_crontab_weekdays_count_from_sunday(weekday: str, next_day: int) -> None
 
 
 def test_crontab_defaults_and_errors() -> None:
-    schedules = Schedules.from_crontab("0 3 * * 0", "0 9 * * *", None)
+    schedules = Schedules.from_crontab("0 3 * * 0", "0 9 * * *", 0)
     monday = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     assert schedules.retrain.get_next_fire_time(None, monday) == datetime(
         2026, 11, 29, 3, 0, tzinfo=UTC
@@ -152,7 +152,10 @@ def test_crontab_defaults_and_errors() -> None:
     assert schedules.status.get_next_fire_time(None, monday) == datetime(
         2026, 11, 24, 9, 0, tzinfo=UTC
     )
-    assert schedules.retention is None
+    assert schedules.retention is not None  # images kept, but windows dropped, bytes counted
+    assert schedules.retention.get_next_fire_time(None, monday) == datetime(
+        2026, 11, 24, 4, 30, tzinfo=UTC
+    )
     with pytest.raises(ValueError, match='RETRAIN_CRON "every sunday" is not crontab syntax'):
         cron("every sunday", name="RETRAIN_CRON")
     with pytest.raises(ValueError, match="out of 0-7"):
@@ -196,19 +199,29 @@ async def test_status_report_figures_match_the_database(
     assert (report.photos, report.active_users, report.original_bytes) == (3, 2, 300)
 
 
-async def test_retention_erases_only_old_images(bot: Bot) -> None:
+async def test_retention_erases_only_old_images_and_ended_flood_windows(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     version = bot.provider.current.version
     old = datetime.now(UTC) - timedelta(days=40)
     await _save(bot.storage, 1, 1, 0, version=version, received_at=old)
     await _save(bot.storage, 1, 2, 0, version=version)
+    await bot.storage.count_update(1, 0.1)
+    await bot.storage.count_update(2, 3600.0)
     schedules = Schedules(retrain=NEVER, status=NEVER, retention=_soon(), retention_days=30)
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     register_jobs(bot.application, schedules)
     now = datetime.now(UTC)
 
     async def one_image_left() -> bool:
         return (await bot.storage.global_stats(now)).images == 1
 
+    async def ended_window_dropped() -> bool:
+        return any(", 1 ended flood windows;" in r.getMessage() for r in caplog.records)
+
     await _until(one_image_left)
+    await _until(ended_window_dropped)
+    assert await bot.storage.recount_stored_bytes() == 100
 
 
 async def test_pick_up_job_serves_a_model_promoted_elsewhere(

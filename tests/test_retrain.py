@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fake_notify import FakeNotifyRun
+from test_storage import make_image
 
 from bot.model_provider import ModelProvider
 from bot.notify import Notifier
@@ -67,6 +68,7 @@ def _retrainer(
     *,
     min_acc: float = 0.3,
     stale_after: timedelta = timedelta(minutes=5),
+    user_digits: int = 20_000,
 ) -> Retrainer:
     return Retrainer(
         services.storage,
@@ -79,6 +81,7 @@ def _retrainer(
         limit=TRAIN_LIMIT,
         heartbeat_every=0.5,
         stale_after=stale_after,
+        user_digits=user_digits,
     )
 
 
@@ -198,8 +201,11 @@ async def test_pick_up_serves_the_model_another_process_promoted(
 async def test_run_rejected_by_the_gate_keeps_the_model(
     services: Services, fake_notify: FakeNotifyRun, mnist_dir: Path
 ) -> None:
+    """It learned from a sample of users' digits, as many as RETRAIN_USER_DIGITS allows."""
+    digits = [make_image(1, digit_index=n, digit_count=30) for n in range(30)]
+    await services.storage.save_photo(digits)
     serving = services.provider.current
-    retrainer = _retrainer(services, mnist_dir, min_acc=0.999)
+    retrainer = _retrainer(services, mnist_dir, min_acc=0.999, user_digits=12)
     assert await retrainer.start("admin 7")
     assert await retrainer.wait() == "rejected"
     await services.notifier.flush()
@@ -212,6 +218,7 @@ async def test_run_rejected_by_the_gate_keeps_the_model(
     assert run.outcome == "rejected"
     assert run.metrics is not None
     assert run.metrics["metrics"]["acc"] < 0.999
+    assert run.metrics["n_extra"] == 12
     assert list(services.models_dir.glob("*.npz")) == []
     assert await services.storage.active_model() is None
 

@@ -173,25 +173,6 @@ async def test_purge_removes_images_received_before_the_cutoff(storage: Storage)
     assert await storage.purge_older_than(T0) == 0
 
 
-async def test_training_images_are_the_stored_28x28s_in_order(storage: Storage) -> None:
-    sent = [make_image(i, is_outlier=i == 1) for i in range(3)]
-    for image in sent:
-        await storage.save_image(image)
-
-    everything = await storage.training_images()
-    digits_only = await storage.training_images(include_outliers=False)
-
-    np.testing.assert_array_equal(everything, np.stack([image.mnist for image in sent]))
-    np.testing.assert_array_equal(digits_only, np.stack([sent[0].mnist, sent[2].mnist]))
-
-
-async def test_training_images_of_an_empty_store_have_the_right_shape(storage: Storage) -> None:
-    images = await storage.training_images()
-
-    assert images.shape == (0, 28, 28)
-    assert images.dtype == np.uint8
-
-
 async def test_naive_datetimes_are_refused(storage: Storage) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         await storage.purge_older_than(datetime(2026, 1, 1))

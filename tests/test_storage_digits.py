@@ -63,7 +63,7 @@ async def test_a_repeated_delivery_keeps_the_photo_once(storage: Storage) -> Non
     assert {result.image_id for result in results} == {results[0].image_id}
     stats = await storage.user_stats(42)
     assert (stats.photos, stats.images) == (1, 3)
-    assert len(await storage.training_images()) == 3
+    assert len(await storage.training_sample(100)) == 3
 
 
 async def test_the_number_labels_every_digit_or_none(storage: Storage) -> None:

@@ -19,7 +19,7 @@ from bot.storage import open_storage
 from bot.storage.engine import alembic_config, create_db_engine, upgrade
 from bot.storage.schema import cluster_names, images, metadata, model_versions, retrain_runs
 
-HEAD = "0005"
+HEAD = "0007"
 STARTED = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 MNIST = np.arange(784, dtype=np.uint32).astype(np.uint8).reshape(28, 28)
 
@@ -117,6 +117,7 @@ async def test_a_database_at_the_previous_revision_upgrades_with_its_data(
         run = await storage.last_retrain()
         names = await storage.cluster_names()
         stats = await storage.global_stats(STARTED)
+        report = await storage.status_report(STARTED)
         await storage.set_active_model("v1", "/models/v1.npz")
         active = await storage.active_model()
     finally:
@@ -134,6 +135,8 @@ async def test_a_database_at_the_previous_revision_upgrades_with_its_data(
     assert run.heartbeat_at == run.started_at == STARTED
     assert names == {2: "twos"}
     assert (stats.accuracy.feedback, stats.accuracy.matching) == (1, 1)
+    assert report.original_bytes == 14  # the stored bytes counted when 0006 added the count
+    assert image.repeated is False
     assert active == ("v1", "/models/v1.npz")
 
 

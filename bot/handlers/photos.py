@@ -19,12 +19,12 @@ from telegram import (
 from telegram.constants import ChatAction
 from telegram.error import BadRequest
 
-from bot import texts
+from bot import pushes, texts
 from bot.context import BotContext
 from bot.i18n import user_language
 from bot.meanings import ClusterAnswers
 from bot.recognition import MAX_DIGITS, Recognition
-from bot.storage import IncomingImage, StorageUnavailableError
+from bot.storage import IncomingImage, Original, StorageUnavailableError
 from model.preprocess import PreprocessError
 
 # A quick reply needs no "sending a photo..." status: it would cost a Bot API call counted
@@ -52,9 +52,9 @@ async def classify_photo(update: Update, context: BotContext) -> None:
     if attachment.file_size and attachment.file_size > limit:
         await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
         return
-    wait = context.limiter.acquire(user.id)
-    if wait:
-        await message.reply_text(texts.rate_limited(lang, wait))
+    quota = await context.quota.reached(user.id)
+    if quota is not None:
+        await message.reply_text(texts.daily_quota_reached(lang, quota))
         return
     async with _showing(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
         try:
@@ -87,9 +87,12 @@ async def classify_photo(update: Update, context: BotContext) -> None:
             log.warning("answering without keeping the photo: %s", exc)
             await _reply(message, lang, seen, None, names, context)
             return
+        if saved.alert is not None:
+            await context.notifier.push(pushes.storage_alert(saved.alert))
         if not saved.created and saved.answered:
             return
-        sent = await _reply(message, lang, seen, saved.image_id, names, context)
+        kept = saved.original is not Original.NOT_KEPT
+        sent = await _reply(message, lang, seen, saved.image_id, names, context, kept=kept)
     try:
         await context.storage.mark_answered(saved.image_id, sent.message_id)
     except StorageUnavailableError as exc:
@@ -132,12 +135,15 @@ async def _reply(
     image_id: int | None,
     names: Mapping[int, str],
     context: BotContext,
+    *,
+    kept: bool = True,
 ) -> Message:
     """The cluster with feedback buttons, or for an outlier only what the bot saw; for several
     digits each one's cluster, to be answered with the true number. Clusters that users'
     answers give a digit, and that no admin named, say it.
 
     `image_id` None: the database is unreachable, the photo was not kept, so no buttons.
+    `kept` False: the digits were kept, but the storage cap left no room for the picture.
     """
     keyboard = None
     said = _people_say(context, seen, names)
@@ -163,6 +169,8 @@ async def _reply(
         keyboard = feedback_keyboard(image_id) if image_id is not None else None
     if image_id is None:
         caption = texts.not_kept(lang, caption)
+    elif not kept:
+        caption = texts.picture_not_kept(lang, caption)
     return await message.reply_photo(seen.picture, caption=caption, reply_markup=keyboard)
 
 

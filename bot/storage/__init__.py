@@ -29,11 +29,19 @@ Refinements of the contract in docs/ARCHITECTURE.md:
 - ``/export`` reads a user's rows twice: ``exported_digits`` (every field but the images) and
   ``export_images`` (by id, a batch at a time, only that user's); ``claim_export`` records an
   export or says when the next may be, atomically across processes.
-- ``training_images(include_outliers=False)`` leaves out images far from every cluster.
+- A photo whose bytes its sender had sent before is saved as ``repeated``, without them: the
+  original is kept once (``SaveResult.original`` says so), and not at all when it would take
+  the stored originals over ``stored_bytes_cap``. The first save to reach 80% of the cap, and
+  the first refused, carry a ``StorageAlert`` to push. Retention hands a first photo's bytes
+  to the newest repeat that stays.
+- ``training_sample(limit, include_outliers=False)`` reads the digits in batches and draws at
+  most ``limit`` uniformly, leaving out repeats (and images far from every cluster).
 - ``votes(version)`` counts users' answers per cluster, digit and user for the digits that
   model assigned; ``answered_digits`` reads the others in batches, to be assigned again.
 - Stats carry ``Accuracy(feedback, matching)`` whose ``share`` is None without feedback;
   ``StatusReport`` also lists the retraining runs of the period.
+- ``count_update`` counts a user's update for the flood limit in one autocommitted upsert,
+  on connections of its own (no ping); ``forget_user`` erases that count too.
 - The database being unreachable raises ``StorageUnavailableError``; naive datetimes are
   refused with ``ValueError``.
 """
@@ -42,14 +50,18 @@ from bot.storage.engine import DEFAULT_DATABASE_URL
 from bot.storage.records import (
     Accuracy,
     AnsweredDigits,
+    DailyUsage,
     ExportedDigit,
     ExportImages,
+    FloodWindow,
     GlobalStats,
     IncomingImage,
     ModelFile,
+    Original,
     RetrainRun,
     SaveResult,
     StatusReport,
+    StorageAlert,
     StorageConfigError,
     StorageError,
     StorageUnavailableError,
@@ -63,15 +75,19 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "Accuracy",
     "AnsweredDigits",
+    "DailyUsage",
     "ExportImages",
     "ExportedDigit",
+    "FloodWindow",
     "GlobalStats",
     "IncomingImage",
     "ModelFile",
+    "Original",
     "RetrainRun",
     "SaveResult",
     "StatusReport",
     "Storage",
+    "StorageAlert",
     "StorageConfigError",
     "StorageError",
     "StorageUnavailableError",

@@ -33,14 +33,22 @@ def safe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str | URL, pool_size: int) -> Engine:
-    """An engine whose pool holds at most ``pool_size`` connections (one per worker thread)."""
+def create_db_engine(url: str | URL, pool_size: int, *, single_statements: bool = False) -> Engine:
+    """An engine whose pool holds at most ``pool_size`` connections (one per worker thread).
+
+    With ``single_statements`` every statement commits on its own and PostgreSQL connections
+    are not pinged when they leave the pool, so a one-statement call costs one round trip (a
+    transaction costs four: ping, BEGIN, the statement, COMMIT). A connection the server
+    dropped then fails its first statement, and the pool is refilled.
+    """
     url = _with_driver(make_url(url))
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": 0,
         "pool_timeout": POOL_TIMEOUT_S,
     }
+    if single_statements:
+        options["isolation_level"] = "AUTOCOMMIT"
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
@@ -50,7 +58,7 @@ def create_db_engine(url: str | URL, pool_size: int) -> Engine:
     if url.get_backend_name() == "postgresql":
         # A server restart drops pooled connections: test each one as it leaves the pool (a
         # SQLite file cannot drop a connection, so it skips the extra round trip).
-        options["pool_pre_ping"] = True
+        options["pool_pre_ping"] = not single_statements
         # Keepalives turn a server that vanished mid-query into an error within a minute.
         options["connect_args"] = {
             "connect_timeout": CONNECT_TIMEOUT_S,

@@ -1,4 +1,4 @@
-"""Images: keeping each photo once, its feedback, erasure and retention (synchronous SQL).
+"""Images: keeping each photo once, its feedback, and reading it back (synchronous SQL).
 
 These functions run in the store's worker threads; ``Storage`` is their async face.
 """
@@ -10,51 +10,96 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Engine, Row, delete, func, insert, select, tuple_, update
+from sqlalchemy import Engine, Row, func, insert, select, tuple_, update
 
+from bot.storage import usage
 from bot.storage.engine import upsert_insert
-from bot.storage.records import MNIST_SHAPE, IncomingImage, SaveResult, StoredImage
-from bot.storage.schema import cluster_names, images, user_exports
+from bot.storage.records import (
+    MNIST_SHAPE,
+    DailyUsage,
+    IncomingImage,
+    Original,
+    SaveResult,
+    StoredImage,
+)
+from bot.storage.schema import images
 
 DUPLICATE_RETRIES = 3
 
 
-def save_photo(engine: Engine, digits: Sequence[IncomingImage]) -> SaveResult:
+def save_photo(engine: Engine, digits: Sequence[IncomingImage], cap: int | None) -> SaveResult:
     """Insert a photo's digits, one row each, unless its (chat, message) is already stored.
 
-    ON CONFLICT DO NOTHING on the first digit makes concurrent deliveries wait for the first
-    insert and then find its row, instead of failing; the other digits go in the same
-    transaction. The photo's bytes are kept once, with its first digit. The loop covers the
-    rows being erased in between. The result carries the first digit's id.
+    The photo's bytes are kept once, with its first digit, and only if their sender has no
+    copy stored already (a photo sent again is marked `repeated` and keeps none) and they fit
+    under `cap` (None: no cap). The count of stored bytes is taken first and held to the end,
+    so saves and erasures go one at a time (`usage.lock`). ON CONFLICT DO NOTHING on the first
+    digit still covers a release that does not take it; the loop covers the rows being erased
+    in between. The result carries the first digit's id.
     """
     first, *others = digits
-    statement = (
-        upsert_insert(engine, images)
-        .values(_values(first, first.original))
-        .on_conflict_do_nothing(index_elements=["chat_id", "message_id", "digit_index"])
-        .returning(images.c.id)
-    )
-    existing = select(images.c.id, images.c.answered_at).where(
+    sha256 = hashlib.sha256(first.original).hexdigest()
+    existing = select(
+        images.c.id, images.c.answered_at, images.c.size_bytes, images.c.repeated
+    ).where(
         images.c.chat_id == first.chat_id,
         images.c.message_id == first.message_id,
         images.c.digit_index == 0,
     )
+    # None: never sent before; 0: sent, but not kept; more: kept, that many bytes.
+    sent_before = select(func.max(images.c.size_bytes)).where(
+        images.c.user_id == first.user_id, images.c.sha256 == sha256, images.c.digit_index == 0
+    )
     for _ in range(DUPLICATE_RETRIES):
         with engine.begin() as connection:
+            count = usage.lock(connection)
+            held = connection.execute(sent_before).scalar()
+            size = len(first.original)
+            keep = not held and usage.fits(count, size, cap)
+            repeated = held is not None
+            statement = (
+                upsert_insert(engine, images)
+                .values(_values(first, first.original if keep else b"", sha256, repeated))
+                .on_conflict_do_nothing(index_elements=["chat_id", "message_id", "digit_index"])
+                .returning(images.c.id)
+            )
             image_id = connection.execute(statement).scalar()
-            if image_id is not None:
-                if others:
-                    connection.execute(insert(images), [_values(d, b"") for d in others])
-                return SaveResult(image_id=image_id, created=True, answered=False)
-            row = connection.execute(existing).first()
-            if row is not None:
+            if image_id is None:
+                row = connection.execute(existing).first()
+                if row is None:
+                    continue
                 return SaveResult(
-                    image_id=row.id, created=False, answered=row.answered_at is not None
+                    image_id=row.id,
+                    created=False,
+                    answered=row.answered_at is not None,
+                    original=_original(row.size_bytes, row.repeated),
                 )
+            if others:
+                rows = [_values(d, b"", sha256, repeated) for d in others]
+                connection.execute(insert(images), rows)
+            if keep:
+                original, alert = Original.KEPT, usage.kept(connection, count, size, cap)
+            elif held:
+                original, alert = Original.ALREADY_KEPT, None
+            else:
+                assert cap is not None  # nothing else refuses bytes
+                original, alert = Original.NOT_KEPT, usage.refused(connection, count, cap)
+            return SaveResult(
+                image_id, created=True, answered=False, original=original, alert=alert
+            )
     raise RuntimeError(f"image {first.chat_id}/{first.message_id} kept vanishing while saved")
 
 
-def _values(image: IncomingImage, original: bytes) -> dict[str, object]:
+def _original(size_bytes: int, repeated: bool) -> Original:
+    """What became of a stored photo's bytes, from its first digit's row."""
+    if size_bytes:
+        return Original.KEPT
+    return Original.ALREADY_KEPT if repeated else Original.NOT_KEPT
+
+
+def _values(
+    image: IncomingImage, original: bytes, sha256: str, repeated: bool
+) -> dict[str, object]:
     box = image.box or (None, None, None, None)
     return {
         "chat_id": image.chat_id,
@@ -64,7 +109,7 @@ def _values(image: IncomingImage, original: bytes) -> dict[str, object]:
         "original": original,
         "mime_type": image.mime_type,
         "size_bytes": len(original),
-        "sha256": hashlib.sha256(image.original).hexdigest(),
+        "sha256": sha256,
         "mnist": np.ascontiguousarray(image.mnist).tobytes(),
         "cluster": int(image.cluster),
         "distance": float(image.distance),
@@ -78,7 +123,18 @@ def _values(image: IncomingImage, original: bytes) -> dict[str, object]:
         "box_x1": box[2],
         "box_y1": box[3],
         "touching": image.touching,
+        "repeated": repeated,
     }
+
+
+def photos_since(engine: Engine, user_id: int, since: datetime) -> DailyUsage:
+    """The user's photos received since `since`, and the bytes of their originals kept."""
+    query = select(func.count(), func.coalesce(func.sum(images.c.size_bytes), 0)).where(
+        images.c.user_id == user_id, images.c.received_at >= since, images.c.digit_index == 0
+    )
+    with engine.connect() as connection:
+        photos, original_bytes = connection.execute(query).one()
+    return DailyUsage(photos=photos, original_bytes=int(original_bytes))
 
 
 def mark_answered(
@@ -163,56 +219,6 @@ def find_image(engine: Engine, chat_id: int, message_id: int) -> StoredImage | N
     with engine.connect() as connection:
         row = connection.execute(query).first()
     return None if row is None else _stored(row)
-
-
-def forget_user(engine: Engine, user_id: int) -> int:
-    """Erase the user's images and the time of their last export, and unlink their name from
-    cluster names they set; returns how many photos were erased (with every digit of each)."""
-    mine = images.c.user_id == user_id
-    with engine.begin() as connection:
-        erased = connection.execute(
-            select(func.count()).where(mine, images.c.digit_index == 0)
-        ).scalar_one()
-        connection.execute(delete(images).where(mine))
-        connection.execute(delete(user_exports).where(user_exports.c.user_id == user_id))
-        connection.execute(
-            update(cluster_names).where(cluster_names.c.set_by == user_id).values(set_by=None)
-        )
-    _flush_erased(engine)
-    return erased
-
-
-def purge_older_than(engine: Engine, cutoff: datetime) -> int:
-    """Delete images received before ``cutoff``, and exports made before it; returns how many
-    images."""
-    with engine.begin() as connection:
-        purged = connection.execute(delete(images).where(images.c.received_at < cutoff)).rowcount
-        connection.execute(delete(user_exports).where(user_exports.c.exported_at < cutoff))
-    _flush_erased(engine)
-    return purged
-
-
-def _flush_erased(engine: Engine) -> None:
-    """Make erasure real on disk: SQLite's WAL still holds the erased pages until a checkpoint.
-
-    secure_delete has zeroed the freed pages; the checkpoint writes them into the file and
-    truncates the WAL. PostgreSQL's (auto)vacuum reclaims dead rows on its own schedule.
-    """
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def training_images(engine: Engine, include_outliers: bool) -> np.ndarray:
-    """Users' 28x28 images, oldest first, as (n, 28, 28) uint8; never their feedback."""
-    query = select(images.c.mnist).order_by(images.c.id)
-    if not include_outliers:
-        query = query.where(images.c.is_outlier.is_(False))
-    with engine.connect() as connection:
-        blobs = connection.execute(query).scalars().all()
-    if not blobs:
-        return np.empty((0, *MNIST_SHAPE), dtype=np.uint8)
-    return np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, *MNIST_SHAPE).copy()
 
 
 def _stored(row: Row) -> StoredImage:

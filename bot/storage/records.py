@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -56,13 +57,42 @@ class IncomingImage:
             raise ValueError("received_at must be timezone-aware")
 
 
+class Original(StrEnum):
+    """What became of a saved photo's bytes as received."""
+
+    KEPT = "kept"
+    ALREADY_KEPT = "already kept"  # its sender had sent these bytes before: kept once
+    NOT_KEPT = "not kept"  # they would have taken the stored originals over the cap
+
+
+@dataclass(frozen=True, slots=True)
+class StorageAlert:
+    """The stored originals nearly fill the cap (`full` False), or one did not fit."""
+
+    full: bool
+    original_bytes: int
+    cap: int
+
+
 @dataclass(frozen=True, slots=True)
 class SaveResult:
-    """``created`` is False for a repeated delivery, which then carries the first row's id."""
+    """``created`` is False for a repeated delivery, which then carries the first row's id.
+
+    ``alert``, when set, is to be pushed to the admins: this save is the one that raised it.
+    """
 
     image_id: int
     created: bool
     answered: bool
+    original: Original = Original.KEPT
+    alert: StorageAlert | None = None
+
+
+class DailyUsage(NamedTuple):
+    """A user's photos since a time, and the bytes of their originals kept (not repeats)."""
+
+    photos: int
+    original_bytes: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,6 +122,7 @@ class StoredImage:
     box: tuple[int, int, int, int] | None
     touching: bool
     reply_message_id: int | None
+    repeated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +179,14 @@ class ModelFile:
 
     def __repr__(self) -> str:
         return f"ModelFile({self.version!r}, sha256={self.sha256[:12]}…, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class FloodWindow:
+    """A user's updates counted so far in their current window, and when that window ends."""
+
+    updates: int
+    ends_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ images = Table(
     metadata,
     Column("id", IdType, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("user_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=False),
     Column("received_at", UtcDateTime, nullable=False, index=True),
     Column("mime_type", String(100), nullable=False),
@@ -107,8 +107,13 @@ images = Table(
     Column("box_y1", Integer, nullable=True),
     Column("touching", Boolean, nullable=False, server_default=false()),
     Column("reply_message_id", BigInteger, nullable=True),  # the bot's reply to the photo
+    # The user had sent these bytes before (migration 0007): the original is kept once, by
+    # the first such photo still stored, and retraining reads the first photo's digits only.
+    Column("repeated", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("chat_id", "message_id", "digit_index"),
     Index("ix_images_chat_id_reply_message_id", "chat_id", "reply_message_id"),
+    # A user's photos by time: /forget, and their count of today for the daily quota.
+    Index("ix_images_user_id_received_at", "user_id", "received_at"),
     CheckConstraint("feedback_digit BETWEEN 0 AND 9", name="feedback_digit"),
     CheckConstraint("length(mnist) = 784", name="mnist_size"),
 )
@@ -192,4 +197,25 @@ user_exports = Table(
     metadata,
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("exported_at", UtcDateTime, nullable=False),
+)
+
+# Each user's updates in their current window, for the flood limit (bot/flood.py): one row
+# per user, counted by a single upsert per update so that every replica sees the same count.
+flood_windows = Table(
+    "flood_windows",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("updates", Integer, nullable=False),
+)
+
+# The bytes of every stored original, counted as they are kept and erased, so that the cap
+# (STORAGE_CAP_GB) costs no scan; `alert`: the last level pushed to admins (bot/storage/usage.py).
+storage_usage = Table(
+    "storage_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("original_bytes", BigInteger, nullable=False),
+    Column("alert", SmallInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
 )

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, select, true
 
 from bot.storage.records import Accuracy, GlobalStats, StatusReport, UserStats
 from bot.storage.retrains import last_retrain, retrains_since
-from bot.storage.schema import cluster_names, images, model_versions
+from bot.storage.schema import cluster_names, images, model_versions, storage_usage
 
 # A photo's first digit's row stands for the photo; clusters, outliers and feedback count digits.
 FIRST_DIGIT = images.c.digit_index == 0
@@ -63,7 +63,8 @@ def global_stats(engine: Engine, now: datetime) -> GlobalStats:
 
 
 def status_report(engine: Engine, since: datetime) -> StatusReport:
-    """Photos, users, clusters and accuracy since ``since``; bytes of every stored original."""
+    """Photos, users, clusters and accuracy since ``since``; bytes of every stored original (as
+    counted for the cap, no scan)."""
     recent = images.c.received_at >= since
     with engine.connect() as connection:
         period = connection.execute(
@@ -71,7 +72,7 @@ def status_report(engine: Engine, since: datetime) -> StatusReport:
             .select_from(images)
             .where(recent, FIRST_DIGIT)
         ).one()
-        stored_bytes = connection.execute(select(func.sum(images.c.size_bytes))).scalar()
+        stored_bytes = connection.execute(select(storage_usage.c.original_bytes)).scalar()
         per_cluster = _per_cluster(connection, recent)
         outliers = _count(connection, recent, images.c.is_outlier.is_(True))
         accuracy = live_accuracy(connection, recent)

@@ -20,13 +20,26 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.storage import answers, exports, images, jobs, retrains, serving, stats
+from bot.storage import (
+    answers,
+    erasure,
+    exports,
+    flood,
+    images,
+    jobs,
+    retrains,
+    serving,
+    stats,
+    training,
+)
 from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import create_db_engine, safe_url, upgrade
 from bot.storage.records import (
     AnsweredDigits,
+    DailyUsage,
     ExportedDigit,
     ExportImages,
+    FloodWindow,
     GlobalStats,
     IncomingImage,
     ModelFile,
@@ -41,6 +54,7 @@ from bot.storage.records import (
 
 T = TypeVar("T")
 DEFAULT_WORKERS = 4
+COUNTER_WORKERS = 2  # threads (and connections) counting updates for the flood limit
 # Every reply shows the clusters' names, so they are read from the database at most this
 # often; a rename made in this process shows at once, one made by another within this time.
 NAMES_FRESH_FOR = 30.0  # seconds
@@ -55,12 +69,21 @@ class Storage:
         engine: Engine,
         workers: int = DEFAULT_WORKERS,
         *,
+        counter: Engine,
+        stored_bytes_cap: int | None = None,
         names_fresh_for: float = NAMES_FRESH_FOR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage")
+        # The flood limit counts every update: one statement each, on connections and threads
+        # of its own, so that it never waits behind a photo being saved.
+        self._counter = counter
+        self._counter_executor = ThreadPoolExecutor(
+            max_workers=COUNTER_WORKERS, thread_name_prefix="storage-counter"
+        )
         self.url = safe_url(engine.url)
+        self.stored_bytes_cap = stored_bytes_cap  # bytes of stored originals; None: no cap
         self._names_fresh_for = names_fresh_for
         self._clock = clock  # seconds, for the names' freshness (tests pass their own)
         self._names: tuple[float, dict[int, str]] | None = None
@@ -71,14 +94,24 @@ class Storage:
         return self._engine.dialect.name
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
-        """Run ``function(engine, *args)`` in a worker thread.
+        """Run ``function(engine, *args)`` in a worker thread."""
+        return await self._call(self._executor, self._engine, function, *args)
+
+    async def _call(
+        self,
+        executor: ThreadPoolExecutor,
+        engine: Engine,
+        function: Callable[..., T],
+        *args: object,
+    ) -> T:
+        """Run ``function(engine, *args)`` in a thread of ``executor``.
 
         A thread cannot be interrupted, so a cancelled caller waits for it before the
         cancellation goes on: once a cancelled call returns, the database has settled.
         """
         loop = asyncio.get_running_loop()
-        call = functools.partial(function, self._engine, *args)
-        future = loop.run_in_executor(self._executor, call)
+        call = functools.partial(function, engine, *args)
+        future = loop.run_in_executor(executor, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -94,11 +127,20 @@ class Storage:
 
     async def save_image(self, image: IncomingImage) -> SaveResult:
         """Keep the image once per (chat, message); a repeat gets the first row's id."""
-        return await self._run(images.save_photo, [image])
+        return await self._run(images.save_photo, [image], self.stored_bytes_cap)
 
     async def save_photo(self, digits: Sequence[IncomingImage]) -> SaveResult:
-        """Keep a photo's digits, a row each, once per (chat, message); the first digit's id."""
-        return await self._run(images.save_photo, digits)
+        """Keep a photo's digits, a row each, once per (chat, message); the first digit's id.
+
+        Its bytes are kept unless their sender has them stored already, or they would take
+        the stored originals over `stored_bytes_cap`; the result says which.
+        """
+        return await self._run(images.save_photo, digits, self.stored_bytes_cap)
+
+    async def photos_since(self, user_id: int, since: datetime) -> DailyUsage:
+        """The user's photos since ``since`` and the bytes of their originals kept (quotas)."""
+        _require_aware(since, "since")
+        return await self._run(images.photos_since, user_id, since)
 
     async def mark_answered(self, image_id: int, reply_message_id: int | None = None) -> bool:
         """True for the one call that marks it; answer only then to answer exactly once.
@@ -132,7 +174,7 @@ class Storage:
     async def forget_user(self, user_id: int) -> int:
         """Erase every image and record of the user (their last export's time too); returns
         the number of photos erased."""
-        return await self._run(images.forget_user, user_id)
+        return await self._run(erasure.forget_user, user_id, self.stored_bytes_cap)
 
     async def exported_digits(self, user_id: int) -> list[ExportedDigit]:
         """Every digit the user sent, oldest first, without its images (to plan /export)."""
@@ -157,11 +199,18 @@ class Storage:
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Delete images received before ``cutoff`` (retention); returns how many."""
         _require_aware(cutoff, "cutoff")
-        return await self._run(images.purge_older_than, cutoff)
+        return await self._run(erasure.purge_older_than, cutoff, self.stored_bytes_cap)
 
-    async def training_images(self, *, include_outliers: bool = True) -> np.ndarray:
-        """Users' 28x28 images as (n, 28, 28) uint8, without feedback or identities."""
-        return await self._run(images.training_images, include_outliers)
+    async def recount_stored_bytes(self) -> int:
+        """Count the stored originals' bytes again from the images; returns the count."""
+        return await self._run(erasure.recount_stored_bytes, self.stored_bytes_cap)
+
+    async def training_sample(
+        self, limit: int, *, include_outliers: bool = True, seed: int | None = None
+    ) -> np.ndarray:
+        """At most ``limit`` of users' 28x28 digits, drawn uniformly from those stored and read
+        in batches, as (n, 28, 28) uint8, without feedback or identities."""
+        return await self._run(training.training_sample, limit, include_outliers, seed)
 
     async def votes(self, version: str) -> list[Vote]:
         """Users' answers to the digits model `version` assigned, per cluster, digit and user."""
@@ -170,6 +219,16 @@ class Storage:
     async def answered_digits(self, version: str, after_id: int, limit: int) -> AnsweredDigits:
         """A batch of answered digits that other models assigned, to assign them again."""
         return await self._run(answers.answered_digits, version, after_id, limit)
+
+    async def count_update(self, user_id: int, period: float) -> FloodWindow:
+        """Count one update of the user's in their window of ``period`` seconds (flood limit)."""
+        return await self._call(
+            self._counter_executor, self._counter, flood.count_update, user_id, _now(), period
+        )
+
+    async def drop_ended_windows(self) -> int:
+        """Forget the flood windows that have ended; returns how many."""
+        return await self._run(flood.drop_ended_windows, _now())
 
     async def set_cluster_name(self, cluster: int, name: str, set_by: int) -> None:
         """Name or rename a cluster (an admin's word for it)."""
@@ -263,7 +322,9 @@ class Storage:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
+        self._counter_executor.shutdown(wait=True)
         self._executor.shutdown(wait=True)
+        self._counter.dispose()
         self._engine.dispose()
 
 
@@ -271,13 +332,19 @@ async def open_storage(
     database_url: str,
     *,
     workers: int = DEFAULT_WORKERS,
+    stored_bytes_cap: int | None = None,
     names_fresh_for: float = NAMES_FRESH_FOR,
     clock: Callable[[], float] = time.monotonic,
 ) -> Storage:
-    """Connect, migrate to head and return the store; closes it again if migrating fails."""
+    """Connect, migrate to head and return the store; closes it again if migrating fails.
+
+    ``stored_bytes_cap`` bounds the bytes of the originals kept (None: no bound).
+    """
     storage = Storage(
         create_db_engine(database_url, pool_size=workers),
         workers=workers,
+        counter=create_db_engine(database_url, pool_size=COUNTER_WORKERS, single_statements=True),
+        stored_bytes_cap=stored_bytes_cap,
         names_fresh_for=names_fresh_for,
         clock=clock,
     )
