@@ -12,6 +12,7 @@ answered with a cluster.
     python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
     python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
     python benchmarks/bench_load.py --rate 0 --webhook           # Telegram posts the updates
+    python benchmarks/bench_load.py --rate 0 --workers 1         # one model worker process
     python benchmarks/bench_load.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
     python benchmarks/bench_load.py --replicas 2 --postgres URL   # two bots behind a proxy
 
@@ -89,6 +90,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kill-at", type=float, default=None, help="kill -9 after this share")
     parser.add_argument(
         "--replicas", type=int, default=1, help="bots on one PostgreSQL behind a proxy"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="MODEL_WORKERS (default: the bot's own, one per core)"
     )
     args = parser.parse_args(argv)
     if args.replicas > 1 and not args.postgres:
@@ -207,6 +211,8 @@ async def _run(args: argparse.Namespace) -> int:
     extra = {"ADMIN_IDS": str(ADMIN_ID), "MNIST_DIR": str(resolve_mnist_dir(args.data))}
     if args.replicas > 1:
         extra["MODEL_WORKERS"] = "1"  # N replicas share this machine's cores
+    if args.workers:
+        extra["MODEL_WORKERS"] = str(args.workers)
     with contextlib.ExitStack() as cleanup:
         workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
         database_url = f"sqlite:///{workdir / 'bot.sqlite3'}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.render import GAP, LABEL_HEIGHT, SEEN_SCALE, render_reply, render_samples
+from bot.render import GAP, LABEL_HEIGHT, SEEN_SCALE, _enlarge, render_reply, render_samples
 
 
 def _open(jpeg: bytes) -> Image.Image:
@@ -78,3 +78,14 @@ def test_replies_of_one_cluster_differ_only_in_what_the_bot_saw() -> None:
 def test_wrong_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="28x28"):
         render_reply(np.zeros((27, 28), np.uint8), None)
+
+
+@pytest.mark.parametrize("scale", [3, 4, 16])
+def test_enlarging_is_pillows_nearest_resize(scale: int) -> None:
+    """The reply, /cluster and /clusters show each pixel as a square, exactly as Pillow's
+    nearest-neighbour resize by a whole factor does."""
+    digit = np.random.default_rng(scale).integers(0, 256, (28, 28), dtype=np.uint8)
+    pillow = Image.fromarray(digit, mode="L").resize(
+        (28 * scale, 28 * scale), Image.Resampling.NEAREST
+    )
+    assert np.array_equal(np.asarray(_enlarge(digit, scale)), np.asarray(pillow))

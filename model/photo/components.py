@@ -33,14 +33,19 @@ class Components:
         self.weights = ink[mask]
 
     @cached_property
+    def owners(self) -> np.ndarray:
+        """The component of each pixel of the mask, in the order of `weights`."""
+        return self.labels[self.inside]
+
+    @cached_property
     def mass(self) -> np.ndarray:
         """Summed ink of each component."""
-        return np.bincount(self.labels[self.inside], self.weights, self.count + 1)[1:]
+        return np.bincount(self.owners, self.weights, self.count + 1)[1:]
 
     @cached_property
     def pixels(self) -> np.ndarray:
         """How many pixels each component has."""
-        return np.bincount(self.labels[self.inside], minlength=self.count + 1)[1:]
+        return np.bincount(self.owners, minlength=self.count + 1)[1:]
 
     @cached_property
     def strength(self) -> np.ndarray:
@@ -51,8 +56,10 @@ class Components:
     def peak(self) -> np.ndarray:
         """Darkest ink of each component: a thin pen's stroke has a dark core, a faint
         grid's remnant has none."""
+        if self.count == 1:
+            return self.weights.max(initial=0).reshape(1)
         result = np.zeros(self.count + 1, self.weights.dtype)
-        np.maximum.at(result, self.labels[self.inside], self.weights)
+        np.maximum.at(result, self.owners, self.weights)
         return result[1:]
 
     @cached_property

@@ -120,6 +120,8 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
     for their height, holding a word or many letters, drawn with a stroke markedly thinner
     than the pen's. Print as large or
     as bold as the handwriting cannot be told apart by its stroke, and is kept."""
+    if keep.size < _PRINT_PIECES:
+        return []  # too few pieces for a printed line (most photos: one digit, one piece)
     box, stroke = parts.box, parts.stroke
     height, width = _heights(box), box[:, 3] - box[:, 2]
     # The handwriting's size and pen, from the pieces shaped like digits (a printed word

@@ -114,6 +114,9 @@ _COARSE_SAMPLE = 1000
 _CANDIDATES = 4
 """How many of the 1° steps best on the sparser sample are scored on the whole sample."""
 
+_RADIX_KEYS = 1 << 16
+"""Columns up to this many are sorted as 16-bit keys (`_by_column`)."""
+
 
 @dataclass(eq=False)
 class _Line:
@@ -639,8 +642,14 @@ def _line_slope(ys: np.ndarray, xs: np.ndarray) -> float:
 
 
 def _by_column(ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels' rows column by column, and how many pixels each column has."""
-    return ys[np.argsort(xs, kind="stable")], np.bincount(xs)
+    """The pixels' rows column by column, and how many pixels each column has.
+
+    The columns are sorted as 16-bit keys where they fit, which numpy sorts by radix, many
+    times faster than its stable sort of 64-bit indices, in the same order.
+    """
+    per_column = np.bincount(xs)
+    keys = xs.astype(np.uint16) if per_column.size <= _RADIX_KEYS else xs
+    return ys[np.argsort(keys, kind="stable")], per_column
 
 
 def _sharpness(ys: np.ndarray, per_column: np.ndarray, slopes: np.ndarray) -> np.ndarray:
