@@ -92,10 +92,9 @@ async def test_kill_9_mid_load_then_restart_loses_no_photo_and_repeats_only_the_
     assert checks.stray == []
     assert checks.accepted_not_stored == set()
     assert checks.stored_not_accepted == set()
-    assert len(checks.answered_twice) <= CONCURRENT_UPDATES
+    # At most the updates in hand repeated, each replied by the dead bot and by the new one...
+    assert checks.ok_across(killed_at, CONCURRENT_UPDATES)
     for repeated in checks.answered_twice:
-        message = (repeated.chat, repeated.message_id)
-        first, again = checks.reply_times[message]  # twice, never three times
-        assert first <= killed_at < again  # replied by the dead bot, and by the new one
-        assert message in unconfirmed_at_kill  # ...which had not confirmed it to Telegram
+        # ...which had not confirmed it to Telegram.
+        assert (repeated.chat, repeated.message_id) in unconfirmed_at_kill
     assert checks.stored == checks.pictures_sent
