@@ -8,13 +8,13 @@ fake Telegram and the users share the machine's cores with the bot), and checks 
 message got exactly one reply and that the database holds exactly the pictures the bot
 answered with a cluster.
 
-    python benchmarks/bench_load.py --messages 10000 --users 100 --rate 50
-    python benchmarks/bench_load.py --messages 10000 --users 100 --rate 0      # flat out
-    python benchmarks/bench_load.py --rate 50 --retrain 60000    # while a retraining runs
-    python benchmarks/bench_load.py --rate 0 --webhook           # Telegram posts the updates
-    python benchmarks/bench_load.py --rate 0 --workers 1         # one model worker process
-    python benchmarks/bench_load.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
-    python benchmarks/bench_load.py --replicas 2 --postgres URL   # two bots behind a proxy
+    python -m benchmarks.bench_load --messages 10000 --users 100 --rate 50
+    python -m benchmarks.bench_load --messages 10000 --users 100 --rate 0      # flat out
+    python -m benchmarks.bench_load --rate 50 --retrain 60000    # while a retraining runs
+    python -m benchmarks.bench_load --rate 0 --webhook           # Telegram posts the updates
+    python -m benchmarks.bench_load --rate 0 --workers 1         # one model worker process
+    python -m benchmarks.bench_load --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python -m benchmarks.bench_load --replicas 2 --postgres URL   # two bots behind a proxy
 
 The first line times bench_preprocess's baseline (a plain decode and resize of a 1280x960 JPEG)
 before the load starts, so figures taken on different machines can be set side by side.
@@ -24,13 +24,13 @@ command, at the same lowered priority) on the first N MNIST images during the lo
 
 `--replicas N` starts N bots on one PostgreSQL schema (`--postgres` is needed), each with its
 own working and models directory, in webhook mode behind a round-robin proxy
-(tests/replicas.py); it adds each replica's share of the updates. N replicas on a machine's
+(testkit/replicas.py); it adds each replica's share of the updates. N replicas on a machine's
 shared cores do not go faster than one: the point is that nothing is lost and the work is
 shared. `--kill-at` then kills the first replica for good and the others carry on.
 
 Exit code 1 when a check fails. After a `--kill-at`, the replies in flight at the kill may go
 out twice (at most the updates in hand, each once before the kill and once after), as
-tests/test_faults_load.py allows: whether a killed process's last request reached Telegram
+tests/system/test_faults_load.py allows: whether a killed process's last request reached Telegram
 cannot be known.
 """
 
@@ -48,11 +48,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from bench_preprocess import decode_and_resize, median_ms, telegram_photo
-from bot_harness import ADMIN_ID
-from load_driver import (
+from benchmarks.bench_preprocess import decode_and_resize, median_ms, telegram_photo
+from bot.app import CONCURRENT_UPDATES
+from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
+from model.mnist import load_mnist, resolve_mnist_dir
+from testkit.bot_harness import ADMIN_ID
+from testkit.load_driver import (
     BotProcess,
     Checks,
     LoadRun,
@@ -62,12 +63,8 @@ from load_driver import (
     cpu_of_command,
     message_mix,
 )
-from postgres_schema import fresh_schema, schema_url
-from replicas import RoundRobinProxy, replicas_behind_proxy, setwebhook_calls
-
-from bot.app import CONCURRENT_UPDATES
-from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
-from model.data import load_mnist, resolve_mnist_dir
+from testkit.postgres_schema import fresh_schema, schema_url
+from testkit.replicas import RoundRobinProxy, replicas_behind_proxy, setwebhook_calls
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -257,7 +254,7 @@ async def _run(args: argparse.Namespace) -> int:
             if training is not None:
                 print(f"training        {await _training_outcome(training)}")
         checks = check(run, database_url)
-        # The replies in flight at a kill may go out twice (tests/test_faults_load.py).
+        # The replies in flight at a kill may go out twice (tests/system/test_faults_load.py).
         ok = checks.ok if killed_at is None else checks.ok_across(killed_at, CONCURRENT_UPDATES)
         pictures = sum(m.picture for m in run.result.sent)
         mode = "flat out" if args.rate <= 0 else f"{args.rate:g}/s offered"

@@ -1,6 +1,6 @@
 """Clustering quality and cost: KMeans on raw pixels, the shipped model and new trainings, one run.
 
-    python benchmarks/bench_model.py --data ../shared/data/mnist --seeds 0 1 2 [--limit N]
+    python -m benchmarks.bench_model --data ../shared/data/mnist --seeds 0 1 2 [--limit N]
 
 Trains on the 60k training split, scores on the 10k test split (labels only score).
 `--limit N` makes a quick run (a smoke test): every pipeline trains on the first N training
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import KMeans
 
-from model.data import Mnist, load_mnist, resolve_mnist_dir
-from model.evaluate import score_clustering
-from model.features import augment
-from model.modelfile import DigitModel, load_model
+from model.learning.augment import augment
+from model.learning.evaluate import score_clustering
+from model.mnist import Mnist, load_mnist, resolve_mnist_dir
+from model.serving.modelfile import DigitModel, load_model
 
 
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:

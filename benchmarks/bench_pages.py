@@ -1,13 +1,13 @@
 """How well does `find_digits` read a photo of several digits?
 
-For each page kind of `model.synth_pages`, seeded pages of 2 to 12 MNIST test digits: the share
+For each page kind of `testkit.synth_pages`, seeded pages of 2 to 12 MNIST test digits: the share
 of pages whose digit count is exact, and of the digits found where they were written whose
 cluster equals the clean MNIST digit's. Then the real single-digit pictures (each must come out
 as exactly one digit, and as `to_mnist` gives it), the synthetic single-digit photos of
-`model.synth` found as more than one, and the time to find and frame the 10 digits of a
+`testkit.synth` found as more than one, and the time to find and frame the 10 digits of a
 1280x960 photo against a one-digit photo.
 
-    python benchmarks/bench_pages.py [--pages 40] [--singles 40] [--seed 0]
+    python -m benchmarks.bench_pages [--pages 40] [--singles 40] [--seed 0]
         [--real ../shared/data/real-digits] [--real-limit N]
 """
 
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import load_mnist
-from model.modelfile import load_model
-from model.preprocess import PreprocessError, find_digits, to_mnist
-from model.synth import DISTORTIONS, make_photo
-from model.synth_pages import KINDS, make_page
+from model.mnist import load_mnist
+from model.serving.modelfile import load_model
+from model.serving.preprocess import PreprocessError, find_digits, to_mnist
+from testkit.synth import DISTORTIONS, make_photo
+from testkit.synth_pages import KINDS, make_page
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -99,7 +99,7 @@ def _real(folder: Path, limit: int | None) -> None:
 
 
 def _singles(images: np.ndarray, per_kind: int, seed: int) -> None:
-    """One digit in each kind of trouble of `model.synth`: split into several is a wrong
+    """One digit in each kind of trouble of `testkit.synth`: split into several is a wrong
     answer (a refusal is `bench_photos.py`'s concern)."""
     split = total = 0
     worst: list[str] = []

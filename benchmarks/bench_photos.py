@@ -1,10 +1,10 @@
 """How often does a photo of an MNIST digit land in the same cluster as the digit itself?
 
-For each distortion kind in `model.synth.DISTORTIONS`, render seeded photo-like images of MNIST
+For each distortion kind in `testkit.synth.DISTORTIONS`, render seeded photo-like images of MNIST
 test digits, run them through `to_mnist` and the model, and report the share whose cluster
 equals the cluster of the clean MNIST original. A photo `to_mnist` refuses counts as a miss.
 
-    python benchmarks/bench_photos.py [--model data/model.npz] [--n 60] [--seed 0]
+    python -m benchmarks.bench_photos [--model data/model.npz] [--n 60] [--seed 0]
         [--kinds plain ruled ...] [--examples DIR] [--exit-zero]
 
 Exits 1 when overall agreement is below 97%, unless `--exit-zero` (a smoke test: a few photos
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.data import load_mnist
-from model.modelfile import DigitModel, load_model
-from model.preprocess import PreprocessError, to_mnist
-from model.synth import DISTORTIONS, europeanise, make_photo, with_base
-from model.synth_glyphs import GLYPH_KINDS, clean_digit, glyph_for, glyph_photo
+from model.mnist import load_mnist
+from model.serving.modelfile import DigitModel, load_model
+from model.serving.preprocess import PreprocessError, to_mnist
+from testkit.synth import DISTORTIONS, europeanise, make_photo, with_base
+from testkit.synth_glyphs import GLYPH_KINDS, clean_digit, glyph_for, glyph_photo
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -131,7 +131,7 @@ def _european_row(
 
 
 def _based_row(model: DigitModel, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> int:
-    """1s with a base 60-120% of their height wide (`model.synth.with_base`), photographed
+    """1s with a base 60-120% of their height wide (`testkit.synth.with_base`), photographed
     plain or close up, scored against the cluster of the 1 as drawn. Prints the row; returns
     how many agree."""
     rng = np.random.default_rng([seed, _stream("based_1")])
@@ -150,7 +150,7 @@ def _based_row(model: DigitModel, images: np.ndarray, labels: np.ndarray, n: int
 
 
 def _glyph_row(model: DigitModel, kind: str, n: int, seed: int) -> int:
-    """Digits drawn with straight strokes (`model.synth_glyphs`), photographed as `kind` says:
+    """Digits drawn with straight strokes (`testkit.synth_glyphs`), photographed as `kind` says:
     the reference is the cluster of the same glyph drawn clean, so the row measures whether
     preprocessing keeps every stroke. Prints the row; returns how many agree."""
     rng = np.random.default_rng([seed, _stream(kind)])

@@ -1,13 +1,13 @@
 """How long does `to_mnist` take on a Telegram-sized photo, on one core?
 
-Times `to_mnist` on 1280x960 JPEGs (Telegram's usual photo size, rendered by `model.synth`
+Times `to_mnist` on 1280x960 JPEGs (Telegram's usual photo size, rendered by `testkit.synth`
 and upscaled) of a plain page and of the pages that cost most (ruled and squared paper, the
 paper's edge, faint pencil on a grid, textured card, a close-up), against a baseline measured
 in the same run: a plain full-size decode to grayscale and resize to 28x28, the least any
 photo reader does. The runs take turns (one of each, then again), so that other jobs on a
 shared machine slow every row alike and the shares of the baseline stay comparable.
 
-    python benchmarks/bench_preprocess.py [--repeat 200] [--exit-zero]
+    python -m benchmarks.bench_preprocess [--repeat 200] [--exit-zero]
 
 Exits 1 when `to_mnist` misses the 5 ms target on a page, unless `--exit-zero` (a smoke test,
 on a machine of any speed: the verdicts are printed all the same).
@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from PIL import Image
 
-from model.preprocess import to_mnist
-from model.synth import make_photo
+from model.serving.preprocess import to_mnist
+from testkit.synth import make_photo
 
 TARGET_MS = 5.0
 

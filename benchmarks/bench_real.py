@@ -25,7 +25,7 @@ stroke broken in preprocessing (or drawn apart, as some 4s and 5s are).
 `--limit` and `--mnist-limit` make a quick run (a smoke test): a spread of the images, and
 probes fitted on the first MNIST digits only.
 
-    python benchmarks/bench_real.py [--data ../shared/data/real-digits] [--model data/model.npz]
+    python -m benchmarks.bench_real [--data ../shared/data/real-digits] [--model data/model.npz]
                                     [--sheet misses.png] [--probe-cache netprobe.npz]
                                     [--limit N] [--mnist-limit M]
 """
@@ -53,12 +53,12 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-from model.clustering import augmented_copy
-from model.data import Mnist, load_mnist
-from model.features import deskew
-from model.modelfile import load_model
-from model.network import network_forward, network_inputs
-from model.preprocess import PreprocessError, to_mnist
+from model.learning.clustering import augmented_copy
+from model.mnist import Mnist, load_mnist
+from model.serving.features import deskew
+from model.serving.modelfile import load_model
+from model.serving.network import network_forward, network_inputs
+from model.serving.preprocess import PreprocessError, to_mnist
 
 NET_HIDDEN = (512, 256)  # the feature network's hidden layers (`DigitClusterer`'s default)
 NET_INPUT = "orientations"  # what the network reads of a deskewed digit

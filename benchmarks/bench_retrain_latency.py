@@ -1,11 +1,11 @@
 """Photo reply latency of the running bot before and during a retraining.
 
-Starts the real bot against the local FakeTelegram server (tests/fake_telegram.py), sends
+Starts the real bot against the local FakeTelegram server (testkit/fake_telegram.py), sends
 MNIST digits as photos one after another and times each reply: first with the bot idle,
 then while a retraining (the real trainer subprocess, on the first `--limit` MNIST
 images) runs. Prints p50/p95/max per phase and the retraining's outcome.
 
-    python benchmarks/bench_retrain_latency.py [--model data/model.npz] [--limit 3000]
+    python -m benchmarks.bench_retrain_latency [--model data/model.npz] [--limit 3000]
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from bot_harness import RunningBot, photo_of, running_bot
-
 from bot.context import RETRAINER
 from bot.retrain import Retrainer
-from model.data import load_mnist, resolve_mnist_dir
+from model.mnist import load_mnist, resolve_mnist_dir
+from testkit.bot_harness import RunningBot, photo_of, running_bot
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

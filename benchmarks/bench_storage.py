@@ -4,7 +4,7 @@ Saves ``--n`` photos with ``--kb`` KB originals from ``--concurrency`` tasks at 
 burst of Telegram updates would), then times the admin /stats query, the status report,
 a user's /stats and erasing one user, each the median of ``--repeat`` runs.
 
-    python benchmarks/bench_storage.py [--n 2000] [--kb 100] [--concurrency 16]
+    python -m benchmarks.bench_storage [--n 2000] [--kb 100] [--concurrency 16]
         [--sqlite-dir /tmp] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 

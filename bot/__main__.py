@@ -13,7 +13,7 @@ from bot.app import UPDATES_IN_HAND, allowed_updates, build_application
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import StorageError
-from model.modelfile import ModelFileError
+from model.serving.modelfile import ModelFileError
 
 log = logging.getLogger("bot")
 

@@ -21,8 +21,8 @@ from PIL import Image, ImageDraw, ImageFont
 from bot import texts
 from bot.i18n import day, number, percent
 from bot.storage.activity import Activity
-from model.data import MnistError, load_mnist
-from model.modelfile import DigitModel
+from model.mnist import MnistError, load_mnist
+from model.serving.modelfile import DigitModel
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from bot.model_provider import ModelProvider
 from bot.storage import Storage, StorageUnavailableError, Vote
-from model.modelfile import DigitModel
+from model.serving.modelfile import DigitModel
 
 MIN_ANSWERS = 20
 MIN_USERS = 5

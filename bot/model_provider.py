@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from bot.recognition import Recognition, recognise, recognise_with, start_worker
-from model.modelfile import DigitModel, ModelFileError, load_model
+from model.serving.modelfile import DigitModel, ModelFileError, load_model
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.storage import ModelFile
-from model.modelfile import ModelFileError
+from model.serving.modelfile import ModelFileError
 
 if TYPE_CHECKING:
     from bot.storage import Storage

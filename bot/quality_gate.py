@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.modelfile import DigitModel
+from model.serving.modelfile import DigitModel
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from bot.render import PAGE_WIDTH, Tile, render_page, render_reply
-from model.modelfile import DigitModel, ModelFileError, load_model
-from model.preprocess import Page, find_digits, open_image
+from model.serving.modelfile import DigitModel, ModelFileError, load_model
+from model.serving.preprocess import Page, find_digits, open_image
 
 MAX_DIGITS = 40  # a reply with more tiles is no longer readable on a phone
 MODELS_KEPT = 2  # the served model and the one before it, for jobs sent just before a swap

@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import texts
-from model.montage import grid_image
+from model import MNIST_SIDE
+from model.serving.montage import grid_image
 
 SEEN_SCALE = 16  # the 28x28 at 448x448, as tall as the 4x4 grid of samples at 4x
 SAMPLE_SCALE = 4
@@ -22,7 +23,7 @@ SAMPLE_SCALE = 4
 # that panel comes through encoding essentially unchanged.
 GAP = 16
 LABEL_HEIGHT = 24
-BACKGROUND = 40  # the same grey as model.montage's grids
+BACKGROUND = 40  # the same grey as model.serving.montage's grids
 GRID_COLUMNS = 4
 MAX_SAMPLES = 16
 # Telegram re-encodes every photo it receives as JPEG, so a PNG buys nothing on the user's
@@ -35,13 +36,13 @@ PAGE_WIDTH, PHOTO_HEIGHT = 896, 560
 TILE_SCALE = 3
 TILE_COLUMNS = 8
 TILE_WIDTH = PAGE_WIDTH // TILE_COLUMNS  # 112: the 84-pixel digit and room for its words
-TILE_HEIGHT = 28 * TILE_SCALE + 3 * LABEL_HEIGHT
+TILE_HEIGHT = MNIST_SIDE * TILE_SCALE + 3 * LABEL_HEIGHT
 # /clusters: a row per cluster, legible on a phone 1080 px wide.
 SHEET_WIDTH = 1080
 MEMBERS_SHOWN = 8
 MEMBER_SCALE = 3
 LABEL_COLUMN = SHEET_WIDTH - 3 * GAP - MEMBERS_SHOWN * (28 * MEMBER_SCALE + 4) + 4
-SHEET_ROW = 28 * MEMBER_SCALE + 2 * GAP + 8
+SHEET_ROW = MNIST_SIDE * MEMBER_SCALE + 2 * GAP + 8
 SHEET_TOP = GAP + 48  # below the heading
 BOX_COLOUR = (255, 160, 0)
 BOX_LINE = 3
@@ -126,7 +127,7 @@ def render_clusters(heading: str, rows: Sequence[ClusterRow], lang: str = "en") 
         left = GAP + LABEL_COLUMN + GAP
         for member in row.members[:MEMBERS_SHOWN]:
             canvas.paste(_enlarge(member, MEMBER_SCALE).convert("RGB"), (left, y + GAP + 4))
-            left += 28 * MEMBER_SCALE + 4
+            left += MNIST_SIDE * MEMBER_SCALE + 4
     return _jpeg(canvas)
 
 

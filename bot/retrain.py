@@ -27,8 +27,8 @@ from bot.admin_pictures import model_sheet
 from bot.model_versions import ModelVersions, active_model_file
 from bot.quality_gate import GateDecision, QualityGate, probe_images
 from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
-from model.data import DOWNLOAD_MIRRORS, MNIST_FILES, MnistError, download_mnist
-from model.modelfile import ModelFileError, load_model
+from model.mnist import DOWNLOAD_MIRRORS, MNIST_FILES, MnistError, download_mnist
+from model.serving.modelfile import ModelFileError, load_model
 
 if TYPE_CHECKING:
     from bot.model_provider import ModelProvider

@@ -131,7 +131,7 @@ RUN_RESULTS = {
     "rejected": N_("rejected"),
     "running": N_("running"),
 }
-# The reasons model.preprocess gives (its PreprocessError messages, numbers as {fields}), so
+# The reasons model.serving.preprocess gives (its PreprocessError messages, numbers as {fields}), so
 # they can be said in the user's language too; one it adds later is said in English.
 PREPROCESS_REASONS = [
     N_(

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from model.clustering import ProgressCallback
-from model.data import MnistError, download_mnist, load_mnist, resolve_mnist_dir
-from model.modelfile import Assignments, ModelFileError, load_model, save_model
+from model.learning.clustering import ProgressCallback
+from model.mnist import MnistError, download_mnist, load_mnist, resolve_mnist_dir
+from model.serving.modelfile import Assignments, ModelFileError, load_model, save_model
 
 SHIPPED_MODEL = Path("data/model.npz")
 MODELS_DIR = Path("data/models")
@@ -44,7 +44,7 @@ def _load_extra(path: str | None) -> np.ndarray | None:
         return None
     source = Path(path)
     if source.is_dir():
-        from model.preprocess import PreprocessError, to_mnist
+        from model.serving.preprocess import PreprocessError, to_mnist
 
         images = []
         for file in sorted(p for p in source.iterdir() if p.is_file()):
@@ -60,7 +60,7 @@ def _load_extra(path: str | None) -> np.ndarray | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from model.train import train_model
+    from model.learning.train import train_model
 
     mnist = load_mnist(args.data)
     extra = _load_extra(args.extra)
@@ -98,8 +98,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from model.evaluate import score_clustering
-    from model.montage import confusion_image
+    from model.learning.evaluate import score_clustering
+    from model.serving.montage import confusion_image
 
     model = load_model(args.model)
     mnist = load_mnist(args.data)
@@ -120,7 +120,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from model.preprocess import PreprocessError, find_digits, to_mnist
+    from model.serving.preprocess import PreprocessError, find_digits, to_mnist
 
     model = load_model(args.model)
     results = []
@@ -175,7 +175,7 @@ def _described(entry: dict[str, Any]) -> str:
 
 
 def cmd_montage(args: argparse.Namespace) -> int:
-    from model.montage import grid_image
+    from model.serving.montage import grid_image
 
     model = load_model(args.model)
     if not 0 <= args.cluster < model.k:

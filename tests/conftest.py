@@ -10,15 +10,14 @@ from typing import NoReturn
 import numpy as np
 import psycopg
 import pytest
-from fake_notify import FakeNotifyRun
-from postgres_schema import fresh_schema, libpq, schema_url
 
 from bot.storage import Storage, open_storage
-from model.data import Mnist, load_mnist
-from model.modelfile import load_model, save_model
-from model.train import TrainResult, train_model
-
-ROOT = Path(__file__).resolve().parent.parent
+from model.learning.train import TrainResult, train_model
+from model.mnist import Mnist, load_mnist
+from model.serving.modelfile import load_model, save_model
+from testkit import ROOT
+from testkit.fake_notify import FakeNotifyRun
+from testkit.postgres_schema import fresh_schema, libpq, schema_url
 
 
 def _mnist_dir() -> Path:

@@ -25,7 +25,7 @@ from bot.i18n import user_language
 from bot.meanings import ClusterAnswers
 from bot.recognition import MAX_DIGITS, Recognition
 from bot.storage import IncomingImage, Original, StorageUnavailableError
-from model.preprocess import PreprocessError
+from model.serving.preprocess import PreprocessError
 
 # A quick reply needs no "sending a photo..." status: it would cost a Bot API call counted
 # against the bot's message rate. A slow one (big file, busy bot) shows it until the reply.

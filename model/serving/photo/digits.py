@@ -1,0 +1,147 @@
+"""Stage 5, digits: the paper's noise level, the ink that is the digit, and nothing else."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from model.serving.photo.components import Components, pad
+from model.serving.photo.imageops import bounding_box, grow, quantile
+from model.serving.photo.lines import remove_lines
+
+_MIN_CONTRAST = 0.12
+_MIN_INK_PIXELS = 10
+_STRONG = 0.4
+"""Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
+ruled line touching it does not."""
+_NOISE_SIGMAS = 4.5
+
+
+class Digit(NamedTuple):
+    """The digit found on the page."""
+
+    box: tuple[slice, slice]
+    """Its rows and columns in the ink map."""
+    mask: np.ndarray
+    """Its pixels within `box`, bool."""
+    ink: np.ndarray
+    """Its ink within `box`, with paper lines divided out."""
+    floor: float
+    """The paper's noise level in ink units (zero on a clean image, whose faintest
+    anti-aliased pixels are then kept)."""
+
+
+def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
+    """The digit's pixels, everything else on the page dropped, and the paper's noise level.
+
+    A digit that fills the picture (a tight crop, a form's cell) is looked for again with a
+    margin of paper around it: the statistics of the paper and the tests for what touches the
+    border assume there is some.
+
+    Parameters
+    ----------
+    ink : ndarray of shape (height, width), float32
+        From `ink_map`.
+    page : CleanPage, optional
+        `clean_page(ink)`, when the caller has it already.
+
+    Returns
+    -------
+    Digit or None
+        None when there is no ink.
+    """
+    digit = _find_digit(page if page is not None else clean_page(ink))
+    if digit is None or _sides_touched(digit.box, ink.shape) >= 3:
+        margin = max(4, max(ink.shape) // 4)
+        padded = pad(ink, margin)
+        framed = _find_digit(clean_page(padded))
+        if framed is None and quantile(ink[::4, ::4], 0.5) >= _MIN_CONTRAST:
+            # Ink on half of the picture leaves no room for paper lines: a straight band
+            # there is the digit (a 1 cut to its box), however far it spans.
+            framed = _find_digit(clean_page(padded, lines=False))
+        if framed is not None:
+            rows, cols = framed.box
+            box = (
+                slice(rows.start - margin, rows.stop - margin),
+                slice(cols.start - margin, cols.stop - margin),
+            )
+            return framed._replace(box=box)
+    return digit
+
+
+def _sides_touched(box: tuple[slice, slice], shape: tuple[int, ...]) -> int:
+    rows, cols = box
+    return (rows.start == 0) + (cols.start == 0) + (rows.stop == shape[0]) + (cols.stop == shape[1])
+
+
+class CleanPage(NamedTuple):
+    """The ink on a page with the paper's noise, frames and lines taken out."""
+
+    ink: np.ndarray
+    """The ink map, paper lines divided out."""
+    mask: np.ndarray
+    """Pixels above the paper's noise that are neither frames nor lines, bool."""
+    parts: Components
+    """The connected pieces of `mask`."""
+    threshold: float
+    """The ink level above which a pixel is not paper."""
+    sigma: float
+    """The paper's noise."""
+    floor: float
+    """The paper's noise level in ink units, as `Digit.floor`."""
+    removed: list[str]
+    """The lines and frames taken out, and why (for debugging)."""
+
+
+def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
+    """The ink level above which a pixel is not paper, the paper's noise and its floor (see
+    `Digit.floor`), from the median and spread of a sparse sample."""
+    sample = ink[::4, ::4]
+    centre = quantile(sample, 0.5)
+    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
+    floor = max(0.0, centre + _NOISE_SIGMAS * sigma)
+    return max(0.07, floor), sigma, floor
+
+
+def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
+    """Threshold the ink against the paper's own noise and take out frames drawn around the
+    digits and, unless told not to, the lines of the paper."""
+    threshold, sigma, floor = paper_noise(ink)
+    mask = ink > threshold
+    parts = Components(ink, mask)
+    frames = parts.frames()
+    removed = []
+    if frames.any():
+        mask = mask & ~parts.mask_of(frames)
+        removed.append(f"a frame around the digit: {np.count_nonzero(frames)} piece(s)")
+    without_lines, ink, taken = remove_lines(mask, ink, threshold) if lines else (mask, ink, [])
+    if frames.any() or taken:
+        parts = Components(ink, without_lines)
+    return CleanPage(ink, without_lines, parts, threshold, sigma, floor, removed + taken)
+
+
+def _find_digit(page: CleanPage) -> Digit | None:
+    ink, parts, threshold, sigma = page.ink, page.parts, page.threshold, page.sigma
+    digit = parts.digit_mask()
+    if not digit.any():
+        return None
+    box = bounding_box(digit)
+    inside, faint = digit[box], ink[box]
+    strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
+    # Padded, so that the box's edge is not taken for the image's border.
+    core = Components(pad(faint), pad(strong)).digit_mask()[1:-1, 1:-1]
+    inside &= grow(core, 2)
+    pixels = faint[inside]
+    if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
+        return None
+    rows, cols = bounding_box(inside)
+    return Digit(
+        box=(
+            slice(box[0].start + rows.start, box[0].start + rows.stop),
+            slice(box[1].start + cols.start, box[1].start + cols.stop),
+        ),
+        mask=inside[rows, cols],
+        ink=faint[rows, cols],
+        floor=page.floor,
+    )
