@@ -1,6 +1,6 @@
 """The README's admin pictures, made by the real bot from MNIST's test split.
 
-    python testkit/admin_harness.py docs/stats.png docs/model-sheet.png
+    python -m testkit.admin_harness docs/stats.png docs/model-sheet.png
 
 The /stats picture: a month of simulated traffic, MNIST test digits assigned by the served
 model and stored through the real store (today's sent as photos through the Bot API

@@ -170,7 +170,7 @@ async def _after_answers(
 
 
 if __name__ == "__main__":
-    # python testkit/bot_harness.py docs/reply.png — the README's picture of a real reply;
+    # python -m testkit.bot_harness docs/reply.png — the README's picture of a real reply;
     # with --several, of a reply to a photo of the first ten MNIST test digits in two rows;
     # with --clusters, the /clusters picture once five users have answered for every digit.
     root = ROOT

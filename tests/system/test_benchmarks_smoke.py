@@ -63,7 +63,8 @@ NUMBER = r"\d+(?:\.\d+)?"
 
 
 def test_bench_load(mnist_dir: Path, model_path: Path) -> None:
-    lines = run_benchmark("bench_load",
+    lines = run_benchmark(
+        "bench_load",
         *("--messages", 50, "--users", 5, "--rate", 0),
         *("--model", model_path, "--data", mnist_dir),
         mnist_dir=mnist_dir,
@@ -76,7 +77,8 @@ def test_bench_load(mnist_dir: Path, model_path: Path) -> None:
 
 
 def test_bench_model(mnist_dir: Path, model_path: Path) -> None:
-    lines = run_benchmark("bench_model",
+    lines = run_benchmark(
+        "bench_model",
         *("--data", mnist_dir, "--shipped", model_path, "--seeds", 0, "--limit", 1000),
         mnist_dir=mnist_dir,
     )
@@ -93,7 +95,8 @@ def test_bench_model(mnist_dir: Path, model_path: Path) -> None:
 
 
 def test_bench_pages(mnist_dir: Path, model_path: Path) -> None:
-    lines = run_benchmark("bench_pages",
+    lines = run_benchmark(
+        "bench_pages",
         *("--model", model_path, "--data", mnist_dir, "--pages", 1, "--singles", 1),
         *("--real", REAL_DIGITS, "--real-limit", 10),
         mnist_dir=mnist_dir,
@@ -108,7 +111,8 @@ def test_bench_pages(mnist_dir: Path, model_path: Path) -> None:
 
 def test_bench_photos(mnist_dir: Path, model_path: Path, tmp_path: Path) -> None:
     examples = tmp_path / "examples"
-    lines = run_benchmark("bench_photos",
+    lines = run_benchmark(
+        "bench_photos",
         *("--model", model_path, "--data", mnist_dir, "--n", 4, "--kinds", "plain", "ruled"),
         *("--examples", examples, "--exit-zero"),
         mnist_dir=mnist_dir,
@@ -133,7 +137,8 @@ def test_bench_real(mnist_dir: Path, model_path: Path, tmp_path: Path) -> None:
     """A spread of 20 real images, probes fitted on 1,000 MNIST digits, the sheet drawn and the
     net probe's cache written."""
     sheet, cache = tmp_path / "misses.png", tmp_path / "netprobe.npz"
-    lines = run_benchmark("bench_real",
+    lines = run_benchmark(
+        "bench_real",
         *("--data", REAL_DIGITS, "--model", model_path, "--mnist", mnist_dir),
         *("--limit", 20, "--mnist-limit", 1000, "--sheet", sheet, "--probe-cache", cache),
         mnist_dir=mnist_dir,
@@ -145,7 +150,8 @@ def test_bench_real(mnist_dir: Path, model_path: Path, tmp_path: Path) -> None:
 
 
 def test_bench_retrain_latency(mnist_dir: Path, model_path: Path) -> None:
-    lines = run_benchmark("bench_retrain_latency",
+    lines = run_benchmark(
+        "bench_retrain_latency",
         *("--model", model_path, "--data", mnist_dir),
         *("--limit", 300, "--idle", 3, "--max-during", 3),
         mnist_dir=mnist_dir,
@@ -159,7 +165,8 @@ def test_bench_retrain_latency(mnist_dir: Path, model_path: Path) -> None:
 @pytest.mark.postgres
 def test_bench_storage(postgres_url: str, tmp_path: Path) -> None:
     """Both stores: SQLite in `tmp_path`, PostgreSQL in a throwaway schema (not skipped)."""
-    lines = run_benchmark("bench_storage",
+    lines = run_benchmark(
+        "bench_storage",
         *("--n", 20, "--kb", 10, "--repeat", 1),
         *("--sqlite-dir", tmp_path, "--postgres", postgres_url),
     )
