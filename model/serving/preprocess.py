@@ -29,6 +29,27 @@ from model.serving.photo.imageops import grow
 from model.serving.photo.ink import ink_map
 from model.serving.photo.layout import Group, group_digits
 
+_ZOOM_BELOW = 48
+"""A lone digit smaller than this (in the working copy's pixels) is looked at again at full
+resolution."""
+
+_SHARP_SIDE = 64
+"""The digits of a page are framed from a copy that shows them about this many pixels tall..."""
+
+_SHARPEST = 4.0
+"""...at most this many times the working copy's resolution..."""
+
+_SHARPER_FROM = 1.5
+"""...and only when that is at least this many times it (the same for the lone digit's zoom)."""
+
+_MIN_SHARP_PIXELS = 10
+"""A digit's ink on the sharper copy is used when it has at least this many pixels."""
+
+_NO_INK = (
+    "I could not find a digit in this picture; write one digit in dark ink on plain paper "
+    "and photograph it up close, in good light."
+)
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MNIST_BOX",
@@ -65,12 +86,6 @@ class Page(NamedTuple):
     ignored: list[str]
     """What was left out as not a digit (specks, long lines, large blots, a form's printed
     text), for debugging."""
-
-
-_NO_INK = (
-    "I could not find a digit in this picture; write one digit in dark ink on plain paper "
-    "and photograph it up close, in good light."
-)
 
 
 def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -193,7 +208,7 @@ def _sharper(
     tall (at most the photo's own), when the working copy shows them smaller than that."""
     side = float(np.median([g.box[0].stop - g.box[0].start for g in groups]))
     factor = min(decoded.scale, _SHARP_SIDE / max(side, 1.0), _SHARPEST)
-    if factor < 1.5:
+    if factor < _SHARPER_FROM:
         return None
     gray = decode(data, max_pixels, work_size=round(WORK_SIZE * factor)).gray
     ink = ink_map(gray)
@@ -212,7 +227,7 @@ def _framed(group: Group, page: CleanPage, sharper: _Sharper | None) -> np.ndarr
         crop = sharper.ink[top:bottom, left:right]
         near = Image.fromarray(group.mask).resize(crop.shape[::-1], Image.Resampling.NEAREST)
         mask = (crop > sharper.threshold) & grow(np.asarray(near), max(1, round(f)))
-        if np.count_nonzero(mask) >= 10:
+        if np.count_nonzero(mask) >= _MIN_SHARP_PIXELS:
             return frame(crop, mask, sharper.floor)
     return frame(page.ink[group.box], group.mask, page.floor)
 
@@ -226,7 +241,7 @@ def _zoom_region(
     """
     rows, cols = digit.box
     side = max(rows.stop - rows.start, cols.stop - cols.start)
-    if scale < 1.5 or side >= _ZOOM_BELOW:
+    if scale < _SHARPER_FROM or side >= _ZOOM_BELOW:
         return None
     height, width = shape
     cy, cx = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
@@ -236,8 +251,3 @@ def _zoom_region(
         min(1.0, (cx + 1.5 * side) / width),
         min(1.0, (cy + 1.5 * side) / height),
     )
-
-
-_ZOOM_BELOW = 48
-_SHARP_SIDE = 64
-_SHARPEST = 4.0

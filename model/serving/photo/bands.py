@@ -190,7 +190,7 @@ def _lines_along(
     the width, and the slope it was found at (its rows fall by it a column), searched for
     unless given.
 
-    A 3-pixel band counts as a line when it covers 60% of the columns and, at most of them,
+    A 3-pixel band counts as a line when it covers `LINE_COVER` of the columns and, at most of them,
     the rows 2 pixels beyond it are clear: a thick stroke or a blob is not a line. Overlapping
     bands make one line.
 

@@ -12,6 +12,36 @@ import numpy as np
 
 from model.serving.photo.imageops import label
 
+_SUBSTANTIAL = 0.002
+"""A component with less than this share of all the ink is a speck."""
+
+_FRAMED = 0.15
+"""A frame and what it encloses both weigh at least this share of the frame."""
+
+_CENTRE_PULL = 0.8
+"""The digit is looked for near the centre: a component's score falls by this much per unit of
+its distance from it (as a share of the picture's sides)."""
+
+_AT_BORDER = 0.25
+"""A component reaching the picture's border (a paper edge, a table, a shadow) scores this
+share of its mass."""
+
+_NEAR = 0.3
+"""A piece within this share of the digit's side joins it..."""
+
+_NEAR_MASS = 0.05
+"""...when it weighs at least this share of the digit so far;"""
+
+_INSIDE_MASS = 0.02
+"""a piece within the digit's box, at least this share."""
+
+_AT_BORDER_MASS = 0.2
+"""A piece reaching the picture's border joins only with this share of the digit's mass, and
+no larger than it."""
+
+_LARGEST_PIECE = 2.0
+"""A piece that joins the digit is at most this many times its side."""
+
 
 class Components:
     """Connected ink components (of a mask whose ink is positive) with their mass and bounding
@@ -101,19 +131,19 @@ class Components:
 
     @cached_property
     def substantial(self) -> np.ndarray:
-        """Components with at least 0.2% of all the ink; the rest are specks."""
-        return self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
+        """Components with at least `_SUBSTANTIAL` of all the ink; the rest are specks."""
+        return self.mass >= _SUBSTANTIAL * max(float(self.mass.sum()), 1e-9)
 
     def frames(self) -> np.ndarray:
         """Components that enclose another substantial one: a frame or a circle drawn around
         the digit is not the digit. The frame's box holds the other's, and its ink lies
         beyond the other on all four sides (a 7 whose box holds a smudge is no frame). Both
-        weigh at least 15% of the frame, which most pages rule out from the masses alone."""
+        weigh at least `_FRAMED` of the frame, which most pages rule out from the masses alone."""
         result = np.zeros(self.count, bool)
         mass = self.mass
         if not self.substantial.any():
             return result
-        if np.count_nonzero(mass >= 0.15 * mass[self.substantial].min()) < 2:
+        if np.count_nonzero(mass >= _FRAMED * mass[self.substantial].min()) < 2:
             return result
         box = self.box
         for i in np.flatnonzero(self.substantial):
@@ -122,7 +152,7 @@ class Components:
                 & (box[:, 1] < box[i, 1])
                 & (box[:, 2] > box[i, 2])
                 & (box[:, 3] < box[i, 3])
-                & (mass >= 0.15 * mass[i])
+                & (mass >= _FRAMED * mass[i])
             )
             candidates = np.flatnonzero(inner)
             if candidates.size:
@@ -167,15 +197,17 @@ class Components:
     def digit(self) -> list[int]:
         """Indices of the digit's components: the heaviest central one, preferring ones clear
         of the image border (paper edges, tables, shadows), plus pieces close to it (the
-        detached top of a 5, the two strokes of an open 4) and at most twice its size (a paper
-        edge is not)."""
+        detached top of a 5, the two strokes of an open 4) and at most `_LARGEST_PIECE` times
+        its size (a paper edge is not)."""
         if self.substantial.sum() <= 1:
             return [int(i) for i in np.flatnonzero(self.substantial)]
         height, width = self.shape
         box, mass = self.box, self.mass
         cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
         cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
-        score = mass * (1.0 - 0.8 * np.hypot(cy, cx)) * np.where(self.touches, 0.25, 1.0)
+        score = (
+            mass * (1.0 - _CENTRE_PULL * np.hypot(cy, cx)) * np.where(self.touches, _AT_BORDER, 1.0)
+        )
         main = int(np.argmax(np.where(self.substantial, score, -1.0)))
         chosen = {main}
         union = box[main].copy()
@@ -186,11 +218,11 @@ class Components:
             core = mass[list(chosen)].sum()
             gap_y = np.maximum(np.maximum(union[0] - box[:, 1], box[:, 0] - union[1]), 0)
             gap_x = np.maximum(np.maximum(union[2] - box[:, 3], box[:, 2] - union[3]), 0)
-            near = (np.maximum(gap_y, gap_x) <= 0.3 * side) & (mass >= 0.05 * core)
-            inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
+            near = (np.maximum(gap_y, gap_x) <= _NEAR * side) & (mass >= _NEAR_MASS * core)
+            inside = (gap_y == 0) & (gap_x == 0) & (mass >= _INSIDE_MASS * core)
             extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
-            clear = ~self.touches | ((mass >= 0.2 * core) & (extent <= side))
-            piece = (near | inside) & clear & (extent <= 2.0 * side) & self.substantial
+            clear = ~self.touches | ((mass >= _AT_BORDER_MASS * core) & (extent <= side))
+            piece = (near | inside) & clear & (extent <= _LARGEST_PIECE * side) & self.substantial
             new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
             if new:
                 chosen.update(new)

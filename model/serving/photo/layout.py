@@ -16,6 +16,111 @@ import numpy as np
 
 from model.serving.photo.components import Components
 
+_SPECK = 0.3
+"""A group smaller than this share of a digit's height is a speck."""
+
+_TALLEST = 2.2
+"""A piece taller than this many digits is not one (a line, a margin, a shadow's edge)."""
+
+_WIDEST_AT_BORDER = 4
+"""A group at the picture's border wider than this many digits is not one (a table, a shadow)."""
+
+_HEAVY = 0.25
+"""A piece with at least this share of the heaviest one's ink is heavy: a digit's, not a speck's."""
+
+_SIZING = 0.5
+"""A digit's size is read on the heavy pieces at least this share of the tallest of them."""
+
+_OVERLAP = 0.3
+"""Pieces one above the other join when their columns overlap by this share of the narrower..."""
+
+_GAP = 0.35
+"""...and the gap between them is under this share of a digit."""
+
+_BESIDE = 0.12
+"""Pieces side by side join when the gap between them is under this share of their height."""
+
+_TALLEST_UNION = 1.8
+"""A digit's pieces stack to at most this many times the taller one (or a digit)."""
+
+_WIDEST_BESIDE = 1.0
+"""Pieces side by side (an open 4's arm and stem) make a digit no wider than it is tall; a
+narrow digit written close beside another makes a wider whole."""
+
+_WIDEST_STACK = 1.5
+"""Pieces one above the other (a wide 5's bar over its body) may make a wider digit."""
+
+_FLAT = 0.4
+"""A piece this flat (a 5's bar, a 7's) is no digit alone: it joins a piece whose columns it
+reaches, as one above the other."""
+
+_WIDE = 1.25
+"""A group wider than this many digit heights holds digits that touch."""
+
+_NECK = 0.08
+"""A group too wide for one digit is cut where its ink is this share of a digit thick."""
+
+_FAINT = 0.65
+"""A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
+remnants are about half as dark as the pen)..."""
+
+_FAINT_PEAK = 0.75
+"""...unless its darkest ink reaches this share of the pen's: a thin stroke's core does."""
+
+_THIN = 0.12
+"""A piece at the picture's border at most this share of a digit thin is a stub (of the paper's
+edge, of a line)..."""
+
+_STUB_TALL = 6
+"""...and so is one taller than this many times its width."""
+
+_CRUMB = 0.1
+"""A faint piece lighter than this share of the heaviest is a crumb of the grid."""
+
+_SAME_LINE = 0.6
+"""A digit within this share of a digit from a line of writing's course is on that line."""
+
+_EDGES = 0.8
+"""A group with more than this share of its pixels along its box's edges is a frame or a grid's
+cell."""
+
+_CELL = 0.5
+"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)."""
+
+_SOLID = 0.5
+"""A group at the picture's border inked over more than this share of its box is a shadow or
+the table."""
+
+_STRAY = 0.15
+"""A group with fewer pixels than this share of a typical digit's (scaled by its height) is a
+stray mark."""
+
+_PRINT_HEIGHT = 0.7
+"""Printed labels beside handwriting are at most this share of its digits' height..."""
+
+_PRINT_PIECE = 0.8
+"""...though a capital, a bracket or a descender reaches higher."""
+
+_PRINT_STROKE = 0.8
+"""A printed line's stroke (ink per crossing) is at most this share of the pen's."""
+
+_PRINT_PIECES = 2
+"""A printed line holds at least this many pieces (words or letters)..."""
+
+_PRINT_SPAN = 4
+"""...and is this many times as long as it is tall: wider than a few digits written small side
+by side."""
+
+_DIGIT_WIDTH = 1.5
+"""A piece wider than this many times its height is no one digit: in print, a word."""
+
+_LETTERS = 5
+"""A printed line without a word's piece (its letters apart in a close-up) has this many."""
+
+_WORD_GAP = 0.5
+"""Pieces of one printed line are at most this share of its height apart: a word's space is
+about a quarter of the type's size, digits written by hand stand farther apart."""
+
 
 class Group(NamedTuple):
     """One digit's ink on the page."""
@@ -49,11 +154,13 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     keep = keep[~printed[keep]]
     mass = parts.mass
     large = _heavy(parts, keep)
-    unit = float(np.median(_heights(box[_sizing(parts, keep, 0.5)])))
+    unit = float(np.median(_heights(box[_sizing(parts, keep, _SIZING)])))
     pen = float(np.median(parts.strength[large]))
     darkest = _FAINT_PEAK * float(np.median(parts.peak[large]))
     height, width = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
-    stub = parts.touches & ((np.minimum(height, width) <= _THIN * unit) | (height > 6 * width))
+    stub = parts.touches & (
+        (np.minimum(height, width) <= _THIN * unit) | (height > _STUB_TALL * width)
+    )
     # Small faint pieces are the grid's, whatever they lie next to; a faint piece as heavy as
     # a stroke may be the pencil's, and is judged with the digit it joins.
     faint = (parts.strength < _FAINT * pen) & (parts.peak < darkest)
@@ -83,7 +190,9 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
         if max(height, width) < _SPECK * unit:
             ignored.append(f"speck at rows {union[0]:.0f}-{union[1]:.0f}")
             continue
-        if height > _TALLEST * unit or (parts.touches[members].any() and width > 4 * unit):
+        if height > _TALLEST * unit or (
+            parts.touches[members].any() and width > _WIDEST_AT_BORDER * unit
+        ):
             ignored.append(f"not a digit (too large) at rows {union[0]:.0f}-{union[1]:.0f}")
             continue
         found.append((union, members))
@@ -97,9 +206,9 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
 
 
 def _heavy(parts: Components, keep: np.ndarray) -> np.ndarray:
-    """The pieces among `keep` with at least a quarter of the heaviest one's ink."""
+    """The pieces among `keep` with at least `_HEAVY` of the heaviest one's ink."""
     mass = parts.mass[keep]
-    return keep[mass >= 0.25 * mass.max()]
+    return keep[mass >= _HEAVY * mass.max()]
 
 
 def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
@@ -129,7 +238,7 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
     shaped = keep[width[keep] <= _DIGIT_WIDTH * height[keep]]
     if shaped.size == 0:
         return []
-    written = _sizing(parts, shaped, 0.5)
+    written = _sizing(parts, shaped, _SIZING)
     unit = float(np.median(height[written]))
     pen_stroke = float(np.median(stroke[written]))
     small = keep[(height[keep] <= _PRINT_PIECE * unit) & (stroke[keep] <= pen_stroke)]
@@ -301,56 +410,3 @@ def _course(line: list[int], centres: list[tuple[float, float]], x: float) -> fl
         return float(ys[-1])
     slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -0.5, 0.5))
     return float(ys[-1] + slope * (x - xs[-1]))
-
-
-_SPECK = 0.3
-"""A group smaller than this share of a digit's height is a speck."""
-_TALLEST = 2.2
-"""A piece taller than this many digits is not one (a line, a margin, a shadow's edge)."""
-_OVERLAP = 0.3
-_GAP = 0.35
-_BESIDE = 0.12
-"""Pieces side by side join when the gap between them is under this share of their height."""
-_TALLEST_UNION = 1.8
-"""A digit's pieces stack to at most this many times the taller one (or a digit)."""
-_WIDEST_BESIDE = 1.0
-"""Pieces side by side (an open 4's arm and stem) make a digit no wider than it is tall; a
-narrow digit written close beside another makes a wider whole."""
-_WIDEST_STACK = 1.5
-"""Pieces one above the other (a wide 5's bar over its body) may make a wider digit."""
-_FLAT = 0.4
-"""A piece this flat (a 5's bar, a 7's) is no digit alone: it joins a piece whose columns it
-reaches, as one above the other."""
-_WIDE = 1.25
-"""A group wider than this many digit heights holds digits that touch."""
-_NECK = 0.08
-_FAINT = 0.65
-"""A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
-remnants are about half as dark as the pen)..."""
-_FAINT_PEAK = 0.75
-"""...unless its darkest ink reaches this share of the pen's: a thin stroke's core does."""
-_THIN = 0.12
-_CRUMB = 0.1
-_SAME_LINE = 0.6
-_EDGES = 0.8
-_CELL = 0.5
-"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)."""
-_SOLID = 0.5
-_STRAY = 0.15
-_PRINT_HEIGHT = 0.7
-"""Printed labels beside handwriting are at most this share of its digits' height..."""
-_PRINT_PIECE = 0.8
-"""...though a capital, a bracket or a descender reaches higher."""
-_PRINT_STROKE = 0.8
-"""A printed line's stroke (ink per crossing) is at most this share of the pen's."""
-_PRINT_PIECES = 2
-_PRINT_SPAN = 4
-"""A printed line holds this many pieces (words or letters) and is this many times as long
-as it is tall: wider than a few digits written small side by side."""
-_DIGIT_WIDTH = 1.5
-"""A piece wider than this many times its height is no one digit: in print, a word."""
-_LETTERS = 5
-"""A printed line without a word's piece (its letters apart in a close-up) has this many."""
-_WORD_GAP = 0.5
-"""Pieces of one printed line are at most this share of its height apart: a word's space is
-about a quarter of the type's size, digits written by hand stand farther apart."""
