@@ -108,10 +108,10 @@ def test_bounding_box_spans_the_mask():
     for mask in masks():
         if not mask.any():
             continue
-        rows, cols = imageops.bounding_box(mask)
+        box = imageops.bounding_box(mask)
         ys, xs = np.nonzero(mask)
-        assert (rows.start, rows.stop) == (ys.min(), ys.max() + 1)
-        assert (cols.start, cols.stop) == (xs.min(), xs.max() + 1)
+        assert box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        assert mask[box.slices].sum() == mask.sum()
 
 
 def test_label_is_scipys_with_its_objects():

@@ -165,7 +165,7 @@ def _to_width(crop: np.ndarray, work: int) -> np.ndarray:
 
 
 def _tight(crop: np.ndarray) -> np.ndarray:
-    return crop[bounding_box(crop > 0.05)]
+    return crop[bounding_box(crop > 0.05).slices]
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:
@@ -177,7 +177,7 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
     """
     strokes = crop >= _BOX_LEVEL
     if strokes.any() or (strokes := crop > 0).any():
-        crop = crop[bounding_box(strokes)]
+        crop = crop[bounding_box(strokes).slices]
     scale = MNIST_BOX / max(crop.shape)
     if scale == 1.0:
         return crop

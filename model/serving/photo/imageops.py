@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from model.serving.photo.box import Box
+
 _Extreme = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -34,11 +36,11 @@ def coordinates(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
-    """The rows and the columns that a non-empty `mask`'s pixels span."""
+def bounding_box(mask: np.ndarray) -> Box:
+    """The box that a non-empty `mask`'s pixels span."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def grow(mask: np.ndarray, iterations: int = 1) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from model.serving.photo.box import Box
 from model.serving.photo.components import Components
 
 _SPECK = 0.3
@@ -125,8 +126,8 @@ about a quarter of the type's size, digits written by hand stand farther apart."
 class Group(NamedTuple):
     """One digit's ink on the page."""
 
-    box: tuple[slice, slice]
-    """Its rows and columns in the ink map."""
+    box: Box
+    """Where it lies in the ink map."""
     mask: np.ndarray
     """Its pixels within `box`, bool."""
     touching: bool
@@ -200,7 +201,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
         cut
         for union, members in found
         for cut in _split_touching(parts, union, members, unit)
-        if cut.box[0].stop - cut.box[0].start >= _SPECK * unit
+        if cut.box.height >= _SPECK * unit
     ]
     return _reading_order(_not_clutter(groups_out, parts.shape, unit, ignored), unit), ignored
 
@@ -282,11 +283,9 @@ def _not_clutter(
     tall = float(np.median([groups[i].mask.shape[0] for i in upper]))
     kept = []
     for group, count in zip(groups, pixels, strict=True):
-        rows, cols = group.box
         edge = group.mask.copy()
         edge[2:-2, 2:-2] = False
-        at_border = rows.start == 0 or cols.start == 0 or rows.stop == shape[0]
-        at_border = at_border or cols.stop == shape[1]
+        at_border = group.box.sides_touched(shape) > 0
         small_box = min(group.mask.shape) < max(_CELL * unit, 8)
         if not small_box and np.count_nonzero(edge) > _EDGES * count:
             why = "a grid's cell or a frame"
@@ -297,7 +296,7 @@ def _not_clutter(
         else:
             kept.append(group)
             continue
-        ignored.append(f"{why} at rows {rows.start}-{rows.stop}")
+        ignored.append(f"{why} at rows {group.box.y0}-{group.box.y1}")
     return kept
 
 
@@ -353,7 +352,7 @@ def _split_touching(
     mask = parts.mask_of(chosen)[top:bottom, left:right]
     width = right - left
     if width <= _WIDE * unit:
-        return [Group((slice(top, bottom), slice(left, right)), mask, False)]
+        return [Group(Box(left, top, right, bottom), mask, False)]
     columns = mask.sum(axis=0)
     pieces = max(2, round(width / unit))
     cuts = []
@@ -366,7 +365,7 @@ def _split_touching(
         if columns[at] <= _NECK * unit:
             cuts.append(at)
     if not cuts:
-        return [Group((slice(top, bottom), slice(left, right)), mask, True)]
+        return [Group(Box(left, top, right, bottom), mask, True)]
     result = []
     for a, b in zip([0, *cuts], [*cuts, width], strict=True):
         piece = mask[:, a:b]
@@ -374,7 +373,7 @@ def _split_touching(
         if rows.size == 0:
             continue
         sub = piece[rows[0] : rows[-1] + 1]
-        box = (slice(top + int(rows[0]), top + int(rows[-1]) + 1), slice(left + a, left + b))
+        box = Box(left + a, top + int(rows[0]), left + b, top + int(rows[-1]) + 1)
         result.append(Group(box, sub, (b - a) > _WIDE * unit))
     return result
 
@@ -383,9 +382,7 @@ def _reading_order(groups: list[Group], unit: float) -> list[Group]:
     """Lines top to bottom, each left to right. A digit joins the line whose course (its
     members' centres, fitted by a straight line once it has two) passes nearest its centre,
     within half a digit's height."""
-    centres = [
-        ((g.box[0].start + g.box[0].stop) / 2, (g.box[1].start + g.box[1].stop) / 2) for g in groups
-    ]
+    centres = [((g.box.y0 + g.box.y1) / 2, (g.box.x0 + g.box.x1) / 2) for g in groups]
     lines: list[list[int]] = []
     for i in sorted(range(len(groups)), key=lambda i: centres[i][1]):
         y, x = centres[i]

@@ -99,19 +99,11 @@ def _take_out(
     # beside a stroke that runs along the line alone); only near the digit.
     near = cut & grow(cleared, _BRIDGE)
     if digit is not None and digit.any():
-        rows, cols = bounding_box(digit)
         beside = np.zeros_like(near)
-        beside[
-            max(rows.start - _BRIDGE, 0) : rows.stop + _BRIDGE,
-            max(cols.start - _BRIDGE, 0) : cols.stop + _BRIDGE,
-        ] = True
+        beside[bounding_box(digit).grown(_BRIDGE).slices] = True
         near &= beside
     if near.any():
-        rows, cols = bounding_box(near)
-        box = (
-            slice(max(rows.start - 2 * _BRIDGE, 0), rows.stop + 2 * _BRIDGE),
-            slice(max(cols.start - 2 * _BRIDGE, 0), cols.stop + 2 * _BRIDGE),
-        )
+        box = bounding_box(near).grown(2 * _BRIDGE).slices
         around = cleared[box].astype(np.float32)
         closed = disk_erosion(disk_dilation(around, _BRIDGE), _BRIDGE) > 0.5
         cleared[box] |= near[box] & closed
