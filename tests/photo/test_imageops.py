@@ -123,7 +123,7 @@ def test_label_is_scipys_with_its_objects():
         labels, count, boxes = imageops.label(mask)
         expected, expected_count = ndimage.label(mask, structure=np.ones((3, 3), bool))
         objects = [
-            [s[0].start, s[0].stop, s[1].start, s[1].stop] for s in ndimage.find_objects(expected)
+            [s[1].start, s[0].start, s[1].stop, s[0].stop] for s in ndimage.find_objects(expected)
         ]
 
         assert count == expected_count

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 
 class Box(NamedTuple):
     """Columns `x0` to `x1` and rows `y0` to `y1` of an image, the ends excluded.
@@ -16,6 +18,16 @@ class Box(NamedTuple):
     y0: int
     x1: int
     y1: int
+
+    @classmethod
+    def enclosing(cls, boxes: np.ndarray) -> Box:
+        """The box around `boxes`, one (x0, y0, x1, y1) row each."""
+        return cls(
+            int(boxes[:, 0].min()),
+            int(boxes[:, 1].min()),
+            int(boxes[:, 2].max()),
+            int(boxes[:, 3].max()),
+        )
 
     @property
     def width(self) -> int:

@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from model.serving.photo.box import Box
 from model.serving.photo.imageops import label
 
 _SUBSTANTIAL = 0.002
@@ -45,7 +46,7 @@ _LARGEST_PIECE = 2.0
 
 class Components:
     """Connected ink components (of a mask whose ink is positive) with their mass and bounding
-    box (top, bottom, left, right), each worked out when first needed.
+    box, each worked out when first needed.
 
     Labelling costs by the pixel, ink or not, so it runs on the mask with every run of empty
     rows and of empty columns cut to one, which keeps the same components apart: on a clean
@@ -110,14 +111,15 @@ class Components:
 
     @cached_property
     def box(self) -> np.ndarray:
-        """Boxes in the image, as floats for the geometry in `digit`."""
+        """Boxes in the image, one (x0, y0, x1, y1) row each (as in `Box`), as floats for the
+        geometry in `digit`."""
         spans = self.spans
         return np.stack(
             [
-                self.rows[spans[:, 0]],
-                self.rows[spans[:, 1] - 1] + 1,
-                self.cols[spans[:, 2]],
-                self.cols[spans[:, 3] - 1] + 1,
+                self.cols[spans[:, 0]],
+                self.rows[spans[:, 1]],
+                self.cols[spans[:, 2] - 1] + 1,
+                self.rows[spans[:, 3] - 1] + 1,
             ],
             axis=1,
         ).astype(float)
@@ -127,7 +129,7 @@ class Components:
         """Which components reach the image's border."""
         height, width = self.shape
         box = self.box
-        return (box[:, 0] == 0) | (box[:, 2] == 0) | (box[:, 1] == height) | (box[:, 3] == width)
+        return (box[:, 0] == 0) | (box[:, 1] == 0) | (box[:, 2] == width) | (box[:, 3] == height)
 
     @cached_property
     def substantial(self) -> np.ndarray:
@@ -149,8 +151,8 @@ class Components:
         for i in np.flatnonzero(self.substantial):
             inner = (
                 (box[:, 0] > box[i, 0])
-                & (box[:, 1] < box[i, 1])
-                & (box[:, 2] > box[i, 2])
+                & (box[:, 1] > box[i, 1])
+                & (box[:, 2] < box[i, 2])
                 & (box[:, 3] < box[i, 3])
                 & (mass >= _FRAMED * mass[i])
             )
@@ -164,7 +166,7 @@ class Components:
         """Whether a component's ink (`mine`, on the labelled grid, whose rows and columns
         keep the image's order) lies left, right, above and below `inner`'s box, level with
         it."""
-        top, bottom, left, right = self.box[inner]
+        left, top, right, bottom = self.box[inner]
         r0, r1 = np.searchsorted(self.rows, (top, bottom))
         c0, c1 = np.searchsorted(self.cols, (left, right))
         return bool(
@@ -180,8 +182,8 @@ class Components:
         result = np.zeros(self.shape, bool)
         if chosen.any():
             spans = self.spans[chosen]
-            rows = slice(spans[:, 0].min(), spans[:, 1].max())
-            cols = slice(spans[:, 2].min(), spans[:, 3].max())
+            rows = slice(spans[:, 1].min(), spans[:, 3].max())
+            cols = slice(spans[:, 0].min(), spans[:, 2].max())
             flags = np.concatenate([[False], chosen])[self.labels[rows, cols]]
             result[_grid(self.rows[rows], self.cols[cols])] = flags
         return result
@@ -203,37 +205,30 @@ class Components:
             return [int(i) for i in np.flatnonzero(self.substantial)]
         height, width = self.shape
         box, mass = self.box, self.mass
-        cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
-        cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
+        cy = (box[:, 1] + box[:, 3]) / 2 / height - 0.5
+        cx = (box[:, 0] + box[:, 2]) / 2 / width - 0.5
         score = (
             mass * (1.0 - _CENTRE_PULL * np.hypot(cy, cx)) * np.where(self.touches, _AT_BORDER, 1.0)
         )
         main = int(np.argmax(np.where(self.substantial, score, -1.0)))
         chosen = {main}
-        union = box[main].copy()
+        union = Box.enclosing(box[[main]])
         grew = True
         while grew:
             grew = False
-            side = max(union[1] - union[0], union[3] - union[2])
+            side = max(union.height, union.width)
             core = mass[list(chosen)].sum()
-            gap_y = np.maximum(np.maximum(union[0] - box[:, 1], box[:, 0] - union[1]), 0)
-            gap_x = np.maximum(np.maximum(union[2] - box[:, 3], box[:, 2] - union[3]), 0)
+            gap_y = np.maximum(np.maximum(union.y0 - box[:, 3], box[:, 1] - union.y1), 0)
+            gap_x = np.maximum(np.maximum(union.x0 - box[:, 2], box[:, 0] - union.x1), 0)
             near = (np.maximum(gap_y, gap_x) <= _NEAR * side) & (mass >= _NEAR_MASS * core)
             inside = (gap_y == 0) & (gap_x == 0) & (mass >= _INSIDE_MASS * core)
-            extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
+            extent = np.maximum(box[:, 3] - box[:, 1], box[:, 2] - box[:, 0])
             clear = ~self.touches | ((mass >= _AT_BORDER_MASS * core) & (extent <= side))
             piece = (near | inside) & clear & (extent <= _LARGEST_PIECE * side) & self.substantial
             new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
             if new:
                 chosen.update(new)
-                union = np.array(
-                    [
-                        min(union[0], box[new, 0].min()),
-                        max(union[1], box[new, 1].max()),
-                        min(union[2], box[new, 2].min()),
-                        max(union[3], box[new, 3].max()),
-                    ]
-                )
+                union = Box.enclosing(box[sorted(chosen)])
                 grew = True
         return sorted(chosen)
 

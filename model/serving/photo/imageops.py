@@ -200,7 +200,7 @@ def _edge_index(length: int, size: int, before: int) -> np.ndarray:
 
 def label(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     """`ndimage.label(mask, structure=np.ones((3, 3)))` and `ndimage.find_objects` of it, as
-    (labels, count, boxes): boxes[i] is (top, bottom, left, right) of component i + 1.
+    (labels, count, boxes): boxes[i] is (x0, y0, x1, y1) of component i + 1, as in `Box`.
 
     Works on the runs of each row, far fewer than pixels, and spares each worker process the
     ~26 MB that importing scipy.ndimage costs. Components are numbered by their first pixel in
@@ -227,12 +227,12 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     labels.ravel()[pixels] = np.repeat(run_label, lengths)
     count = roots.size
     boxes = np.zeros((count, 4), np.intp)
-    boxes[:, 0] = run_rows[roots]  # a component's root is its first run
-    boxes[:, 2] = width
+    boxes[:, 0] = width
+    boxes[:, 1] = run_rows[roots]  # a component's root is its first run
     index = run_label - 1
-    np.maximum.at(boxes[:, 1], index, run_rows + 1)
-    np.minimum.at(boxes[:, 2], index, starts)
-    np.maximum.at(boxes[:, 3], index, stops)
+    np.minimum.at(boxes[:, 0], index, starts)
+    np.maximum.at(boxes[:, 2], index, stops)
+    np.maximum.at(boxes[:, 3], index, run_rows + 1)
     return labels, count, boxes
 
 

@@ -150,7 +150,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     printed = np.zeros(parts.count, bool)
     for line in _printed_lines(parts, keep):
         printed[line] = True
-        rows = f"{box[line, 0].min():.0f}-{box[line, 1].max():.0f}"
+        rows = f"{box[line, 1].min():.0f}-{box[line, 3].max():.0f}"
         ignored.append(f"a line of printed text ({len(line)} pieces) at rows {rows}")
     keep = keep[~printed[keep]]
     mass = parts.mass
@@ -158,7 +158,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     unit = float(np.median(_heights(box[_sizing(parts, keep, _SIZING)])))
     pen = float(np.median(parts.strength[large]))
     darkest = _FAINT_PEAK * float(np.median(parts.peak[large]))
-    height, width = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
+    height, width = _heights(box), _widths(box)
     stub = parts.touches & (
         (np.minimum(height, width) <= _THIN * unit) | (height > _STUB_TALL * width)
     )
@@ -168,33 +168,25 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     crumb = faint & (mass < _CRUMB * mass[keep].max())
     for i in keep[(stub | crumb)[keep]]:
         why = "a line's end at the border" if stub[i] else "faint (a grid's remnant)"
-        ignored.append(f"{why} at rows {box[i, 0]:.0f}-{box[i, 1]:.0f}")
+        ignored.append(f"{why} at rows {box[i, 1]:.0f}-{box[i, 3]:.0f}")
     keep = keep[~(stub | crumb)[keep]]
     if keep.size == 0:
         return [], ignored
     groups = _merge_pieces(box[keep].copy(), [[int(i)] for i in keep], unit)
-    found: list[tuple[np.ndarray, list[int]]] = []
+    found: list[tuple[Box, list[int]]] = []
     for members in groups:
-        union = np.array(
-            [
-                box[members, 0].min(),
-                box[members, 1].max(),
-                box[members, 2].min(),
-                box[members, 3].max(),
-            ]
-        )
-        height, width = union[1] - union[0], union[3] - union[2]
+        union = Box.enclosing(box[members])
         strength = mass[members].sum() / max(int(parts.pixels[members].sum()), 1)
         if strength < _FAINT * pen and parts.peak[members].max() < darkest:
-            ignored.append(f"faint (a grid's remnant) at rows {union[0]:.0f}-{union[1]:.0f}")
+            ignored.append(f"faint (a grid's remnant) at rows {union.y0}-{union.y1}")
             continue
-        if max(height, width) < _SPECK * unit:
-            ignored.append(f"speck at rows {union[0]:.0f}-{union[1]:.0f}")
+        if max(union.height, union.width) < _SPECK * unit:
+            ignored.append(f"speck at rows {union.y0}-{union.y1}")
             continue
-        if height > _TALLEST * unit or (
-            parts.touches[members].any() and width > _WIDEST_AT_BORDER * unit
+        if union.height > _TALLEST * unit or (
+            parts.touches[members].any() and union.width > _WIDEST_AT_BORDER * unit
         ):
-            ignored.append(f"not a digit (too large) at rows {union[0]:.0f}-{union[1]:.0f}")
+            ignored.append(f"not a digit (too large) at rows {union.y0}-{union.y1}")
             continue
         found.append((union, members))
     groups_out = [
@@ -221,7 +213,11 @@ def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
 
 
 def _heights(boxes: np.ndarray) -> np.ndarray:
-    return boxes[:, 1] - boxes[:, 0]
+    return boxes[:, 3] - boxes[:, 1]
+
+
+def _widths(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, 2] - boxes[:, 0]
 
 
 def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
@@ -233,7 +229,7 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
     if keep.size < _PRINT_PIECES:
         return []  # too few pieces for a printed line (most photos: one digit, one piece)
     box, stroke = parts.box, parts.stroke
-    height, width = _heights(box), box[:, 3] - box[:, 2]
+    height, width = _heights(box), _widths(box)
     # The handwriting's size and pen, from the pieces shaped like digits (a printed word
     # is wider than tall).
     shaped = keep[width[keep] <= _DIGIT_WIDTH * height[keep]]
@@ -244,14 +240,14 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
     pen_stroke = float(np.median(stroke[written]))
     small = keep[(height[keep] <= _PRINT_PIECE * unit) & (stroke[keep] <= pen_stroke)]
     lines: list[list[int]] = []
-    for i in small[np.argsort(box[small, 2], kind="stable")]:
+    for i in small[np.argsort(box[small, 0], kind="stable")]:
         for line in lines:
             size = float(np.median(height[line]))
             last = line[-1]
-            shared = min(box[i, 1], box[last, 1]) - max(box[i, 0], box[last, 0])
+            shared = min(box[i, 3], box[last, 3]) - max(box[i, 1], box[last, 1])
             if (
                 shared >= 0.5 * min(height[i], height[last])
-                and box[i, 2] - box[last, 3] <= _WORD_GAP * size
+                and box[i, 0] - box[last, 2] <= _WORD_GAP * size
                 and size / 2 <= height[i] <= 2 * size
             ):
                 line.append(int(i))
@@ -264,7 +260,7 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
         if len(line) >= _PRINT_PIECES
         and (len(line) >= _LETTERS or (width[line] > _DIGIT_WIDTH * height[line]).any())
         and np.median(height[line]) <= _PRINT_HEIGHT * unit
-        and box[line, 3].max() - box[line, 2].min() >= _PRINT_SPAN * np.median(height[line])
+        and box[line, 2].max() - box[line, 0].min() >= _PRINT_SPAN * np.median(height[line])
         and np.median(stroke[line]) <= _PRINT_STROKE * pen_stroke
     ]
 
@@ -305,20 +301,19 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
     one above the other (a 5's bar, a broken stroke) or side by side with hardly a gap (an
     open 4's stem), as long as the whole is no wider than a digit is tall.
 
-    `boxes` (top, bottom, left, right) are the groups' boxes, one row each.
+    `boxes` are the groups' boxes, one (x0, y0, x1, y1) row each.
     """
     while len(groups) > 1:
-        top = np.minimum(boxes[:, None, 0], boxes[None, :, 0])
-        bottom = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-        left = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-        right = np.maximum(boxes[:, None, 3], boxes[None, :, 3])
+        left = np.minimum(boxes[:, None, 0], boxes[None, :, 0])
+        top = np.minimum(boxes[:, None, 1], boxes[None, :, 1])
+        right = np.maximum(boxes[:, None, 2], boxes[None, :, 2])
+        bottom = np.maximum(boxes[:, None, 3], boxes[None, :, 3])
         height, width = bottom - top, right - left
-        heights = boxes[:, 1] - boxes[:, 0]
-        widths = boxes[:, 3] - boxes[:, 2]
+        heights, widths = _heights(boxes), _widths(boxes)
         gap_y = np.maximum(height - heights[:, None] - heights[None, :], 0.0)
         gap_x = np.maximum(width - widths[:, None] - widths[None, :], 0.0)
-        overlap = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(
-            boxes[:, None, 2], boxes[None, :, 2]
+        overlap = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(
+            boxes[:, None, 0], boxes[None, :, 0]
         )
         narrower = np.maximum(np.minimum(widths[:, None], widths[None, :]), 1.0)
         flat = heights <= _FLAT * widths
@@ -335,24 +330,22 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
         if not np.isfinite(gap[i, j]):
             break
         i, j = min(i, j), max(i, j)
-        boxes[i] = (top[i, j], bottom[i, j], left[i, j], right[i, j])
+        boxes[i] = (left[i, j], top[i, j], right[i, j], bottom[i, j])
         groups[i] = groups[i] + groups[j]
         boxes = np.delete(boxes, j, axis=0)
         del groups[j]
     return groups
 
 
-def _split_touching(
-    parts: Components, union: np.ndarray, members: list[int], unit: float
-) -> list[Group]:
+def _split_touching(parts: Components, union: Box, members: list[int], unit: float) -> list[Group]:
     """The group as one digit, or cut where a thin neck joins two touching digits."""
-    top, bottom, left, right = (int(v) for v in union)
+    left, top, right, bottom = union
     chosen = np.zeros(parts.count, bool)
     chosen[members] = True
     mask = parts.mask_of(chosen)[top:bottom, left:right]
     width = right - left
     if width <= _WIDE * unit:
-        return [Group(Box(left, top, right, bottom), mask, False)]
+        return [Group(union, mask, False)]
     columns = mask.sum(axis=0)
     pieces = max(2, round(width / unit))
     cuts = []
@@ -365,7 +358,7 @@ def _split_touching(
         if columns[at] <= _NECK * unit:
             cuts.append(at)
     if not cuts:
-        return [Group(Box(left, top, right, bottom), mask, True)]
+        return [Group(union, mask, True)]
     result = []
     for a, b in zip([0, *cuts], [*cuts, width], strict=True):
         piece = mask[:, a:b]
