@@ -12,11 +12,21 @@ from model.serving.photo.imageops import bounding_box, grow, quantile
 from model.serving.photo.lines import remove_lines
 
 _MIN_CONTRAST = 0.12
+"""A digit's darkest ink reaches at least this ink level; a picture whose median pixel does is
+half ink."""
+
 _MIN_INK_PIXELS = 10
+"""A digit has at least this many pixels."""
+
 _STRONG = 0.4
 """Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
 ruled line touching it does not."""
+
 _NOISE_SIGMAS = 4.5
+"""The paper's noise level lies this many of its standard deviations above its median."""
+
+_LOWEST_THRESHOLD = 0.07
+"""However clean the paper, a pixel below this ink level is paper."""
 
 
 class Digit(NamedTuple):
@@ -90,9 +100,9 @@ def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
     `Digit.floor`), from the median and spread of a sparse sample."""
     sample = ink[::4, ::4]
     centre = quantile(sample, 0.5)
-    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
+    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)  # the median deviation's sigma
     floor = max(0.0, centre + _NOISE_SIGMAS * sigma)
-    return max(0.07, floor), sigma, floor
+    return max(_LOWEST_THRESHOLD, floor), sigma, floor
 
 
 def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:

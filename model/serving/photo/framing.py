@@ -55,6 +55,9 @@ _INK_LEVEL = 0.9
 _BOX_LEVEL = 0.5
 """A digit's box is that of its strokes at this share of their level (`_fit_box`)."""
 
+_REDRAWN_BOX_LEVEL = 0.05
+"""A redrawn digit is cut to the box of its pixels above this level (`_tight`)."""
+
 
 def frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
     """MNIST framing of the digit's `ink` (cropped to its box) where `mask` is set, and a
@@ -165,7 +168,7 @@ def _to_width(crop: np.ndarray, work: int) -> np.ndarray:
 
 
 def _tight(crop: np.ndarray) -> np.ndarray:
-    return crop[bounding_box(crop > 0.05).slices]
+    return crop[bounding_box(crop > _REDRAWN_BOX_LEVEL).slices]
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:

@@ -59,7 +59,10 @@ _WIDE = 1.25
 """A group wider than this many digit heights holds digits that touch."""
 
 _NECK = 0.08
-"""A group too wide for one digit is cut where its ink is this share of a digit thick."""
+"""A group too wide for one digit is cut where its ink is this share of a digit thick..."""
+
+_NECK_SEARCH = 0.25
+"""...looked for within this share of a digit of where digits of equal width would meet."""
 
 _FAINT = 0.65
 """A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
@@ -86,7 +89,10 @@ _EDGES = 0.8
 cell."""
 
 _CELL = 0.5
-"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)."""
+"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)..."""
+
+_SMALLEST_CELL = 8
+"""...and at least this many pixels."""
 
 _SOLID = 0.5
 """A group at the picture's border inked over more than this share of its box is a shadow or
@@ -120,7 +126,13 @@ _LETTERS = 5
 
 _WORD_GAP = 0.5
 """Pieces of one printed line are at most this share of its height apart: a word's space is
-about a quarter of the type's size, digits written by hand stand farther apart."""
+about a quarter of the type's size, digits written by hand stand farther apart..."""
+
+_SAME_ROWS = 0.5
+"""...share at least this share of the shorter one's rows..."""
+
+_TYPE_SIZES = 2
+"""...and are within this factor of the line's height."""
 
 
 class Group(NamedTuple):
@@ -246,9 +258,9 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
             last = line[-1]
             shared = min(box[i, 3], box[last, 3]) - max(box[i, 1], box[last, 1])
             if (
-                shared >= 0.5 * min(height[i], height[last])
+                shared >= _SAME_ROWS * min(height[i], height[last])
                 and box[i, 0] - box[last, 2] <= _WORD_GAP * size
-                and size / 2 <= height[i] <= 2 * size
+                and size / _TYPE_SIZES <= height[i] <= _TYPE_SIZES * size
             ):
                 line.append(int(i))
                 break
@@ -282,7 +294,7 @@ def _not_clutter(
         edge = group.mask.copy()
         edge[2:-2, 2:-2] = False
         at_border = group.box.sides_touched(shape) > 0
-        small_box = min(group.mask.shape) < max(_CELL * unit, 8)
+        small_box = min(group.mask.shape) < max(_CELL * unit, _SMALLEST_CELL)
         if not small_box and np.count_nonzero(edge) > _EDGES * count:
             why = "a grid's cell or a frame"
         elif at_border and group.mask.mean() > _SOLID:
@@ -349,9 +361,10 @@ def _split_touching(parts: Components, union: Box, members: list[int], unit: flo
     columns = mask.sum(axis=0)
     pieces = max(2, round(width / unit))
     cuts = []
+    reach = int(_NECK_SEARCH * unit)
     for k in range(1, pieces):
         centre = round(k * width / pieces)
-        lo, hi = max(1, centre - int(0.25 * unit)), min(width - 1, centre + int(0.25 * unit))
+        lo, hi = max(1, centre - reach), min(width - 1, centre + reach)
         if hi <= lo:
             continue
         at = lo + int(np.argmin(columns[lo:hi]))

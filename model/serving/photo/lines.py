@@ -23,7 +23,10 @@ from model.serving.photo.paper_lines import (
 )
 
 _MIN_REST = 15
-"""With fewer pixels than this besides the lines, the lines are all there is: the digit."""
+"""With fewer pixels than this besides the lines..."""
+
+_MIN_REST_SHARE = 0.01
+"""...or than this share of the mask's, the lines are all there is: the digit."""
 
 _BRIDGE = 3
 """Strokes cut by a removed line are bridged by a closing with a disk of this radius."""
@@ -56,7 +59,7 @@ def remove_lines(
     for line in lines:
         rest[line.ys, line.xs] = False
     # Besides the lines, too little ink to tell the digit from them: the lines are the digit.
-    enough = np.count_nonzero(rest) >= max(_MIN_REST, 0.01 * np.count_nonzero(mask))
+    enough = np.count_nonzero(rest) >= max(_MIN_REST, _MIN_REST_SHARE * np.count_nonzero(mask))
     digit = DigitBesideLines(ink, rest if enough else None)
     for axis, lattice in find_families(lines, digit).items():
         lines += faint_lines_of(lattice, axis, lines, mask, ink, threshold)

@@ -50,7 +50,17 @@ _PEN_LIKE = 0.5
 """A band weighing at least this share of the pen's is the pen's."""
 
 _EDGE = 3
-"""A band with most of its pixels this close to the picture's border is the paper's edge."""
+"""A pixel this close to the picture's border lies at it."""
+
+_AT_EDGE = 0.5
+"""A band with at least this share of its pixels at the picture's border is the paper's edge."""
+
+_HEAVY = 0.25
+"""The pen's weight is read on the pieces with at least this share of the heaviest one's ink."""
+
+_DIGIT_ENDS = 0.02
+"""Along a line, the digit's other ink spans from this quantile of its positions to one minus
+it: a stray pixel does not stretch it."""
 
 _PAST_MARGIN = 0.05
 """A line across the page reaches past the digit by this share of the picture at each end,"""
@@ -212,7 +222,7 @@ def find_edges(lines: list[Line], shape: tuple[int, ...]) -> None:
             continue
         across, extent = line.across, shape[0] if line.axis == 1 else shape[1]
         near = (across < _EDGE) | (across >= extent - _EDGE)
-        if np.count_nonzero(near) >= 0.5 * across.size:
+        if np.count_nonzero(near) >= _AT_EDGE * across.size:
             line.why = "the paper's edge"
 
 
@@ -253,7 +263,7 @@ def judge_lone_lines(lines: list[Line], digit: np.ndarray, pen: float, ink: np.n
 def _pen_weight(parts: Components) -> float:
     """The pen's ink per position along a stroke: over the heavy pieces, their ink over the
     runs of ink along their rows and columns (a stroke's length, give or take its slant)."""
-    heavy = parts.mass >= 0.25 * float(parts.mass.max())
+    heavy = parts.mass >= _HEAVY * float(parts.mass.max())
     return float(np.median(parts.stroke[heavy])) / 2
 
 
@@ -269,7 +279,7 @@ def _beyond(line: Line, digit: np.ndarray) -> np.ndarray | None:
         return None
     others_along = xs if line.axis == 1 else ys
     extent = digit.shape[line.axis]
-    low, high = quantile(others_along, 0.02), quantile(others_along, 0.98)
+    low, high = quantile(others_along, _DIGIT_ENDS), quantile(others_along, 1 - _DIGIT_ENDS)
     margin = max(_PAST_MARGIN * extent, _PAST_SHARE * (high - low))
     first, last = int(line.along.min()), int(line.along.max())
     reaches_low = low - first >= margin or (first < _EDGE and low - first >= _PAST_MARGIN * extent)
