@@ -227,6 +227,20 @@ def with_base(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return fit_and_centre(np.asarray(image, np.float32) / 255.0)
 
 
+def random_scene(rng: np.random.Generator, paper_shade: float) -> Scene:
+    """A photo's canvas (landscape or portrait), digit size, paper and ink, and JPEG quality,
+    drawn from `rng`; the paper is up to `paper_shade` levels darker than white paper."""
+    size = CANVAS if rng.random() < 0.5 else CANVAS[::-1]
+    return Scene(
+        rng=rng,
+        size=size,
+        digit_frac=rng.uniform(0.3, 0.7),
+        paper=np.array([245, 242, 232], np.float32) - rng.uniform(0, paper_shade),
+        ink=np.array([25, 25, 35], np.float32) + rng.uniform(0, 20),
+        quality=int(rng.integers(70, 96)),
+    )
+
+
 def make_photo(digit: np.ndarray, rng: np.random.Generator, distortion: str = "plain") -> bytes:
     """Render an MNIST digit as an encoded photo-like image (JPEG; PNG for a dark screen).
 
@@ -241,15 +255,7 @@ def make_photo(digit: np.ndarray, rng: np.random.Generator, distortion: str = "p
     """
     if distortion not in DISTORTIONS:
         raise ValueError(f"unknown distortion {distortion!r}; choose from {sorted(DISTORTIONS)}")
-    size = CANVAS if rng.random() < 0.5 else CANVAS[::-1]
-    scene = Scene(
-        rng=rng,
-        size=size,
-        digit_frac=rng.uniform(0.3, 0.7),
-        paper=np.array([245, 242, 232], np.float32) - rng.uniform(0, 25),
-        ink=np.array([25, 25, 35], np.float32) + rng.uniform(0, 20),
-        quality=int(rng.integers(70, 96)),
-    )
+    scene = random_scene(rng, paper_shade=25)
     DISTORTIONS[distortion](scene)
     return _render(scene, digit)
 
