@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from model.serving.photo.box import Box
 from model.serving.photo.framing import fit_and_centre
 from testkit.synth_page import (
     Scene,
@@ -267,9 +268,9 @@ def _render(scene: Scene, digit: np.ndarray) -> bytes:
     return render_scene(scene, alpha, box)
 
 
-def render_scene(scene: Scene, alpha: np.ndarray, box: tuple[int, int, int, int]) -> bytes:
+def render_scene(scene: Scene, alpha: np.ndarray, box: Box) -> bytes:
     """The photo of ink `alpha` (coverage (H, W) in [0, 1] at the scene's size, the digit's
-    box (top, bottom, left, right)) on the scene's paper, light and camera."""
+    `box`) on the scene's paper, light and camera."""
     rng = scene.rng
     width, height = scene.size
     if scene.dark:
@@ -300,8 +301,7 @@ def render_scene(scene: Scene, alpha: np.ndarray, box: tuple[int, int, int, int]
         pixels = ndimage.gaussian_filter(pixels, (scene.blur, scene.blur, 0))
     pixels = pixels + rng.normal(0, scene.noise, pixels.shape).astype(np.float32)
     if scene.crop:
-        top, bottom, left, right = box
-        pixels = pixels[top:bottom, left:right]
+        pixels = pixels[box.slices]
     return _jpeg_bytes(pixels, scene.quality)
 
 
@@ -353,8 +353,8 @@ def _skeleton(binary: np.ndarray) -> np.ndarray:
     return (sizes >= 8)[labels] & skeleton
 
 
-def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Ink coverage (H, W) in [0, 1] and the digit's box (top, bottom, left, right)."""
+def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, Box]:
+    """Ink coverage (H, W) in [0, 1] and the digit's box."""
     rng = scene.rng
     width, height = scene.size
     side = max(12, round(scene.digit_frac * min(width, height) * 28 / 20))
@@ -377,4 +377,4 @@ def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, tuple[int
     left = int(rng.integers(0, width - cw + 1))
     alpha = np.zeros((height, width), np.float32)
     alpha[top : top + ch, left : left + cw] = coverage
-    return alpha, (top, top + ch, left, left + cw)
+    return alpha, Box(left, top, left + cw, top + ch)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from model.serving.photo.box import Box
 from model.serving.photo.framing import STROKE_REL, frame
 from testkit.synth import random_scene, render_scene
 from testkit.synth_page import Scene, draw_squared
@@ -147,7 +148,7 @@ def glyph_photo(glyph: Glyph, rng: np.random.Generator, kind: str) -> GlyphPhoto
     elif kind == "pencil_on_grid":
         squares = rng.uniform(2.0, 4.0)
         scene.under.append(lambda scene, paper: draw_squared(scene, paper, spacing=side / squares))
-    return GlyphPhoto(render_scene(scene, alpha, (top, top + ch, left, left + cw)), alpha)
+    return GlyphPhoto(render_scene(scene, alpha, Box(left, top, left + cw, top + ch)), alpha)
 
 
 def _ballpoint_or_marker(scene: Scene) -> float:
