@@ -8,5 +8,6 @@
 5. `digits` — which pieces are the digit;
 6. `framing` — the digit in MNIST's 28x28 framing.
 
-`imageops` holds the array primitives the stages share.
+`imageops` holds the array primitives the stages share; `box`, the one box type they pass
+around, (x0, y0, x1, y1).
 """
