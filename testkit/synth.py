@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from model.serving.photo.box import Box
 from model.serving.photo.framing import fit_and_centre
 from testkit.synth_page import (
     Scene,
@@ -227,6 +228,20 @@ def with_base(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return fit_and_centre(np.asarray(image, np.float32) / 255.0)
 
 
+def random_scene(rng: np.random.Generator, paper_shade: float) -> Scene:
+    """A photo's canvas (landscape or portrait), digit size, paper and ink, and JPEG quality,
+    drawn from `rng`; the paper is up to `paper_shade` levels darker than white paper."""
+    size = CANVAS if rng.random() < 0.5 else CANVAS[::-1]
+    return Scene(
+        rng=rng,
+        size=size,
+        digit_frac=rng.uniform(0.3, 0.7),
+        paper=np.array([245, 242, 232], np.float32) - rng.uniform(0, paper_shade),
+        ink=np.array([25, 25, 35], np.float32) + rng.uniform(0, 20),
+        quality=int(rng.integers(70, 96)),
+    )
+
+
 def make_photo(digit: np.ndarray, rng: np.random.Generator, distortion: str = "plain") -> bytes:
     """Render an MNIST digit as an encoded photo-like image (JPEG; PNG for a dark screen).
 
@@ -241,15 +256,7 @@ def make_photo(digit: np.ndarray, rng: np.random.Generator, distortion: str = "p
     """
     if distortion not in DISTORTIONS:
         raise ValueError(f"unknown distortion {distortion!r}; choose from {sorted(DISTORTIONS)}")
-    size = CANVAS if rng.random() < 0.5 else CANVAS[::-1]
-    scene = Scene(
-        rng=rng,
-        size=size,
-        digit_frac=rng.uniform(0.3, 0.7),
-        paper=np.array([245, 242, 232], np.float32) - rng.uniform(0, 25),
-        ink=np.array([25, 25, 35], np.float32) + rng.uniform(0, 20),
-        quality=int(rng.integers(70, 96)),
-    )
+    scene = random_scene(rng, paper_shade=25)
     DISTORTIONS[distortion](scene)
     return _render(scene, digit)
 
@@ -261,9 +268,9 @@ def _render(scene: Scene, digit: np.ndarray) -> bytes:
     return render_scene(scene, alpha, box)
 
 
-def render_scene(scene: Scene, alpha: np.ndarray, box: tuple[int, int, int, int]) -> bytes:
+def render_scene(scene: Scene, alpha: np.ndarray, box: Box) -> bytes:
     """The photo of ink `alpha` (coverage (H, W) in [0, 1] at the scene's size, the digit's
-    box (top, bottom, left, right)) on the scene's paper, light and camera."""
+    `box`) on the scene's paper, light and camera."""
     rng = scene.rng
     width, height = scene.size
     if scene.dark:
@@ -294,8 +301,7 @@ def render_scene(scene: Scene, alpha: np.ndarray, box: tuple[int, int, int, int]
         pixels = ndimage.gaussian_filter(pixels, (scene.blur, scene.blur, 0))
     pixels = pixels + rng.normal(0, scene.noise, pixels.shape).astype(np.float32)
     if scene.crop:
-        top, bottom, left, right = box
-        pixels = pixels[top:bottom, left:right]
+        pixels = pixels[box.slices]
     return _jpeg_bytes(pixels, scene.quality)
 
 
@@ -347,8 +353,8 @@ def _skeleton(binary: np.ndarray) -> np.ndarray:
     return (sizes >= 8)[labels] & skeleton
 
 
-def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Ink coverage (H, W) in [0, 1] and the digit's box (top, bottom, left, right)."""
+def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, Box]:
+    """Ink coverage (H, W) in [0, 1] and the digit's box."""
     rng = scene.rng
     width, height = scene.size
     side = max(12, round(scene.digit_frac * min(width, height) * 28 / 20))
@@ -371,4 +377,4 @@ def _place_digit(scene: Scene, digit: np.ndarray) -> tuple[np.ndarray, tuple[int
     left = int(rng.integers(0, width - cw + 1))
     alpha = np.zeros((height, width), np.float32)
     alpha[top : top + ch, left : left + cw] = coverage
-    return alpha, (top, top + ch, left, left + cw)
+    return alpha, Box(left, top, left + cw, top + ch)

@@ -16,8 +16,9 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from model.serving.photo.box import Box
 from model.serving.photo.framing import STROKE_REL, frame
-from testkit.synth import CANVAS, render_scene
+from testkit.synth import random_scene, render_scene
 from testkit.synth_page import Scene, draw_squared
 
 GLYPH_LABELS = (0, 1, 4, 7, 8, 9)
@@ -132,17 +133,9 @@ def glyph_photo(glyph: Glyph, rng: np.random.Generator, kind: str) -> GlyphPhoto
     """A seeded photo of the glyph, leaning on one kind of trouble (`GLYPH_KINDS`)."""
     if kind not in GLYPH_KINDS:
         raise ValueError(f"unknown glyph kind {kind!r}; choose from {sorted(GLYPH_KINDS)}")
-    size = CANVAS if rng.random() < 0.5 else CANVAS[::-1]
-    scene = Scene(
-        rng=rng,
-        size=size,
-        digit_frac=rng.uniform(0.3, 0.7),
-        paper=np.array([245, 242, 232], np.float32) - rng.uniform(0, 40),
-        ink=np.array([25, 25, 35], np.float32) + rng.uniform(0, 20),
-        quality=int(rng.integers(70, 96)),
-    )
+    scene = random_scene(rng, paper_shade=40)
     pen, angle = GLYPH_KINDS[kind](scene)
-    width, height = size
+    width, height = scene.size
     side = max(12, round(scene.digit_frac * min(width, height)))
     coverage = draw_glyph(glyph, side, pen * min(width, height), angle)
     ch, cw = min(coverage.shape[0], height), min(coverage.shape[1], width)
@@ -155,7 +148,7 @@ def glyph_photo(glyph: Glyph, rng: np.random.Generator, kind: str) -> GlyphPhoto
     elif kind == "pencil_on_grid":
         squares = rng.uniform(2.0, 4.0)
         scene.under.append(lambda scene, paper: draw_squared(scene, paper, spacing=side / squares))
-    return GlyphPhoto(render_scene(scene, alpha, (top, top + ch, left, left + cw)), alpha)
+    return GlyphPhoto(render_scene(scene, alpha, Box(left, top, left + cw, top + ch)), alpha)
 
 
 def _ballpoint_or_marker(scene: Scene) -> float:

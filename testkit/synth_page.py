@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from model.serving.photo.box import Box
+
 
 @dataclass
 class Scene:
@@ -30,9 +32,7 @@ class Scene:
     crop: bool = False
     """Cut the photo to the digit's box, as Telegram's crop tool or a form's cell does."""
     texture: float = 0.02
-    overlays: list[Callable[[Scene, np.ndarray, tuple[int, int, int, int]], np.ndarray]] = field(
-        default_factory=list
-    )
+    overlays: list[Callable[[Scene, np.ndarray, Box], np.ndarray]] = field(default_factory=list)
     warps: list[Callable[[Scene, Image.Image], Image.Image]] = field(default_factory=list)
     under: list[Callable[[Scene, np.ndarray], np.ndarray]] = field(default_factory=list)
 
@@ -47,7 +47,7 @@ def light_field(rng: np.random.Generator, height: int, width: int, amount: float
     return 1 - amount * (0.7 * ramp + 0.3 * radius**2)
 
 
-def darken_corners(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def darken_corners(scene: Scene, image: np.ndarray, box: Box) -> np.ndarray:
     """A phone's vignetting up close: the light falls off from a point near the centre to
     35-60% of it in the corners, and to half of it at the nearest edges."""
     rng = scene.rng
@@ -59,7 +59,7 @@ def darken_corners(scene: Scene, image: np.ndarray, box: tuple[int, int, int, in
     return image * (1 - falloff)[..., None]
 
 
-def cast_shadow(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def cast_shadow(scene: Scene, image: np.ndarray, box: Box) -> np.ndarray:
     """A hand or phone shadow: a soft-edged half-plane darkening part of the page."""
     rng = scene.rng
     height, width = image.shape[:2]
@@ -135,11 +135,11 @@ def draw_squared(
     return paper * (1 - line[..., None]) + grid * line[..., None]
 
 
-def draw_specks(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def draw_specks(scene: Scene, image: np.ndarray, box: Box) -> np.ndarray:
     """Dust, crumbs and pen dots away from the digit."""
     rng = scene.rng
     height, width = image.shape[:2]
-    top, bottom, left, right = box
+    left, top, right, bottom = box
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     for _ in range(int(rng.integers(5, 25))):
         cy, cx = rng.uniform(0, height), rng.uniform(0, width)
@@ -151,11 +151,11 @@ def draw_specks(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int])
     return image
 
 
-def draw_box(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def draw_box(scene: Scene, image: np.ndarray, box: Box) -> np.ndarray:
     """A hand-drawn rectangle around the digit, as on a form."""
     rng = scene.rng
     height, width = image.shape[:2]
-    top, bottom, left, right = box
+    left, top, right, bottom = box
     pad = rng.uniform(0.15, 0.4) * max(bottom - top, right - left)
     y0, y1 = max(2, top - pad), min(height - 3, bottom + pad)
     x0, x1 = max(2, left - pad), min(width - 3, right + pad)
@@ -169,11 +169,11 @@ def draw_box(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) ->
     return image * (1 - stroke) + scene.ink * stroke
 
 
-def draw_table(scene: Scene, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def draw_table(scene: Scene, image: np.ndarray, box: Box) -> np.ndarray:
     """The paper ends before the frame does: a dark wooden table shows beyond its edge."""
     rng = scene.rng
     height, width = image.shape[:2]
-    top, bottom, left, right = box
+    left, top, right, bottom = box
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     side = int(rng.integers(4))
     tilt = np.tan(np.deg2rad(rng.uniform(-8, 8)))

@@ -17,6 +17,15 @@ PAGE = (1280, 960)
 Layout = Callable[[np.random.Generator, int], list[tuple[float, float, float]]]
 """Where each digit goes: (x, y, height) of its box's top-left corner, in pixels."""
 
+_LABELS = (
+    "Account number / Numero de compte:",
+    "Customer reference (write one digit per box)",
+    "Telephone number, with area code:",
+    "Date of birth  DD MM YYYY",
+    "Policy no.",
+)
+"""Printed form labels, in ASCII: the bundled font draws accented letters as boxes."""
+
 
 def _row(rng: np.random.Generator, n: int, y: float = 400.0, slope: float = 0.0) -> list:
     height = rng.uniform(50, 75)
@@ -74,16 +83,6 @@ KINDS: dict[str, tuple[Layout, str]] = {
     "touching_pair": (_touching, "plain"),
 }
 """Page kinds: a layout and the paper it is written on."""
-
-
-_LABELS = (
-    "Account number / Numero de compte:",
-    "Customer reference (write one digit per box)",
-    "Telephone number, with area code:",
-    "Date of birth  DD MM YYYY",
-    "Policy no.",
-)
-"""Printed form labels, in ASCII: the bundled font draws accented letters as boxes."""
 
 
 def make_page(

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from model.serving.photo.box import Box
 from model.serving.photo.decode import (
     DEFAULT_MAX_PIXELS,
     READABLE_FORMATS,
@@ -29,6 +30,27 @@ from model.serving.photo.imageops import grow
 from model.serving.photo.ink import ink_map
 from model.serving.photo.layout import Group, group_digits
 
+_ZOOM_BELOW = 48
+"""A lone digit smaller than this (in the working copy's pixels) is looked at again at full
+resolution."""
+
+_SHARP_SIDE = 64
+"""The digits of a page are framed from a copy that shows them about this many pixels tall..."""
+
+_SHARPEST = 4.0
+"""...at most this many times the working copy's resolution..."""
+
+_SHARPER_FROM = 1.5
+"""...and only when that is at least this many times it (the same for the lone digit's zoom)."""
+
+_MIN_SHARP_PIXELS = 10
+"""A digit's ink on the sharper copy is used when it has at least this many pixels."""
+
+_NO_INK = (
+    "I could not find a digit in this picture; write one digit in dark ink on plain paper "
+    "and photograph it up close, in good light."
+)
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MNIST_BOX",
@@ -41,9 +63,6 @@ __all__ = [
     "to_mnist",
 ]
 
-Box = tuple[int, int, int, int]
-"""(x0, y0, x1, y1) in the original picture's pixels, upright."""
-
 
 class FoundDigit(NamedTuple):
     """One digit of a picture."""
@@ -51,6 +70,7 @@ class FoundDigit(NamedTuple):
     image: np.ndarray
     """Shape (28, 28), uint8: the digit in MNIST's framing, as `to_mnist` gives it."""
     box: Box
+    """Where it lies in the picture's pixels, upright."""
     touching: bool
     """The box seems to hold digits that touch, which could not be cut apart."""
 
@@ -65,12 +85,6 @@ class Page(NamedTuple):
     ignored: list[str]
     """What was left out as not a digit (specks, long lines, large blots, a form's printed
     text), for debugging."""
-
-
-_NO_INK = (
-    "I could not find a digit in this picture; write one digit in dark ink on plain paper "
-    "and photograph it up close, in good light."
-)
 
 
 def to_mnist(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -157,15 +171,15 @@ def _one_digit(
 
 
 def _in_original(
-    box: tuple[slice, slice],
+    box: Box,
     shape: tuple[int, ...],
     size: tuple[int, int],
     region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
 ) -> Box:
-    """A box of an array that shows `region` of the picture, in the picture's pixels."""
+    """A box of an array that shows `region` (x0, y0, x1, y1 as fractions) of the picture,
+    in the picture's pixels."""
     width, height = size
     left, top, right, bottom = region
-    rows, cols = box
 
     def x(col: float) -> int:
         return round((left + col / shape[1] * (right - left)) * width)
@@ -173,7 +187,7 @@ def _in_original(
     def y(row: float) -> int:
         return round((top + row / shape[0] * (bottom - top)) * height)
 
-    return x(cols.start), y(rows.start), x(cols.stop), y(rows.stop)
+    return Box(x(box.x0), y(box.y0), x(box.x1), y(box.y1))
 
 
 class _Sharper(NamedTuple):
@@ -191,9 +205,9 @@ def _sharper(
 ) -> _Sharper | None:
     """The page again at the resolution that makes its median digit `_SHARP_SIDE` pixels
     tall (at most the photo's own), when the working copy shows them smaller than that."""
-    side = float(np.median([g.box[0].stop - g.box[0].start for g in groups]))
+    side = float(np.median([g.box.height for g in groups]))
     factor = min(decoded.scale, _SHARP_SIDE / max(side, 1.0), _SHARPEST)
-    if factor < 1.5:
+    if factor < _SHARPER_FROM:
         return None
     gray = decode(data, max_pixels, work_size=round(WORK_SIZE * factor)).gray
     ink = ink_map(gray)
@@ -204,17 +218,17 @@ def _sharper(
 def _framed(group: Group, page: CleanPage, sharper: _Sharper | None) -> np.ndarray:
     """One digit of a page of several in MNIST's framing: from the sharper copy where there
     is one, keeping its ink near the digit's own strokes on the working copy."""
-    rows, cols = group.box
+    box = group.box
     if sharper is not None:
         f = sharper.factor
-        top, left = int(rows.start * f), int(cols.start * f)
-        bottom, right = int(np.ceil(rows.stop * f)), int(np.ceil(cols.stop * f))
+        top, left = int(box.y0 * f), int(box.x0 * f)
+        bottom, right = int(np.ceil(box.y1 * f)), int(np.ceil(box.x1 * f))
         crop = sharper.ink[top:bottom, left:right]
         near = Image.fromarray(group.mask).resize(crop.shape[::-1], Image.Resampling.NEAREST)
         mask = (crop > sharper.threshold) & grow(np.asarray(near), max(1, round(f)))
-        if np.count_nonzero(mask) >= 10:
+        if np.count_nonzero(mask) >= _MIN_SHARP_PIXELS:
             return frame(crop, mask, sharper.floor)
-    return frame(page.ink[group.box], group.mask, page.floor)
+    return frame(page.ink[box.slices], group.mask, page.floor)
 
 
 def _zoom_region(
@@ -222,22 +236,17 @@ def _zoom_region(
 ) -> tuple[float, float, float, float] | None:
     """Where to look again at full resolution when the digit is small in a large photo.
 
-    Returns (left, top, right, bottom) as fractions of the image, three digit-sizes wide.
+    Returns (x0, y0, x1, y1) as fractions of the image, three digit-sizes wide.
     """
-    rows, cols = digit.box
-    side = max(rows.stop - rows.start, cols.stop - cols.start)
-    if scale < 1.5 or side >= _ZOOM_BELOW:
+    box = digit.box
+    side = max(box.height, box.width)
+    if scale < _SHARPER_FROM or side >= _ZOOM_BELOW:
         return None
     height, width = shape
-    cy, cx = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
+    cy, cx = (box.y0 + box.y1) / 2, (box.x0 + box.x1) / 2
     return (
         max(0.0, (cx - 1.5 * side) / width),
         max(0.0, (cy - 1.5 * side) / height),
         min(1.0, (cx + 1.5 * side) / width),
         min(1.0, (cy + 1.5 * side) / height),
     )
-
-
-_ZOOM_BELOW = 48
-_SHARP_SIDE = 64
-_SHARPEST = 4.0

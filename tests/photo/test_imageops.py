@@ -108,10 +108,10 @@ def test_bounding_box_spans_the_mask():
     for mask in masks():
         if not mask.any():
             continue
-        rows, cols = imageops.bounding_box(mask)
+        box = imageops.bounding_box(mask)
         ys, xs = np.nonzero(mask)
-        assert (rows.start, rows.stop) == (ys.min(), ys.max() + 1)
-        assert (cols.start, cols.stop) == (xs.min(), xs.max() + 1)
+        assert box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        assert mask[box.slices].sum() == mask.sum()
 
 
 def test_label_is_scipys_with_its_objects():
@@ -123,7 +123,7 @@ def test_label_is_scipys_with_its_objects():
         labels, count, boxes = imageops.label(mask)
         expected, expected_count = ndimage.label(mask, structure=np.ones((3, 3), bool))
         objects = [
-            [s[0].start, s[0].stop, s[1].start, s[1].stop] for s in ndimage.find_objects(expected)
+            [s[1].start, s[0].start, s[1].stop, s[0].stop] for s in ndimage.find_objects(expected)
         ]
 
         assert count == expected_count

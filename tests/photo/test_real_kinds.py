@@ -88,7 +88,7 @@ def test_a_close_up_straight_stem_on_plain_paper_is_kept(label):
 
 
 def _tight(digit: np.ndarray, scale: int, dark_ink: bool) -> bytes:
-    crop = digit[bounding_box(digit > 0)]
+    crop = digit[bounding_box(digit > 0).slices]
     if dark_ink:
         crop = 255 - crop
     image = Image.fromarray(crop)
@@ -119,7 +119,7 @@ def _bold_tight(digit: np.ndarray) -> bytes:
     """The digit in marker, 8 times MNIST's size, cut to its box: dark on light paper."""
     big = Image.fromarray(digit).resize((224, 224), Image.Resampling.BICUBIC)
     ink = np.asarray(big.filter(ImageFilter.MaxFilter(11)))
-    ink = ink[bounding_box(ink > 128)].astype(np.float32)
+    ink = ink[bounding_box(ink > 128).slices].astype(np.float32)
     return encode(225.0 - ink * (200 / 255), "PNG", mode="L")
 
 

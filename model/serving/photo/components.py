@@ -10,12 +10,43 @@ from functools import cached_property
 
 import numpy as np
 
+from model.serving.photo.box import Box
 from model.serving.photo.imageops import label
+
+_SUBSTANTIAL = 0.002
+"""A component with less than this share of all the ink is a speck."""
+
+_FRAMED = 0.15
+"""A frame and what it encloses both weigh at least this share of the frame."""
+
+_CENTRE_PULL = 0.8
+"""The digit is looked for near the centre: a component's score falls by this much per unit of
+its distance from it (as a share of the picture's sides)."""
+
+_AT_BORDER = 0.25
+"""A component reaching the picture's border (a paper edge, a table, a shadow) scores this
+share of its mass."""
+
+_NEAR = 0.3
+"""A piece within this share of the digit's side joins it..."""
+
+_NEAR_MASS = 0.05
+"""...when it weighs at least this share of the digit so far;"""
+
+_INSIDE_MASS = 0.02
+"""a piece within the digit's box, at least this share."""
+
+_AT_BORDER_MASS = 0.2
+"""A piece reaching the picture's border joins only with this share of the digit's mass, and
+no larger than it."""
+
+_LARGEST_PIECE = 2.0
+"""A piece that joins the digit is at most this many times its side."""
 
 
 class Components:
     """Connected ink components (of a mask whose ink is positive) with their mass and bounding
-    box (top, bottom, left, right), each worked out when first needed.
+    box, each worked out when first needed.
 
     Labelling costs by the pixel, ink or not, so it runs on the mask with every run of empty
     rows and of empty columns cut to one, which keeps the same components apart: on a clean
@@ -80,14 +111,15 @@ class Components:
 
     @cached_property
     def box(self) -> np.ndarray:
-        """Boxes in the image, as floats for the geometry in `digit`."""
+        """Boxes in the image, one (x0, y0, x1, y1) row each (as in `Box`), as floats for the
+        geometry in `digit`."""
         spans = self.spans
         return np.stack(
             [
-                self.rows[spans[:, 0]],
-                self.rows[spans[:, 1] - 1] + 1,
-                self.cols[spans[:, 2]],
-                self.cols[spans[:, 3] - 1] + 1,
+                self.cols[spans[:, 0]],
+                self.rows[spans[:, 1]],
+                self.cols[spans[:, 2] - 1] + 1,
+                self.rows[spans[:, 3] - 1] + 1,
             ],
             axis=1,
         ).astype(float)
@@ -97,32 +129,32 @@ class Components:
         """Which components reach the image's border."""
         height, width = self.shape
         box = self.box
-        return (box[:, 0] == 0) | (box[:, 2] == 0) | (box[:, 1] == height) | (box[:, 3] == width)
+        return (box[:, 0] == 0) | (box[:, 1] == 0) | (box[:, 2] == width) | (box[:, 3] == height)
 
     @cached_property
     def substantial(self) -> np.ndarray:
-        """Components with at least 0.2% of all the ink; the rest are specks."""
-        return self.mass >= 0.002 * max(float(self.mass.sum()), 1e-9)
+        """Components with at least `_SUBSTANTIAL` of all the ink; the rest are specks."""
+        return self.mass >= _SUBSTANTIAL * max(float(self.mass.sum()), 1e-9)
 
     def frames(self) -> np.ndarray:
         """Components that enclose another substantial one: a frame or a circle drawn around
         the digit is not the digit. The frame's box holds the other's, and its ink lies
         beyond the other on all four sides (a 7 whose box holds a smudge is no frame). Both
-        weigh at least 15% of the frame, which most pages rule out from the masses alone."""
+        weigh at least `_FRAMED` of the frame, which most pages rule out from the masses alone."""
         result = np.zeros(self.count, bool)
         mass = self.mass
         if not self.substantial.any():
             return result
-        if np.count_nonzero(mass >= 0.15 * mass[self.substantial].min()) < 2:
+        if np.count_nonzero(mass >= _FRAMED * mass[self.substantial].min()) < 2:
             return result
         box = self.box
         for i in np.flatnonzero(self.substantial):
             inner = (
                 (box[:, 0] > box[i, 0])
-                & (box[:, 1] < box[i, 1])
-                & (box[:, 2] > box[i, 2])
+                & (box[:, 1] > box[i, 1])
+                & (box[:, 2] < box[i, 2])
                 & (box[:, 3] < box[i, 3])
-                & (mass >= 0.15 * mass[i])
+                & (mass >= _FRAMED * mass[i])
             )
             candidates = np.flatnonzero(inner)
             if candidates.size:
@@ -134,7 +166,7 @@ class Components:
         """Whether a component's ink (`mine`, on the labelled grid, whose rows and columns
         keep the image's order) lies left, right, above and below `inner`'s box, level with
         it."""
-        top, bottom, left, right = self.box[inner]
+        left, top, right, bottom = self.box[inner]
         r0, r1 = np.searchsorted(self.rows, (top, bottom))
         c0, c1 = np.searchsorted(self.cols, (left, right))
         return bool(
@@ -150,8 +182,8 @@ class Components:
         result = np.zeros(self.shape, bool)
         if chosen.any():
             spans = self.spans[chosen]
-            rows = slice(spans[:, 0].min(), spans[:, 1].max())
-            cols = slice(spans[:, 2].min(), spans[:, 3].max())
+            rows = slice(spans[:, 1].min(), spans[:, 3].max())
+            cols = slice(spans[:, 0].min(), spans[:, 2].max())
             flags = np.concatenate([[False], chosen])[self.labels[rows, cols]]
             result[_grid(self.rows[rows], self.cols[cols])] = flags
         return result
@@ -167,41 +199,36 @@ class Components:
     def digit(self) -> list[int]:
         """Indices of the digit's components: the heaviest central one, preferring ones clear
         of the image border (paper edges, tables, shadows), plus pieces close to it (the
-        detached top of a 5, the two strokes of an open 4) and at most twice its size (a paper
-        edge is not)."""
+        detached top of a 5, the two strokes of an open 4) and at most `_LARGEST_PIECE` times
+        its size (a paper edge is not)."""
         if self.substantial.sum() <= 1:
             return [int(i) for i in np.flatnonzero(self.substantial)]
         height, width = self.shape
         box, mass = self.box, self.mass
-        cy = (box[:, 0] + box[:, 1]) / 2 / height - 0.5
-        cx = (box[:, 2] + box[:, 3]) / 2 / width - 0.5
-        score = mass * (1.0 - 0.8 * np.hypot(cy, cx)) * np.where(self.touches, 0.25, 1.0)
+        cy = (box[:, 1] + box[:, 3]) / 2 / height - 0.5
+        cx = (box[:, 0] + box[:, 2]) / 2 / width - 0.5
+        score = (
+            mass * (1.0 - _CENTRE_PULL * np.hypot(cy, cx)) * np.where(self.touches, _AT_BORDER, 1.0)
+        )
         main = int(np.argmax(np.where(self.substantial, score, -1.0)))
         chosen = {main}
-        union = box[main].copy()
+        union = Box.enclosing(box[[main]])
         grew = True
         while grew:
             grew = False
-            side = max(union[1] - union[0], union[3] - union[2])
+            side = max(union.height, union.width)
             core = mass[list(chosen)].sum()
-            gap_y = np.maximum(np.maximum(union[0] - box[:, 1], box[:, 0] - union[1]), 0)
-            gap_x = np.maximum(np.maximum(union[2] - box[:, 3], box[:, 2] - union[3]), 0)
-            near = (np.maximum(gap_y, gap_x) <= 0.3 * side) & (mass >= 0.05 * core)
-            inside = (gap_y == 0) & (gap_x == 0) & (mass >= 0.02 * core)
-            extent = np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2])
-            clear = ~self.touches | ((mass >= 0.2 * core) & (extent <= side))
-            piece = (near | inside) & clear & (extent <= 2.0 * side) & self.substantial
+            gap_y = np.maximum(np.maximum(union.y0 - box[:, 3], box[:, 1] - union.y1), 0)
+            gap_x = np.maximum(np.maximum(union.x0 - box[:, 2], box[:, 0] - union.x1), 0)
+            near = (np.maximum(gap_y, gap_x) <= _NEAR * side) & (mass >= _NEAR_MASS * core)
+            inside = (gap_y == 0) & (gap_x == 0) & (mass >= _INSIDE_MASS * core)
+            extent = np.maximum(box[:, 3] - box[:, 1], box[:, 2] - box[:, 0])
+            clear = ~self.touches | ((mass >= _AT_BORDER_MASS * core) & (extent <= side))
+            piece = (near | inside) & clear & (extent <= _LARGEST_PIECE * side) & self.substantial
             new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
             if new:
                 chosen.update(new)
-                union = np.array(
-                    [
-                        min(union[0], box[new, 0].min()),
-                        max(union[1], box[new, 1].max()),
-                        min(union[2], box[new, 2].min()),
-                        max(union[3], box[new, 3].max()),
-                    ]
-                )
+                union = Box.enclosing(box[sorted(chosen)])
                 grew = True
         return sorted(chosen)
 

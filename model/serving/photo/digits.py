@@ -6,23 +6,34 @@ from typing import NamedTuple
 
 import numpy as np
 
+from model.serving.photo.box import Box
 from model.serving.photo.components import Components, pad
 from model.serving.photo.imageops import bounding_box, grow, quantile
 from model.serving.photo.lines import remove_lines
 
 _MIN_CONTRAST = 0.12
+"""A digit's darkest ink reaches at least this ink level; a picture whose median pixel does is
+half ink."""
+
 _MIN_INK_PIXELS = 10
+"""A digit has at least this many pixels."""
+
 _STRONG = 0.4
 """Second pass: the digit's strokes reach this share of its ink level; a faint shadow edge or
 ruled line touching it does not."""
+
 _NOISE_SIGMAS = 4.5
+"""The paper's noise level lies this many of its standard deviations above its median."""
+
+_LOWEST_THRESHOLD = 0.07
+"""However clean the paper, a pixel below this ink level is paper."""
 
 
 class Digit(NamedTuple):
     """The digit found on the page."""
 
-    box: tuple[slice, slice]
-    """Its rows and columns in the ink map."""
+    box: Box
+    """Where it lies in the ink map."""
     mask: np.ndarray
     """Its pixels within `box`, bool."""
     ink: np.ndarray
@@ -52,7 +63,7 @@ def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
         None when there is no ink.
     """
     digit = _find_digit(page if page is not None else clean_page(ink))
-    if digit is None or _sides_touched(digit.box, ink.shape) >= 3:
+    if digit is None or digit.box.sides_touched(ink.shape) >= 3:
         margin = max(4, max(ink.shape) // 4)
         padded = pad(ink, margin)
         framed = _find_digit(clean_page(padded))
@@ -61,18 +72,8 @@ def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
             # there is the digit (a 1 cut to its box), however far it spans.
             framed = _find_digit(clean_page(padded, lines=False))
         if framed is not None:
-            rows, cols = framed.box
-            box = (
-                slice(rows.start - margin, rows.stop - margin),
-                slice(cols.start - margin, cols.stop - margin),
-            )
-            return framed._replace(box=box)
+            return framed._replace(box=framed.box.shifted(-margin, -margin))
     return digit
-
-
-def _sides_touched(box: tuple[slice, slice], shape: tuple[int, ...]) -> int:
-    rows, cols = box
-    return (rows.start == 0) + (cols.start == 0) + (rows.stop == shape[0]) + (cols.stop == shape[1])
 
 
 class CleanPage(NamedTuple):
@@ -99,9 +100,9 @@ def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
     `Digit.floor`), from the median and spread of a sparse sample."""
     sample = ink[::4, ::4]
     centre = quantile(sample, 0.5)
-    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)
+    sigma = 1.4826 * quantile(np.abs(sample - centre), 0.5)  # the median deviation's sigma
     floor = max(0.0, centre + _NOISE_SIGMAS * sigma)
-    return max(0.07, floor), sigma, floor
+    return max(_LOWEST_THRESHOLD, floor), sigma, floor
 
 
 def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
@@ -127,7 +128,7 @@ def _find_digit(page: CleanPage) -> Digit | None:
     if not digit.any():
         return None
     box = bounding_box(digit)
-    inside, faint = digit[box], ink[box]
+    inside, faint = digit[box.slices], ink[box.slices]
     strong = inside & (faint >= _STRONG * quantile(faint[inside], 0.9))
     # Padded, so that the box's edge is not taken for the image's border.
     core = Components(pad(faint), pad(strong)).digit_mask()[1:-1, 1:-1]
@@ -135,13 +136,10 @@ def _find_digit(page: CleanPage) -> Digit | None:
     pixels = faint[inside]
     if pixels.size < _MIN_INK_PIXELS or pixels.max() < max(_MIN_CONTRAST, threshold + 2 * sigma):
         return None
-    rows, cols = bounding_box(inside)
+    tight = bounding_box(inside)
     return Digit(
-        box=(
-            slice(box[0].start + rows.start, box[0].start + rows.stop),
-            slice(box[1].start + cols.start, box[1].start + cols.stop),
-        ),
-        mask=inside[rows, cols],
-        ink=faint[rows, cols],
+        box=tight.shifted(box.x0, box.y0),
+        mask=inside[tight.slices],
+        ink=faint[tight.slices],
         floor=page.floor,
     )

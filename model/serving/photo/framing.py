@@ -22,32 +22,48 @@ from model.serving.photo.imageops import (
 )
 
 MNIST_BOX = 20
-
+"""MNIST's digits are scaled to this many pixels on their box's longer side."""
 
 STROKE_REL = 0.098
-"""MNIST's median stroke width over its bounding box's longer side, measured at half the ink
-over its 60,000 training digits: what a pen outside MNIST's range is brought to."""
-
+"""MNIST's median stroke width over its bounding box's longer side (at half the ink, over its
+training digits): what a pen outside MNIST's range is brought to."""
 
 STROKE_NARROW = 0.070
-"""Only 10% of MNIST's training digits have thinner strokes: a pen thinner still is
-thickened."""
-
+"""MNIST's 10th percentile of stroke width: a pen thinner still is thickened."""
 
 STROKE_WIDE = 0.137
-"""Only 10% of MNIST's training digits have wider strokes: a marker wider still is thinned."""
-
+"""MNIST's 90th percentile of stroke width: a marker wider still is thinned."""
 
 _LIGHTEST = 0.25
 """Along the digit's body, a stroke is read against its own darkness down to this share of
 the digit's ink level; lighter ink stays as light as it is."""
+
+_WORK_SCALE = 6
+"""Strokes are thickened or thinned at this many times the box: a disk's radius grows a stroke
+by 2 px, a fine step there."""
+
+_WIDTH_STEPS = 3
+"""At most this many steps of thickening or thinning."""
+
+_GAP_RADIUS = 2
+"""A closing by this disk at the working scale fills gaps under 5 of its pixels, under an
+output pixel."""
+
+_INK_LEVEL = 0.9
+"""The digit's ink level, to which its contrast is stretched, is this quantile of its pixels."""
+
+_BOX_LEVEL = 0.5
+"""A digit's box is that of its strokes at this share of their level (`_fit_box`)."""
+
+_REDRAWN_BOX_LEVEL = 0.05
+"""A redrawn digit is cut to the box of its pixels above this level (`_tight`)."""
 
 
 def frame(ink: np.ndarray, mask: np.ndarray, floor: float) -> np.ndarray:
     """MNIST framing of the digit's `ink` (cropped to its box) where `mask` is set, and a
     pixel around: contrast and stroke normalised, 20 px box, centred."""
     crop = np.where(grow(mask), ink, 0.0)
-    level = quantile(crop[mask], 0.9)
+    level = quantile(crop[mask], _INK_LEVEL)
     crop = np.clip((crop - floor) / max(level - floor, 1e-3), 0.0, 1.0)
     return fit_and_centre(_normalise_stroke(crop, mask))
 
@@ -151,20 +167,8 @@ def _to_width(crop: np.ndarray, work: int) -> np.ndarray:
     return crop
 
 
-_WORK_SCALE = 6
-"""Strokes are thickened or thinned at this many times the box: a disk's radius grows a stroke
-by 2 px, so at twice the box each step was half MNIST's median stroke width."""
-
-_WIDTH_STEPS = 3
-"""At most this many steps of thickening or thinning."""
-
-_GAP_RADIUS = 2
-"""A closing by this disk at the working scale fills gaps under 5 of its pixels, under an
-output pixel."""
-
-
 def _tight(crop: np.ndarray) -> np.ndarray:
-    return crop[bounding_box(crop > 0.05)]
+    return crop[bounding_box(crop > _REDRAWN_BOX_LEVEL).slices]
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:
@@ -176,7 +180,7 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
     """
     strokes = crop >= _BOX_LEVEL
     if strokes.any() or (strokes := crop > 0).any():
-        crop = crop[bounding_box(strokes)]
+        crop = crop[bounding_box(strokes).slices]
     scale = MNIST_BOX / max(crop.shape)
     if scale == 1.0:
         return crop
@@ -187,9 +191,6 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
     kernel = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
     image = Image.fromarray(crop.astype(np.float32)).resize(size, kernel)
     return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-
-
-_BOX_LEVEL = 0.5
 
 
 def _centre(digit: np.ndarray) -> np.ndarray:

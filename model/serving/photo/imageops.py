@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from model.serving.photo.box import Box
+
 _Extreme = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -34,11 +36,11 @@ def coordinates(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
-    """The rows and the columns that a non-empty `mask`'s pixels span."""
+def bounding_box(mask: np.ndarray) -> Box:
+    """The box that a non-empty `mask`'s pixels span."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def grow(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
@@ -198,7 +200,7 @@ def _edge_index(length: int, size: int, before: int) -> np.ndarray:
 
 def label(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     """`ndimage.label(mask, structure=np.ones((3, 3)))` and `ndimage.find_objects` of it, as
-    (labels, count, boxes): boxes[i] is (top, bottom, left, right) of component i + 1.
+    (labels, count, boxes): boxes[i] is (x0, y0, x1, y1) of component i + 1, as in `Box`.
 
     Works on the runs of each row, far fewer than pixels, and spares each worker process the
     ~26 MB that importing scipy.ndimage costs. Components are numbered by their first pixel in
@@ -225,12 +227,12 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     labels.ravel()[pixels] = np.repeat(run_label, lengths)
     count = roots.size
     boxes = np.zeros((count, 4), np.intp)
-    boxes[:, 0] = run_rows[roots]  # a component's root is its first run
-    boxes[:, 2] = width
+    boxes[:, 0] = width
+    boxes[:, 1] = run_rows[roots]  # a component's root is its first run
     index = run_label - 1
-    np.maximum.at(boxes[:, 1], index, run_rows + 1)
-    np.minimum.at(boxes[:, 2], index, starts)
-    np.maximum.at(boxes[:, 3], index, stops)
+    np.minimum.at(boxes[:, 0], index, starts)
+    np.maximum.at(boxes[:, 2], index, stops)
+    np.maximum.at(boxes[:, 3], index, run_rows + 1)
     return labels, count, boxes
 
 

@@ -7,6 +7,40 @@ from PIL import Image
 
 from model.serving.photo.imageops import closing, quantile, top_hats, upsample
 
+_COARSE = 64
+"""The paper is worked out on a copy reduced to about this many pixels on its longer side; a
+picture smaller than that is a small image with a flat background (`_light_ink`)."""
+
+_MIN_PAPER_WINDOW = 7
+"""The paper's closing is at least this wide (and a quarter of the coarse copy), wider than any
+stroke."""
+
+_DARKEST_PAPER = 8.0
+"""The paper is taken as at least this bright, so that dividing by it stays finite."""
+
+_BORDER_CONTRAST = 20.0
+"""Grey levels of the border below mid-range that count as one unit of evidence of light ink."""
+
+_LIGHT_BORDER_EVIDENCE = 4.0
+"""A light border (paper) counts at most this much against light ink;"""
+
+_DARK_BORDER_EVIDENCE = 2.0
+"""a dark border (maybe the table or a shadow) at most this much for it."""
+
+_TOP_HAT_SIZE = 5
+"""Thin dark and light features are looked for at this width (a pen's, a marker's on the
+halved copy)."""
+
+_FEATURE_MARGIN = 3.0
+_FEATURE_FLOOR = 4.0
+"""A feature counts where the top-hat exceeds this many times its median plus this floor."""
+
+_FEATURE_EVIDENCE = 2.5
+"""Each scale's thin features count at most this much either way."""
+
+_LIGHT_INK_EVIDENCE = 1.5
+"""Ink is light when the evidence for it exceeds this: dark ink is the usual photo."""
+
 
 def ink_map(gray: np.ndarray) -> np.ndarray:
     """Ink strength in [0, 1] (0 = paper) after dividing out the lit background.
@@ -31,9 +65,9 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     coarse = np.asarray(image.reduce(factor) if factor > 1 else image, dtype=np.float32)
     if _light_ink(coarse):
         gray, coarse = 255.0 - gray, 255.0 - coarse
-    size = max(7, max(coarse.shape) // 4)
+    size = max(_MIN_PAPER_WINDOW, max(coarse.shape) // 4)
     paper = upsample(_paper(coarse, size), (height, width))
-    np.maximum(paper, 8.0, out=paper)
+    np.maximum(paper, _DARKEST_PAPER, out=paper)
     np.divide(gray, paper, out=paper)
     return np.subtract(1.0, paper, out=paper)
 
@@ -86,19 +120,15 @@ def _light_ink(coarse: np.ndarray) -> bool:
     if max(coarse.shape) < _COARSE:
         # A digit that fills a small picture may cover half of it, but rarely half its border.
         return quantile(ring, 0.5) + quantile(coarse, 0.5) < 2 * middle
-    evidence = float(np.clip((middle - quantile(ring, 0.5)) / 20.0, -4.0, 2.0))
+    border = (middle - quantile(ring, 0.5)) / _BORDER_CONTRAST
+    evidence = float(np.clip(border, -_LIGHT_BORDER_EVIDENCE, _DARK_BORDER_EVIDENCE))
     even = coarse[: coarse.shape[0] // 2 * 2, : coarse.shape[1] // 2 * 2]
     halved = (even[::2, ::2] + even[1::2, ::2] + even[::2, 1::2] + even[1::2, 1::2]) / 4
     for image in (coarse, halved):
-        dark, light = top_hats(image, 5)
-        margin = 3.0 * quantile(dark + light, 0.5) + 4.0
+        dark, light = top_hats(image, _TOP_HAT_SIZE)
+        margin = _FEATURE_MARGIN * quantile(dark + light, 0.5) + _FEATURE_FLOOR
         dark_mass = np.maximum(dark - margin, 0.0).sum()
         light_mass = np.maximum(light - margin, 0.0).sum()
-        evidence += float(np.clip(np.log((light_mass + 1.0) / (dark_mass + 1.0)), -2.5, 2.5))
+        ratio = np.log((light_mass + 1.0) / (dark_mass + 1.0))
+        evidence += float(np.clip(ratio, -_FEATURE_EVIDENCE, _FEATURE_EVIDENCE))
     return evidence > _LIGHT_INK_EVIDENCE
-
-
-_LIGHT_INK_EVIDENCE = 1.5
-
-
-_COARSE = 64

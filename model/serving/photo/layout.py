@@ -14,14 +14,132 @@ from typing import NamedTuple
 
 import numpy as np
 
+from model.serving.photo.box import Box
 from model.serving.photo.components import Components
+
+_SPECK = 0.3
+"""A group smaller than this share of a digit's height is a speck."""
+
+_TALLEST = 2.2
+"""A piece taller than this many digits is not one (a line, a margin, a shadow's edge)."""
+
+_WIDEST_AT_BORDER = 4
+"""A group at the picture's border wider than this many digits is not one (a table, a shadow)."""
+
+_HEAVY = 0.25
+"""A piece with at least this share of the heaviest one's ink is heavy: a digit's, not a speck's."""
+
+_SIZING = 0.5
+"""A digit's size is read on the heavy pieces at least this share of the tallest of them."""
+
+_OVERLAP = 0.3
+"""Pieces one above the other join when their columns overlap by this share of the narrower..."""
+
+_GAP = 0.35
+"""...and the gap between them is under this share of a digit."""
+
+_BESIDE = 0.12
+"""Pieces side by side join when the gap between them is under this share of their height."""
+
+_TALLEST_UNION = 1.8
+"""A digit's pieces stack to at most this many times the taller one (or a digit)."""
+
+_WIDEST_BESIDE = 1.0
+"""Pieces side by side (an open 4's arm and stem) make a digit no wider than it is tall; a
+narrow digit written close beside another makes a wider whole."""
+
+_WIDEST_STACK = 1.5
+"""Pieces one above the other (a wide 5's bar over its body) may make a wider digit."""
+
+_FLAT = 0.4
+"""A piece this flat (a 5's bar, a 7's) is no digit alone: it joins a piece whose columns it
+reaches, as one above the other."""
+
+_WIDE = 1.25
+"""A group wider than this many digit heights holds digits that touch."""
+
+_NECK = 0.08
+"""A group too wide for one digit is cut where its ink is this share of a digit thick..."""
+
+_NECK_SEARCH = 0.25
+"""...looked for within this share of a digit of where digits of equal width would meet."""
+
+_FAINT = 0.65
+"""A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
+remnants are about half as dark as the pen)..."""
+
+_FAINT_PEAK = 0.75
+"""...unless its darkest ink reaches this share of the pen's: a thin stroke's core does."""
+
+_THIN = 0.12
+"""A piece at the picture's border at most this share of a digit thin is a stub (of the paper's
+edge, of a line)..."""
+
+_STUB_TALL = 6
+"""...and so is one taller than this many times its width."""
+
+_CRUMB = 0.1
+"""A faint piece lighter than this share of the heaviest is a crumb of the grid."""
+
+_SAME_LINE = 0.6
+"""A digit within this share of a digit from a line of writing's course is on that line."""
+
+_EDGES = 0.8
+"""A group with more than this share of its pixels along its box's edges is a frame or a grid's
+cell."""
+
+_CELL = 0.5
+"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)..."""
+
+_SMALLEST_CELL = 8
+"""...and at least this many pixels."""
+
+_SOLID = 0.5
+"""A group at the picture's border inked over more than this share of its box is a shadow or
+the table."""
+
+_STRAY = 0.15
+"""A group with fewer pixels than this share of a typical digit's (scaled by its height) is a
+stray mark."""
+
+_PRINT_HEIGHT = 0.7
+"""Printed labels beside handwriting are at most this share of its digits' height..."""
+
+_PRINT_PIECE = 0.8
+"""...though a capital, a bracket or a descender reaches higher."""
+
+_PRINT_STROKE = 0.8
+"""A printed line's stroke (ink per crossing) is at most this share of the pen's."""
+
+_PRINT_PIECES = 2
+"""A printed line holds at least this many pieces (words or letters)..."""
+
+_PRINT_SPAN = 4
+"""...and is this many times as long as it is tall: wider than a few digits written small side
+by side."""
+
+_DIGIT_WIDTH = 1.5
+"""A piece wider than this many times its height is no one digit: in print, a word."""
+
+_LETTERS = 5
+"""A printed line without a word's piece (its letters apart in a close-up) has this many."""
+
+_WORD_GAP = 0.5
+"""Pieces of one printed line are at most this share of its height apart: a word's space is
+about a quarter of the type's size, digits written by hand stand farther apart..."""
+
+_SAME_ROWS = 0.5
+"""...share at least this share of the shorter one's rows..."""
+
+_TYPE_SIZES = 2
+"""...and are within this factor of the line's height."""
 
 
 class Group(NamedTuple):
     """One digit's ink on the page."""
 
-    box: tuple[slice, slice]
-    """Its rows and columns in the ink map."""
+    box: Box
+    """Where it lies in the ink map."""
     mask: np.ndarray
     """Its pixels within `box`, bool."""
     touching: bool
@@ -44,62 +162,58 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     printed = np.zeros(parts.count, bool)
     for line in _printed_lines(parts, keep):
         printed[line] = True
-        rows = f"{box[line, 0].min():.0f}-{box[line, 1].max():.0f}"
+        rows = f"{box[line, 1].min():.0f}-{box[line, 3].max():.0f}"
         ignored.append(f"a line of printed text ({len(line)} pieces) at rows {rows}")
     keep = keep[~printed[keep]]
     mass = parts.mass
     large = _heavy(parts, keep)
-    unit = float(np.median(_heights(box[_sizing(parts, keep, 0.5)])))
+    unit = float(np.median(_heights(box[_sizing(parts, keep, _SIZING)])))
     pen = float(np.median(parts.strength[large]))
     darkest = _FAINT_PEAK * float(np.median(parts.peak[large]))
-    height, width = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
-    stub = parts.touches & ((np.minimum(height, width) <= _THIN * unit) | (height > 6 * width))
+    height, width = _heights(box), _widths(box)
+    stub = parts.touches & (
+        (np.minimum(height, width) <= _THIN * unit) | (height > _STUB_TALL * width)
+    )
     # Small faint pieces are the grid's, whatever they lie next to; a faint piece as heavy as
     # a stroke may be the pencil's, and is judged with the digit it joins.
     faint = (parts.strength < _FAINT * pen) & (parts.peak < darkest)
     crumb = faint & (mass < _CRUMB * mass[keep].max())
     for i in keep[(stub | crumb)[keep]]:
         why = "a line's end at the border" if stub[i] else "faint (a grid's remnant)"
-        ignored.append(f"{why} at rows {box[i, 0]:.0f}-{box[i, 1]:.0f}")
+        ignored.append(f"{why} at rows {box[i, 1]:.0f}-{box[i, 3]:.0f}")
     keep = keep[~(stub | crumb)[keep]]
     if keep.size == 0:
         return [], ignored
     groups = _merge_pieces(box[keep].copy(), [[int(i)] for i in keep], unit)
-    found: list[tuple[np.ndarray, list[int]]] = []
+    found: list[tuple[Box, list[int]]] = []
     for members in groups:
-        union = np.array(
-            [
-                box[members, 0].min(),
-                box[members, 1].max(),
-                box[members, 2].min(),
-                box[members, 3].max(),
-            ]
-        )
-        height, width = union[1] - union[0], union[3] - union[2]
+        union = Box.enclosing(box[members])
         strength = mass[members].sum() / max(int(parts.pixels[members].sum()), 1)
         if strength < _FAINT * pen and parts.peak[members].max() < darkest:
-            ignored.append(f"faint (a grid's remnant) at rows {union[0]:.0f}-{union[1]:.0f}")
+            ignored.append(f"faint (a grid's remnant) at rows {union.y0}-{union.y1}")
             continue
-        if max(height, width) < _SPECK * unit:
-            ignored.append(f"speck at rows {union[0]:.0f}-{union[1]:.0f}")
+        if max(union.height, union.width) < _SPECK * unit:
+            ignored.append(f"speck at rows {union.y0}-{union.y1}")
             continue
-        if height > _TALLEST * unit or (parts.touches[members].any() and width > 4 * unit):
-            ignored.append(f"not a digit (too large) at rows {union[0]:.0f}-{union[1]:.0f}")
+        if union.height > _TALLEST * unit or (
+            parts.touches[members].any() and union.width > _WIDEST_AT_BORDER * unit
+        ):
+            ignored.append(f"not a digit (too large) at rows {union.y0}-{union.y1}")
             continue
         found.append((union, members))
     groups_out = [
         cut
         for union, members in found
         for cut in _split_touching(parts, union, members, unit)
-        if cut.box[0].stop - cut.box[0].start >= _SPECK * unit
+        if cut.box.height >= _SPECK * unit
     ]
     return _reading_order(_not_clutter(groups_out, parts.shape, unit, ignored), unit), ignored
 
 
 def _heavy(parts: Components, keep: np.ndarray) -> np.ndarray:
-    """The pieces among `keep` with at least a quarter of the heaviest one's ink."""
+    """The pieces among `keep` with at least `_HEAVY` of the heaviest one's ink."""
     mass = parts.mass[keep]
-    return keep[mass >= 0.25 * mass.max()]
+    return keep[mass >= _HEAVY * mass.max()]
 
 
 def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
@@ -111,7 +225,11 @@ def _sizing(parts: Components, keep: np.ndarray, share: float) -> np.ndarray:
 
 
 def _heights(boxes: np.ndarray) -> np.ndarray:
-    return boxes[:, 1] - boxes[:, 0]
+    return boxes[:, 3] - boxes[:, 1]
+
+
+def _widths(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, 2] - boxes[:, 0]
 
 
 def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
@@ -123,26 +241,26 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
     if keep.size < _PRINT_PIECES:
         return []  # too few pieces for a printed line (most photos: one digit, one piece)
     box, stroke = parts.box, parts.stroke
-    height, width = _heights(box), box[:, 3] - box[:, 2]
+    height, width = _heights(box), _widths(box)
     # The handwriting's size and pen, from the pieces shaped like digits (a printed word
     # is wider than tall).
     shaped = keep[width[keep] <= _DIGIT_WIDTH * height[keep]]
     if shaped.size == 0:
         return []
-    written = _sizing(parts, shaped, 0.5)
+    written = _sizing(parts, shaped, _SIZING)
     unit = float(np.median(height[written]))
     pen_stroke = float(np.median(stroke[written]))
     small = keep[(height[keep] <= _PRINT_PIECE * unit) & (stroke[keep] <= pen_stroke)]
     lines: list[list[int]] = []
-    for i in small[np.argsort(box[small, 2], kind="stable")]:
+    for i in small[np.argsort(box[small, 0], kind="stable")]:
         for line in lines:
             size = float(np.median(height[line]))
             last = line[-1]
-            shared = min(box[i, 1], box[last, 1]) - max(box[i, 0], box[last, 0])
+            shared = min(box[i, 3], box[last, 3]) - max(box[i, 1], box[last, 1])
             if (
-                shared >= 0.5 * min(height[i], height[last])
-                and box[i, 2] - box[last, 3] <= _WORD_GAP * size
-                and size / 2 <= height[i] <= 2 * size
+                shared >= _SAME_ROWS * min(height[i], height[last])
+                and box[i, 0] - box[last, 2] <= _WORD_GAP * size
+                and size / _TYPE_SIZES <= height[i] <= _TYPE_SIZES * size
             ):
                 line.append(int(i))
                 break
@@ -154,7 +272,7 @@ def _printed_lines(parts: Components, keep: np.ndarray) -> list[list[int]]:
         if len(line) >= _PRINT_PIECES
         and (len(line) >= _LETTERS or (width[line] > _DIGIT_WIDTH * height[line]).any())
         and np.median(height[line]) <= _PRINT_HEIGHT * unit
-        and box[line, 3].max() - box[line, 2].min() >= _PRINT_SPAN * np.median(height[line])
+        and box[line, 2].max() - box[line, 0].min() >= _PRINT_SPAN * np.median(height[line])
         and np.median(stroke[line]) <= _PRINT_STROKE * pen_stroke
     ]
 
@@ -173,12 +291,10 @@ def _not_clutter(
     tall = float(np.median([groups[i].mask.shape[0] for i in upper]))
     kept = []
     for group, count in zip(groups, pixels, strict=True):
-        rows, cols = group.box
         edge = group.mask.copy()
         edge[2:-2, 2:-2] = False
-        at_border = rows.start == 0 or cols.start == 0 or rows.stop == shape[0]
-        at_border = at_border or cols.stop == shape[1]
-        small_box = min(group.mask.shape) < max(_CELL * unit, 8)
+        at_border = group.box.sides_touched(shape) > 0
+        small_box = min(group.mask.shape) < max(_CELL * unit, _SMALLEST_CELL)
         if not small_box and np.count_nonzero(edge) > _EDGES * count:
             why = "a grid's cell or a frame"
         elif at_border and group.mask.mean() > _SOLID:
@@ -188,7 +304,7 @@ def _not_clutter(
         else:
             kept.append(group)
             continue
-        ignored.append(f"{why} at rows {rows.start}-{rows.stop}")
+        ignored.append(f"{why} at rows {group.box.y0}-{group.box.y1}")
     return kept
 
 
@@ -197,20 +313,19 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
     one above the other (a 5's bar, a broken stroke) or side by side with hardly a gap (an
     open 4's stem), as long as the whole is no wider than a digit is tall.
 
-    `boxes` (top, bottom, left, right) are the groups' boxes, one row each.
+    `boxes` are the groups' boxes, one (x0, y0, x1, y1) row each.
     """
     while len(groups) > 1:
-        top = np.minimum(boxes[:, None, 0], boxes[None, :, 0])
-        bottom = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-        left = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-        right = np.maximum(boxes[:, None, 3], boxes[None, :, 3])
+        left = np.minimum(boxes[:, None, 0], boxes[None, :, 0])
+        top = np.minimum(boxes[:, None, 1], boxes[None, :, 1])
+        right = np.maximum(boxes[:, None, 2], boxes[None, :, 2])
+        bottom = np.maximum(boxes[:, None, 3], boxes[None, :, 3])
         height, width = bottom - top, right - left
-        heights = boxes[:, 1] - boxes[:, 0]
-        widths = boxes[:, 3] - boxes[:, 2]
+        heights, widths = _heights(boxes), _widths(boxes)
         gap_y = np.maximum(height - heights[:, None] - heights[None, :], 0.0)
         gap_x = np.maximum(width - widths[:, None] - widths[None, :], 0.0)
-        overlap = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(
-            boxes[:, None, 2], boxes[None, :, 2]
+        overlap = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(
+            boxes[:, None, 0], boxes[None, :, 0]
         )
         narrower = np.maximum(np.minimum(widths[:, None], widths[None, :]), 1.0)
         flat = heights <= _FLAT * widths
@@ -227,37 +342,36 @@ def _merge_pieces(boxes: np.ndarray, groups: list[list[int]], unit: float) -> li
         if not np.isfinite(gap[i, j]):
             break
         i, j = min(i, j), max(i, j)
-        boxes[i] = (top[i, j], bottom[i, j], left[i, j], right[i, j])
+        boxes[i] = (left[i, j], top[i, j], right[i, j], bottom[i, j])
         groups[i] = groups[i] + groups[j]
         boxes = np.delete(boxes, j, axis=0)
         del groups[j]
     return groups
 
 
-def _split_touching(
-    parts: Components, union: np.ndarray, members: list[int], unit: float
-) -> list[Group]:
+def _split_touching(parts: Components, union: Box, members: list[int], unit: float) -> list[Group]:
     """The group as one digit, or cut where a thin neck joins two touching digits."""
-    top, bottom, left, right = (int(v) for v in union)
+    left, top, right, bottom = union
     chosen = np.zeros(parts.count, bool)
     chosen[members] = True
     mask = parts.mask_of(chosen)[top:bottom, left:right]
     width = right - left
     if width <= _WIDE * unit:
-        return [Group((slice(top, bottom), slice(left, right)), mask, False)]
+        return [Group(union, mask, False)]
     columns = mask.sum(axis=0)
     pieces = max(2, round(width / unit))
     cuts = []
+    reach = int(_NECK_SEARCH * unit)
     for k in range(1, pieces):
         centre = round(k * width / pieces)
-        lo, hi = max(1, centre - int(0.25 * unit)), min(width - 1, centre + int(0.25 * unit))
+        lo, hi = max(1, centre - reach), min(width - 1, centre + reach)
         if hi <= lo:
             continue
         at = lo + int(np.argmin(columns[lo:hi]))
         if columns[at] <= _NECK * unit:
             cuts.append(at)
     if not cuts:
-        return [Group((slice(top, bottom), slice(left, right)), mask, True)]
+        return [Group(union, mask, True)]
     result = []
     for a, b in zip([0, *cuts], [*cuts, width], strict=True):
         piece = mask[:, a:b]
@@ -265,7 +379,7 @@ def _split_touching(
         if rows.size == 0:
             continue
         sub = piece[rows[0] : rows[-1] + 1]
-        box = (slice(top + int(rows[0]), top + int(rows[-1]) + 1), slice(left + a, left + b))
+        box = Box(left + a, top + int(rows[0]), left + b, top + int(rows[-1]) + 1)
         result.append(Group(box, sub, (b - a) > _WIDE * unit))
     return result
 
@@ -274,9 +388,7 @@ def _reading_order(groups: list[Group], unit: float) -> list[Group]:
     """Lines top to bottom, each left to right. A digit joins the line whose course (its
     members' centres, fitted by a straight line once it has two) passes nearest its centre,
     within half a digit's height."""
-    centres = [
-        ((g.box[0].start + g.box[0].stop) / 2, (g.box[1].start + g.box[1].stop) / 2) for g in groups
-    ]
+    centres = [((g.box.y0 + g.box.y1) / 2, (g.box.x0 + g.box.x1) / 2) for g in groups]
     lines: list[list[int]] = []
     for i in sorted(range(len(groups)), key=lambda i: centres[i][1]):
         y, x = centres[i]
@@ -301,56 +413,3 @@ def _course(line: list[int], centres: list[tuple[float, float]], x: float) -> fl
         return float(ys[-1])
     slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -0.5, 0.5))
     return float(ys[-1] + slope * (x - xs[-1]))
-
-
-_SPECK = 0.3
-"""A group smaller than this share of a digit's height is a speck."""
-_TALLEST = 2.2
-"""A piece taller than this many digits is not one (a line, a margin, a shadow's edge)."""
-_OVERLAP = 0.3
-_GAP = 0.35
-_BESIDE = 0.12
-"""Pieces side by side join when the gap between them is under this share of their height."""
-_TALLEST_UNION = 1.8
-"""A digit's pieces stack to at most this many times the taller one (or a digit)."""
-_WIDEST_BESIDE = 1.0
-"""Pieces side by side (an open 4's arm and stem) make a digit no wider than it is tall; a
-narrow digit written close beside another makes a wider whole."""
-_WIDEST_STACK = 1.5
-"""Pieces one above the other (a wide 5's bar over its body) may make a wider digit."""
-_FLAT = 0.4
-"""A piece this flat (a 5's bar, a 7's) is no digit alone: it joins a piece whose columns it
-reaches, as one above the other."""
-_WIDE = 1.25
-"""A group wider than this many digit heights holds digits that touch."""
-_NECK = 0.08
-_FAINT = 0.65
-"""A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
-remnants are about half as dark as the pen)..."""
-_FAINT_PEAK = 0.75
-"""...unless its darkest ink reaches this share of the pen's: a thin stroke's core does."""
-_THIN = 0.12
-_CRUMB = 0.1
-_SAME_LINE = 0.6
-_EDGES = 0.8
-_CELL = 0.5
-"""A grid's cell is at least this many digits wide and tall (a 1 is narrower)."""
-_SOLID = 0.5
-_STRAY = 0.15
-_PRINT_HEIGHT = 0.7
-"""Printed labels beside handwriting are at most this share of its digits' height..."""
-_PRINT_PIECE = 0.8
-"""...though a capital, a bracket or a descender reaches higher."""
-_PRINT_STROKE = 0.8
-"""A printed line's stroke (ink per crossing) is at most this share of the pen's."""
-_PRINT_PIECES = 2
-_PRINT_SPAN = 4
-"""A printed line holds this many pieces (words or letters) and is this many times as long
-as it is tall: wider than a few digits written small side by side."""
-_DIGIT_WIDTH = 1.5
-"""A piece wider than this many times its height is no one digit: in print, a word."""
-_LETTERS = 5
-"""A printed line without a word's piece (its letters apart in a close-up) has this many."""
-_WORD_GAP = 0.5
-"""Pieces of one printed line are at most this share of its height apart: a word's space is
-about a quarter of the type's size, digits written by hand stand farther apart."""
