@@ -78,9 +78,12 @@ class Assignments:
     is_outlier: np.ndarray
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class DigitModel:
     """A trained clustering ready to serve: a feature network and a nearest-centroid rule.
+
+    Its parts are checked against each other when it is made, and so by `replace` and
+    `permuted`.
 
     Attributes
     ----------
