@@ -17,8 +17,8 @@ from model.learning.clustering import ProgressCallback
 from model.mnist import MnistError, download_mnist, load_mnist, resolve_mnist_dir
 from model.serving.modelfile import Assignments, ModelFileError, load_model, save_model
 
-SHIPPED_MODEL = Path("data/model.npz")
-MODELS_DIR = Path("data/models")
+SHIPPED_MODEL = Path("data/model.npz")  # the model evaluate, classify and montage read by default
+MODELS_DIR = Path("data/models")  # where train writes a model when --out is not given
 
 
 @contextlib.contextmanager

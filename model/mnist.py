@@ -27,7 +27,9 @@ __all__ = [
     "resolve_mnist_dir",
 ]
 
+# Where the MNIST files are looked for when neither an argument nor $MNIST_DIR says.
 DEFAULT_DIR = Path("data/mnist")
+# Where the files are downloaded from, tried in this order.
 DOWNLOAD_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -42,6 +44,7 @@ class _MnistFile:
     count: int
 
 
+# The four files: name, MD5, IDX magic number and how many items each holds.
 MNIST_FILES = {
     "train_images": _MnistFile(
         "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", 2051, 60000

@@ -1,21 +1,18 @@
 """`DigitClusterer`: k clusters of handwritten digits learned without labels.
 
-The recipe, each step chosen by measurement on MNIST (see README's benchmark):
+The recipe (its measurements are in docs/benchmarks.md):
 
 1. deskew; histograms of stroke orientation per 4x4-pixel cell (`model/serving/orientations.py`),
    then PCA to 50 dimensions;
 2. UMAP to a 10-dimensional manifold, where digits form dense, separated clumps;
-3. a full-covariance Gaussian mixture finds the clumps: first pseudo-labels (ACC 0.989 on
-   MNIST's training split; 0.980 from the pixels, which put round-looped 9s with the 3s);
+3. a full-covariance Gaussian mixture finds the clumps: the first pseudo-labels (stroke
+   orientations, unlike pixels, keep round-looped 9s apart from the 3s);
 4. self-training: a small ReLU network learns the pseudo-labels from randomly rotated,
    scaled, sheared and shifted copies of the raw digits, deskewed as serving deskews (and
-   some plain 1s given the foot and flag European writers draw, `model/learning/styles.py`), reading
-   their stroke orientations blurred and pooled on a 9x9 grid, then settling at a tenth of
-   the learning rate; augmentation and pooling teach it what does not change a digit. It
-   repairs a little of the mixture's errors (0.989 -> 0.990 on the training split;
-   0.9912-0.9917 on the test split over 3 seeds, where the same network reading pixels gave
-   0.9869-0.9888), and keeps 99.58-99.65% of jittered test digits in their cluster, in a
-   network numpy can serve;
+   some plain 1s given the foot and flag European writers draw, `model/learning/styles.py`),
+   reading their stroke orientations blurred and pooled on a 9x9 grid, then settling at a
+   tenth of the learning rate; augmentation and pooling teach it what does not change a
+   digit. It repairs some of the mixture's errors, in a network numpy can serve;
 5. k-means on the network's softmax outputs, seeded with the pseudo-label means, gives
    the centroids the bot assigns with: serving is numpy only.
 """
@@ -40,7 +37,7 @@ from model.learning.augment import augment
 from model.learning.styles import stroke_cluster, with_foot_and_flag
 from model.serving.features import deskew, to_unit
 from model.serving.network import (
-    NETWORK_INPUTS,
+    FeatureNetwork,
     network_forward,
     network_inputs,
     squared_distances,
@@ -48,11 +45,15 @@ from model.serving.network import (
 )
 from model.serving.orientations import orientation_histograms
 
-__all__ = ["DigitClusterer", "ProgressCallback", "augmented_copy"]
+__all__ = ["NETWORK_READS", "DigitClusterer", "ProgressCallback", "augmented_copy"]
 
 ProgressCallback = Callable[[str, float], None]
-_EMBEDDINGS = ("orientations", "pixels")
-_LEARNING_RATE = 1e-3  # scikit-learn's default for Adam
+# What the network reads of a deskewed digit: its pooled stroke orientations.
+NETWORK_READS = "orientations"
+# Adam's learning rate in self-training (scikit-learn's default); fine-tuning uses a tenth.
+_LEARNING_RATE = 1e-3
+# Largest self-training batch.
+_BATCH_SIZE = 256
 
 
 def _seed(rs: np.random.RandomState) -> int:
@@ -73,33 +74,26 @@ def augmented_copy(
 
 
 class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
-    """Unsupervised clustering of 28x28 digits (or of any feature vectors).
+    """Unsupervised clustering of 28x28 digits.
+
+    X holds 28x28 images, shape (n, 784) or (n, 28, 28), uint8 or float in [0, 1]; they are
+    deskewed, and self-training augments them.
 
     Parameters
     ----------
     n_clusters : int, default=10
-    images : bool, default=True
-        X holds 28x28 images (shape (n, 784) or (n, 28, 28), uint8 or [0, 1]); they are
-        deskewed, and self-training augments them. False: X is any (n, n_features) data.
-    embedding : {"orientations", "pixels"}, default="orientations"
-        What UMAP embeds for the first pseudo-labels (images only): the histograms of stroke
-        orientation, or the deskewed pixels.
-    network_input : {"orientations", "pixels"}, default="orientations"
-        What the network reads (images only; other data is read as it is): the pooled stroke
-        orientations, or the deskewed pixels.
     n_pca : int, default=50
     umap_components : int, default=10
     umap_neighbors : int, default=10
     hidden_layer_sizes : tuple of int, default=(512, 256)
         The feature network's hidden layers; its softmax output is the centroids' space.
     augment_copies : int, default=5
-        Augmented copies of the data per self-training round (images only); 5 rather than 3
-        kept more jittered test digits in their cluster once 1s were restyled (99.58-99.63%
-        against 99.46-99.62% over 3 seeds of the network), for about 35 s more training.
+        Augmented copies of the data per self-training round: more keep more jittered digits
+        in their cluster, each at the cost of another pass over the data.
     styled_ones : float, default=0.3
         Share of the plain-stroke cluster's members (MNIST's 1s) given a foot, a flag or both
-        in each augmented copy (images only; 0 turns it off): the 1s European writers draw,
-        which MNIST lacks (`model/learning/styles.py`).
+        in each augmented copy (0 turns it off): the 1s European writers draw, which MNIST
+        lacks (`model/learning/styles.py`).
     self_training_rounds : int, default=2
         Rounds of relabelling with the network and training on (it continues training): the
         second learns from the network's labels, which repair some of the mixture's.
@@ -107,8 +101,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         Passes over the (augmented) data per round.
     fine_tune_epochs : int, default=2
         Further passes per round at a tenth of the learning rate: they settle the network where
-        the noise of the first passes left it (seeds 1 and 2: test ACC 0.9910 -> 0.9919 and
-        0.9901 -> 0.9916; 0 turns them off).
+        the noise of the first passes left it (0 turns them off).
     n_jobs : int or None, default=None
         Threads for UMAP. None or 1 keeps results reproducible for a given random_state;
         more threads are faster but UMAP's parallel layout is not bit-reproducible.
@@ -118,8 +111,9 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    weights_, biases_ : list of ndarray
-        The feature network's layers, the last one the softmax output.
+    network_ : FeatureNetwork
+        The feature network, reading `NETWORK_READS`; its softmax output is where the
+        centroids lie.
     pca_ : PCA
         The principal subspace of the (deskewed) training pixels, where the model file judges
         typicality and outliers.
@@ -135,9 +129,6 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self,
         n_clusters: int = 10,
         *,
-        images: bool = True,
-        embedding: str = "orientations",
-        network_input: str = "orientations",
         n_pca: int = 50,
         umap_components: int = 10,
         umap_neighbors: int = 10,
@@ -152,9 +143,6 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         progress: ProgressCallback | None = None,
     ) -> None:
         self.n_clusters = n_clusters
-        self.images = images
-        self.embedding = embedding
-        self.network_input = network_input
         self.n_pca = n_pca
         self.umap_components = umap_components
         self.umap_neighbors = umap_neighbors
@@ -169,12 +157,10 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.progress = progress
 
     def _validated(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
-        """X checked, as (n, 784) images (their own dtype) or (n, n_features) float32 data."""
-        if self.images and np.ndim(X) == 3:
+        """X checked, as (n, 784) images of their own dtype."""
+        if np.ndim(X) == 3:
             X = np.asarray(X).reshape(len(X), -1)
-        X = validate_data(self, X, reset=reset, dtype=None if self.images else np.float64)
-        if not self.images:
-            return X.astype(np.float32)
+        X = validate_data(self, X, reset=reset, dtype=None)
         if X.shape[1] != MNIST_SIDE * MNIST_SIDE:
             raise ValueError(
                 f"expected 28x28 images, shape (n, 784) or (n, 28, 28); got {X.shape[1]} features"
@@ -182,10 +168,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return X
 
     def _deskewed(self, X: np.ndarray) -> np.ndarray:
-        """Validated X with images deskewed: what the network's inputs are computed from."""
-        return (
-            deskew(X.reshape(-1, MNIST_SIDE, MNIST_SIDE)).reshape(len(X), -1) if self.images else X
-        )
+        """Validated X deskewed, shape (n, 784): what the network's inputs are computed from."""
+        return deskew(X.reshape(-1, MNIST_SIDE, MNIST_SIDE)).reshape(len(X), -1)
 
     def _report(self, stage: str, fraction: float) -> None:
         if self.progress is not None:
@@ -197,12 +181,6 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
         if not isinstance(self.n_clusters, int | np.integer) or self.n_clusters < 2:
             raise ValueError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
-        if self.embedding not in _EMBEDDINGS:
-            raise ValueError(f"embedding must be one of {_EMBEDDINGS}, got {self.embedding!r}")
-        if self.network_input not in NETWORK_INPUTS:
-            raise ValueError(
-                f"network_input must be one of {NETWORK_INPUTS}, got {self.network_input!r}"
-            )
         if not 0.0 <= self.styled_ones <= 1.0:
             raise ValueError(f"styled_ones must be a share in [0, 1], got {self.styled_ones!r}")
         rs = check_random_state(self.random_state)
@@ -214,7 +192,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._report("pca", 0.0)
         n_pca = min(self.n_pca, D.shape[1], n - 1)
         self.pca_ = PCA(n_pca, random_state=_seed(rs)).fit(D)
-        Z = self._embedding_inputs(D, n_pca, rs)
+        H = orientation_histograms(D.reshape(-1, MNIST_SIDE, MNIST_SIDE))
+        Z = PCA(min(n_pca, H.shape[1]), random_state=_seed(rs)).fit_transform(H)
         self._report("umap", 0.05)
         umap_seed = _seed(rs)
         reproducible = self.n_jobs in (None, 1)
@@ -234,34 +213,28 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.pseudo_labels_ = labels
         net = MLPClassifier(
             self.hidden_layer_sizes,
-            batch_size=min(256, n),
+            batch_size=min(_BATCH_SIZE, n),
             random_state=_seed(rs),
             warm_start=True,
         )
         rng = np.random.default_rng(_seed(rs))
-        N = self._network_input(D)
+        N = network_inputs(D, NETWORK_READS)
         rounds = max(1, self.self_training_rounds)
         for round_ in range(rounds):
             self._report("self-training", 0.5 + 0.45 * round_ / rounds)
             labels = self._self_train(net, raw, D, N, labels, rng)
         self._report("centroids", 0.95)
-        self.weights_ = [without_negligible(w) for w in net.coefs_]
-        self.biases_ = [b.astype(np.float32) for b in net.intercepts_]
-        if self.weights_[-1].shape[1] == 1:
+        weights = [without_negligible(w) for w in net.coefs_]
+        biases = [b.astype(np.float32) for b in net.intercepts_]
+        if weights[-1].shape[1] == 1:
             # Two classes: scikit-learn uses one logistic unit, the same as softmax over [0, z].
-            self.weights_[-1] = np.hstack([np.zeros_like(self.weights_[-1]), self.weights_[-1]])
-            self.biases_[-1] = np.concatenate([np.zeros(1, np.float32), self.biases_[-1]])
-        F = network_forward(N, self.weights_, self.biases_)
+            weights[-1] = np.hstack([np.zeros_like(weights[-1]), weights[-1]])
+            biases[-1] = np.concatenate([np.zeros(1, np.float32), biases[-1]])
+        self.network_ = FeatureNetwork(weights, biases, NETWORK_READS)
+        F = network_forward(N, weights, biases)
         self._fit_centroids(F, labels, rs)
         self._report("done", 1.0)
         return self
-
-    def _embedding_inputs(self, D: np.ndarray, n_pca: int, rs: np.random.RandomState) -> np.ndarray:
-        """What UMAP embeds: PCA of the orientation histograms, or of the pixels."""
-        if not (self.images and self.embedding == "orientations"):
-            return np.asarray(self.pca_.transform(D))
-        H = orientation_histograms(D.reshape(-1, MNIST_SIDE, MNIST_SIDE))
-        return np.asarray(PCA(min(n_pca, H.shape[1]), random_state=_seed(rs)).fit_transform(H))
 
     def _self_train(
         self,
@@ -276,20 +249,17 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         augmented copies; return its relabelling of them.
 
         A copy warps the raw image and is then deskewed, as serving deskews what it is sent,
-        so the network learns what serving will show it. Warping the deskewed digits instead
-        taught it slants that serving never shows and left it unsure of rotated digits: on the
-        same pseudo-labels, 99.29-99.33% of jittered test digits kept their cluster, against
-        99.48-99.57% (and 99.59-99.64% with `augment`'s wider rotations).
+        so the network learns what serving will show it: warping the deskewed digits instead
+        would teach it slants that serving never shows.
         """
         parts = [N]
-        if self.images:
-            side = raw.reshape(-1, MNIST_SIDE, MNIST_SIDE)
-            strokes = stroke_cluster(D, labels) if self.styled_ones > 0 else -1
-            members = np.flatnonzero(labels == strokes)
-            for _ in range(self.augment_copies):
-                restyle = members[rng.random(len(members)) < self.styled_ones]
-                copy = augmented_copy(side, rng, restyle)
-                parts.append(self._network_input(copy.reshape(len(raw), -1)))
+        side = raw.reshape(-1, MNIST_SIDE, MNIST_SIDE)
+        strokes = stroke_cluster(D, labels) if self.styled_ones > 0 else -1
+        members = np.flatnonzero(labels == strokes)
+        for _ in range(self.augment_copies):
+            restyle = members[rng.random(len(members)) < self.styled_ones]
+            copy = augmented_copy(side, rng, restyle)
+            parts.append(network_inputs(copy.reshape(len(raw), -1), NETWORK_READS))
         inputs = np.concatenate(parts)
         del parts
         targets = np.tile(labels, len(inputs) // len(N))
@@ -305,9 +275,6 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 net.fit(inputs, targets)
         return np.asarray(net.predict(N))
 
-    def _network_input(self, D: np.ndarray) -> np.ndarray:
-        return network_inputs(D, self.network_input) if self.images else D
-
     def _fit_centroids(self, F: np.ndarray, labels: np.ndarray, rs: np.random.RandomState) -> None:
         present = np.unique(labels)
         means = np.stack([F[labels == c].mean(axis=0) for c in present])
@@ -320,8 +287,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        D = self._deskewed(self._validated(X, reset=False))
-        return network_forward(self._network_input(D), self.weights_, self.biases_)
+        return self.network_.features(self._deskewed(self._validated(X, reset=False)))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Distances to each centroid, shape (n_samples, n_clusters)."""

@@ -1,13 +1,13 @@
 """Handwriting styles MNIST lacks, drawn onto its digits for self-training.
 
 MNIST's writers were American: their 1s are plain strokes. Most European writers, the bot's
-first users among them, give a 1 a flag at the top and often a foot. MNIST holds only about
-150 such 1s among 6,742, and both the mixture and the network put them with the 2s (so did
-8 of the 31 real 1s in `../shared/data/real-digits`). Self-training therefore shows the
-network some plain strokes of the stroke cluster with a foot, a flag or both drawn on.
+first users among them, give a 1 a flag at the top and often a foot. MNIST holds few such
+1s, and both the mixture and the network would put them with the 2s. Self-training therefore
+shows the network some plain strokes of the stroke cluster with a foot, a flag or both drawn
+on.
 
-No label is read: the cluster of plain strokes is the one far narrower than every other
-(99.7% 1s on MNIST's training split); when no cluster is, nothing is drawn.
+No label is read: the cluster of plain strokes (MNIST's 1s) is the one far narrower than
+every other; when no cluster is, nothing is drawn.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from model.serving.photo.framing import fit_and_centre
 
 __all__ = ["stroke_cluster", "with_foot_and_flag"]
 
+# Each pixel's row and column, built once.
 _ROWS, _COLS = np.mgrid[0:MNIST_SIDE, 0:MNIST_SIDE].astype(np.float32)
 _NARROWER = 0.5  # the stroke cluster's mean horizontal variance, at most this share of the others'
 _INKED_ROW = 0.3  # a row's summed ink (in [0, 1] pixels) that counts as part of the digit

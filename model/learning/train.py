@@ -17,17 +17,14 @@ from model.learning.evaluate import score_clustering
 from model.learning.matching import align_to_previous
 from model.mnist import Mnist
 from model.serving.features import deskew
-from model.serving.modelfile import DigitModel, outlier_score
-from model.serving.network import network_forward, network_inputs, pca_project, squared_distances
+from model.serving.modelfile import DigitModel
+from model.serving.network import FeatureNetwork, squared_distances
+from model.serving.typicality import Typicality
 
 __all__ = ["TrainResult", "build_model", "train_model"]
 
+# Representative training images kept per cluster, the bot's samples of it.
 N_SAMPLES = 32
-SCALE_QUANTILE = 99.9
-# Measured on MNIST and on photo-like renderings of it: 99.5 flags 0.5% of MNIST digits and
-# none of the rendered photos, while letters, crosses and hash signs score above it.
-OUTLIER_QUANTILE = 99.5
-_QUANTILES = np.linspace(0.0, 100.0, 101)
 
 
 @dataclass(frozen=True)
@@ -70,12 +67,10 @@ def _sha256(*arrays: np.ndarray) -> str:
 
 def build_model(
     *,
-    weights: list[np.ndarray],
-    biases: list[np.ndarray],
+    network: FeatureNetwork,
     centroids: np.ndarray,
     pca_mean: np.ndarray,
     pca_components: np.ndarray,
-    network_input: str,
     reference: np.ndarray,
     metadata: dict[str, Any],
 ) -> DigitModel:
@@ -83,11 +78,11 @@ def build_model(
 
     Parameters
     ----------
-    weights, biases : the feature network's layers
+    network : FeatureNetwork
     centroids : ndarray of shape (k, n_outputs)
     pca_mean : ndarray of shape (784,)
     pca_components : ndarray of shape (n_components, 784)
-    network_input : what the network reads (one of NETWORK_INPUTS)
+        The principal subspace of the deskewed training digits.
     reference : ndarray of shape (n, 28, 28), uint8
         MNIST training images: the statistics and the representative samples come from
         them, never from users' photos, so no user ever sees another user's image.
@@ -95,45 +90,17 @@ def build_model(
     """
     k = len(centroids)
     flat = deskew(reference).reshape(len(reference), -1)
-    features = network_forward(network_inputs(flat, network_input), weights, biases)
-    clusters = squared_distances(features, centroids).argmin(axis=1)
-    coordinates, residual = pca_project(flat, pca_mean, pca_components)
-    means = np.zeros((k, coordinates.shape[1]), dtype=np.float32)
-    quantiles = np.zeros((k, _QUANTILES.size), dtype=np.float32)
-    scale = np.zeros(k, dtype=np.float32)
-    spreads = np.zeros(len(reference), dtype=np.float32)
+    clusters = squared_distances(network.features(flat), centroids).argmin(axis=1)
+    typicality = Typicality.fit(flat, clusters, k, pca_mean=pca_mean, pca_components=pca_components)
     samples = np.zeros((k, N_SAMPLES, 28, 28), dtype=np.uint8)
-    for c in range(k):
-        members = np.flatnonzero(clusters == c)
-        # An empty cluster (tiny data only) takes everyone's statistics.
-        pool = members if members.size else np.arange(len(reference))
-        means[c] = coordinates[pool].mean(axis=0)
-        spread = np.linalg.norm(coordinates[pool] - means[c], axis=1)
-        quantiles[c] = np.percentile(spread, _QUANTILES)
-        scale[c] = np.percentile(spread, SCALE_QUANTILE)
-        spreads[members] = spread[: members.size]
-        most_typical = pool[np.argsort(spread)][:N_SAMPLES]
+    for c, most_typical in enumerate(typicality.most_typical(flat, clusters, N_SAMPLES)):
         samples[c, : len(most_typical)] = reference[most_typical]
-    metadata = {
-        **metadata,
-        "network_input": network_input,
-        "cluster_sizes": np.bincount(clusters, minlength=k).tolist(),
-    }
-    residual_scale = float(np.percentile(residual, SCALE_QUANTILE))
-    scores = outlier_score(spreads, residual, scale[clusters], residual_scale)
     return DigitModel(
-        weights=weights,
-        biases=biases,
+        network=network,
         centroids=np.asarray(centroids, dtype=np.float32),
-        samples=samples,
-        distance_quantiles=quantiles,
-        spread_scale=scale,
-        cluster_means=means,
-        pca_mean=np.asarray(pca_mean, dtype=np.float32),
-        pca_components=np.asarray(pca_components, dtype=np.float32),
-        residual_scale=residual_scale,
-        outlier_limit=float(np.percentile(scores, OUTLIER_QUANTILE)),
-        metadata=metadata,
+        sample_images=samples,
+        typicality=typicality,
+        metadata={**metadata, "cluster_sizes": np.bincount(clusters, minlength=k).tolist()},
     )
 
 
@@ -199,12 +166,10 @@ def train_model(
         "cluster_purity": scores.purity,
     }
     model = build_model(
-        weights=clusterer.weights_,
-        biases=clusterer.biases_,
+        network=clusterer.network_,
         centroids=clusterer.cluster_centers_,
         pca_mean=clusterer.pca_.mean_,
         pca_components=clusterer.pca_.components_,
-        network_input=clusterer.network_input,
         reference=train,
         metadata=metadata,
     )

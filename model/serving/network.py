@@ -1,17 +1,17 @@
-"""The feature network's inputs and forward pass in numpy: all the bot needs to serve.
+"""The feature network in numpy: its inputs, its forward pass, all the bot needs to serve.
 
 Training fits a small ReLU network with scikit-learn; serving only computes the inputs and
 multiplies the stored weights, so the bot process never loads a training runtime or pays a
 JIT warm-up.
 
-The feature space is the network's softmax output. Measured on MNIST, nearest-centroid
-assignment there keeps the self-trained network's accuracy (0.982), while centroids in
-its ReLU hidden layer lose 1.5-2 points: the hidden layer is not shaped for distances.
+The feature space is the network's softmax output: nearest-centroid assignment there keeps
+the self-trained network's accuracy, while its ReLU hidden layer is not shaped for distances.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,14 +19,18 @@ from model.serving.orientations import pooled_orientations
 
 __all__ = [
     "NETWORK_INPUTS",
+    "FeatureNetwork",
     "network_forward",
     "network_inputs",
-    "pca_project",
     "squared_distances",
     "without_negligible",
 ]
 
+# What a network can read of a deskewed digit: pooled stroke orientations, or (format 1
+# model files) its pixels.
 NETWORK_INPUTS = ("orientations", "pixels")
+# Weights smaller than this in magnitude are dropped: subnormal floats that slow serving.
+_NEGLIGIBLE = 1e-20
 
 
 def network_inputs(deskewed: np.ndarray, kind: str) -> np.ndarray:
@@ -81,41 +85,14 @@ def network_forward(
 
 
 def without_negligible(weights: np.ndarray) -> np.ndarray:
-    """The weights in float32, those under 1e-20 in magnitude set to zero.
+    """The weights in float32, those under `_NEGLIGIBLE` in magnitude set to zero.
 
     Weight decay shrinks the weights of inputs that are always blank (the corners) towards
     1e-39, below float32's normal range; a product with such a number takes the CPU's slow
-    subnormal path. A few thousand of them made the first layer's product on 10,000 digits
-    take 140 ms instead of 17 ms here. On inputs of at most 1 they change nothing.
+    subnormal path, several times slower. On inputs of at most 1 they change nothing.
     """
     W = np.asarray(weights, dtype=np.float32)
-    return np.where(np.abs(W) < 1e-20, np.float32(0), W)
-
-
-def pca_project(
-    X: np.ndarray, mean: np.ndarray, components: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates in the training digits' principal subspace, and the distance to it.
-
-    The distance (reconstruction error) says "unlike any MNIST digit" whatever cluster the
-    network picks: a softmax is confident about stars and smileys too. The coordinates
-    say how typical an image is of its cluster, which the near one-hot softmax cannot.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    mean : ndarray of shape (n_features,)
-    components : ndarray of shape (n_components, n_features), orthonormal rows
-
-    Returns
-    -------
-    coordinates : ndarray of shape (n_samples, n_components), float32
-    residual : ndarray of shape (n_samples,), float32
-    """
-    centred = np.asarray(X, dtype=np.float32) - mean
-    coordinates = centred @ components.T
-    residual_sq = (centred * centred).sum(axis=1) - (coordinates * coordinates).sum(axis=1)
-    return coordinates.astype(np.float32), np.sqrt(np.maximum(residual_sq, 0.0)).astype(np.float32)
+    return np.where(np.abs(W) < _NEGLIGIBLE, np.float32(0), W)
 
 
 def squared_distances(F: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -123,3 +100,48 @@ def squared_distances(F: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     sq = (F * F).sum(axis=1)[:, None] - 2.0 * F @ centroids.T
     sq += (centroids * centroids).sum(axis=1)[None, :]
     return np.maximum(sq, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureNetwork:
+    """The self-trained network: what it reads of a deskewed digit, and its layers.
+
+    Attributes
+    ----------
+    weights : list of ndarray of shape (n_in, n_out), float32
+    biases : list of ndarray of shape (n_out,), float32
+        The layers, ReLU hidden ones and a softmax output; stored in the model file as
+        `layer<i>_weight` and `layer<i>_bias`.
+    reads : str
+        One of NETWORK_INPUTS.
+    """
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    reads: str
+
+    def features(self, deskewed: np.ndarray) -> np.ndarray:
+        """The softmax output for deskewed digits (n_samples, 784), shape (n_samples, n_outputs)."""
+        return network_forward(network_inputs(deskewed, self.reads), self.weights, self.biases)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The layers by their names in the model file."""
+        named = {}
+        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            named[f"layer{i}_weight"] = W
+            named[f"layer{i}_bias"] = b
+        return named
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], reads: str) -> FeatureNetwork:
+        """The layers stored under `arrays()`' names (KeyError when one is missing).
+
+        Files trained before `without_negligible` was applied hold subnormal weights that
+        slow serving: they are dropped here.
+        """
+        n_layers = sum(1 for name in arrays if name.endswith("_weight"))
+        return cls(
+            weights=[without_negligible(arrays[f"layer{i}_weight"]) for i in range(n_layers)],
+            biases=[arrays[f"layer{i}_bias"] for i in range(n_layers)],
+            reads=reads,
+        )

@@ -2,22 +2,17 @@
 network reads.
 
 Pixel distances confuse digits whose ink overlaps: a 9 with a round loop and a curved tail
-lies near the 3s in pixel space, so UMAP and the mixture put that whole style of 9 in the 3s'
-cluster, and so did every model trained on those labels. Which way the strokes run, place by
-place, tells such shapes apart: on MNIST's training split, UMAP and the mixture on
-`orientation_histograms` found the digits with ACC 0.989 (pixels: 0.980), and the
-round-looped 9s joined the other 9s.
+lies near the 3s in pixel space, so UMAP and the mixture would put that whole style of 9 in
+the 3s' cluster. Which way the strokes run, place by place, tells such shapes apart: on
+`orientation_histograms` the round-looped 9s join the other 9s.
 
 The network reads `pooled_orientations` instead: the same votes blurred by a Gaussian and
 sampled on a coarse grid, so a stroke moved by a pixel or turned by a few degrees changes
-them little. Measured on MNIST with the same pseudo-labels (seed 0): a network on pixels
-0.987 on the test split and 98.7% of digits kept under the benchmark's jitter; on 4x4-cell
-histograms 0.990 / 98.9%; on these pooled maps 0.992 / 99.2%, and 93.9% of the real-digit
-crops against 91.4%.
+them little, and a network reading them keeps more jittered and real digits in their
+cluster than one reading pixels or cell histograms (docs/benchmarks.md).
 
-One L2 norm over the whole digit, not HOG's usual per-block one: scikit-image's `hog` with
-block normalisation (L2-Hys, 2x2 or 3x3 cells per block) measured 0.978 and 0.987 here, and
-it runs per image (about 17 s for the 60,000, against about 3 s for this batch version).
+One L2 norm over the whole digit, not HOG's usual per-block one: block normalisation
+(scikit-image's `hog`) clustered worse, and it runs per image where this runs in batches.
 """
 
 from __future__ import annotations
@@ -28,11 +23,11 @@ import numpy as np
 
 __all__ = ["orientation_histograms", "orientation_votes", "pooled_orientations"]
 
-BINS = 6  # unsigned orientations over 180 degrees (6, 9 and 12 measured alike)
-CELL = 4  # histogram cell side: 7x7 cells on 28x28 (7-pixel cells measured far worse)
-POOL_SIGMA = 2.0  # pixels; 1.0 and 1.5 on a 14x14 grid kept fewer digits under jitter
-POOL_STRIDE = 3  # a 9x9 grid on 28x28; a 7x7 grid (sigma 2.5) lost accuracy
-_CHUNK = 5000
+BINS = 6  # unsigned orientation bins over 180 degrees
+CELL = 4  # histogram cell side in pixels: 7x7 cells on 28x28
+POOL_SIGMA = 2.0  # the pooling Gaussian's width in pixels: how far a stroke may move unnoticed
+POOL_STRIDE = 3  # pixels between pooled grid points: a 9x9 grid on 28x28
+_CHUNK = 5000  # images per batch of votes: bounds the (n, bins, 28, 28) temporary
 
 
 def _check(X: np.ndarray, multiple: int = 1) -> np.ndarray:

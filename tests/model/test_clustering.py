@@ -7,7 +7,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from model.learning.augment import augment
 from model.learning.clustering import DigitClusterer, augmented_copy
@@ -85,8 +84,6 @@ def test_predict_before_fit_and_bad_shapes_are_clear(mnist) -> None:
         DigitClusterer().fit(np.zeros((100, 30)))
     with pytest.raises(ValueError, match="n_clusters must be an integer >= 2"):
         DigitClusterer(n_clusters=1).fit(mnist.train_images[:100])
-    with pytest.raises(ValueError, match="embedding must be one of"):
-        DigitClusterer(embedding="edges").fit(mnist.train_images[:100])
     with pytest.raises(ValueError, match="styled_ones must be a share"):
         DigitClusterer(styled_ones=1.5).fit(mnist.train_images[:100])
 
@@ -124,38 +121,6 @@ def test_deskew_straightens_a_slanted_stroke() -> None:
     cols = [np.average(np.arange(28), weights=row) for row in out if row.sum() > 0.5]
     assert np.ptp(cols) < 2.0
     np.testing.assert_allclose(deskew(np.zeros((28, 28), np.uint8)), 0.0)
-
-
-_ONE_CLUSTER = (
-    "these checks set n_clusters=1; one cluster gives self-training no classes to learn "
-    "features from, so DigitClusterer refuses it with a clear error"
-)
-
-
-@parametrize_with_checks(
-    [
-        DigitClusterer(
-            n_clusters=3,
-            images=False,
-            hidden_layer_sizes=(8,),
-            self_training_rounds=1,
-            epochs=2,
-            random_state=0,
-        )
-    ],
-    expected_failed_checks=lambda _: {
-        name: _ONE_CLUSTER
-        for name in (
-            "check_dont_overwrite_parameters",
-            "check_methods_subset_invariance",
-            "check_fit2d_1sample",
-            "check_fit2d_1feature",
-            "check_fit2d_predict1d",
-        )
-    },
-)
-def test_scikit_learn_conventions(estimator, check) -> None:
-    check(estimator)
 
 
 def _slants(images: np.ndarray) -> np.ndarray:

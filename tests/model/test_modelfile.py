@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -181,24 +182,42 @@ def test_a_version_1_file_still_loads_and_assigns_as_it_did(mnist) -> None:
     assert meta["format_version"] == 1
     assert "network_input" not in meta
     old = load_model(path)
-    assert old.network_input == "pixels"
+    assert old.network.reads == "pixels"
     tiny = np.finfo(np.float32).tiny
     assert any(((W != 0) & (np.abs(W) < tiny)).any() for W in stored)  # subnormal, as trained
-    assert not any(((W != 0) & (np.abs(W) < 1e-20)).any() for W in old.weights)
+    assert not any(((W != 0) & (np.abs(W) < 1e-20)).any() for W in old.network.weights)
 
     clusters = old.assign(mnist.test_images).clusters
     mapping = {int(c): d for c, d in meta["cluster_to_digit"].items()}
     acc = np.mean([mapping[int(c)] == d for c, d in zip(clusters, mnist.test_labels, strict=True)])
     assert acc == pytest.approx(meta["metrics"]["acc"], abs=1e-4)
     flat = deskew(mnist.test_images).reshape(len(mnist.test_images), -1)
-    with_stored = network_forward(flat, stored, old.biases)
+    with_stored = network_forward(flat, stored, old.network.biases)
     unchanged = squared_distances(with_stored, old.centroids).argmin(axis=1)
     np.testing.assert_array_equal(unchanged, clusters)
 
 
 def test_a_network_reading_what_this_program_lacks_is_refused(shipped: DigitModel) -> None:
     with pytest.raises(ModelFileError, match="reads 'strokes'"):
-        shipped.replace(metadata=dict(shipped.metadata, network_input="strokes"))
-    other = "pixels" if shipped.network_input == "orientations" else "orientations"
+        shipped.replace(network=replace(shipped.network, reads="strokes"))
+    other = "pixels" if shipped.network.reads == "orientations" else "orientations"
     with pytest.raises(ModelFileError, match=f"does not match its {other}"):
-        shipped.replace(metadata=dict(shipped.metadata, network_input=other))
+        shipped.replace(network=replace(shipped.network, reads=other))
+
+
+def test_the_file_names_what_the_network_reads(shipped: DigitModel, tmp_path: Path) -> None:
+    """The network's input is stored in the metadata, also for a model loaded from format 1."""
+    old = load_model(ROOT / "tests" / "data" / "model-v1.npz")
+    again = load_model(save_model(old, tmp_path / "v1-again.npz"))
+    assert again.metadata["network_input"] == again.network.reads == "pixels"
+    assert again.metadata["format_version"] == FORMAT_VERSION
+    np.testing.assert_array_equal(again.centroids, old.centroids)
+
+
+def test_the_file_holds_the_arrays_it_always_held(shipped: DigitModel, tmp_path: Path) -> None:
+    with np.load(save_model(shipped, tmp_path / "copy.npz"), allow_pickle=False) as archive:
+        names = set(archive.files)
+    layers = {f"layer{i}_{part}" for i in range(3) for part in ("weight", "bias")}
+    statistics = {"distance_quantiles", "spread_scale", "cluster_means", "pca_mean"}
+    statistics |= {"pca_components", "residual_scale", "outlier_limit"}
+    assert names == {"metadata", "centroids", "samples"} | statistics | layers
