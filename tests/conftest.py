@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -100,7 +101,9 @@ def model_as_version(model_path: Path) -> Callable[[Path, str], Path]:
     shipped = load_model(model_path)
 
     def save(target: Path, version: str) -> Path:
-        return save_model(shipped.replace(metadata=dict(shipped.metadata, version=version)), target)
+        return save_model(
+            replace(shipped, metadata=dict(shipped.metadata, version=version)), target
+        )
 
     return save
 

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +134,6 @@ class DigitModel:
     def version(self) -> str:
         return str(self.metadata.get("version", "unknown"))
 
-    @property
-    def outlier_limit(self) -> float:
-        """The typicality's outlier limit, named here as `replace` names it."""
-        return self.typicality.outlier_limit
-
     def assign(self, images: np.ndarray) -> Assignments:
         """Assign each image to its nearest centroid; flag what is unlike every digit.
 
@@ -181,16 +176,6 @@ class DigitModel:
             typicality=Typicality.from_arrays(arrays),
             metadata=metadata,
         )
-
-    def replace(self, **changes: Any) -> DigitModel:
-        """A copy with some fields changed (like `dataclasses.replace`); the typicality's
-        fields may be named directly (`outlier_limit=...`)."""
-        own = {f.name for f in fields(self)}
-        statistics = {name: value for name, value in changes.items() if name not in own}
-        changes = {name: value for name, value in changes.items() if name in own}
-        if statistics:
-            changes["typicality"] = replace(self.typicality, **statistics)
-        return replace(self, **changes)
 
     def permuted(self, order: np.ndarray, metadata: dict[str, Any]) -> DigitModel:
         """The same model with cluster `order[i]` renamed to i (stable ids across retrains)."""

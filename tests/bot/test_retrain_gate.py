@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,15 @@ def current(model_path: Path) -> DigitModel:
 
 def _with_outlier_limit(model: DigitModel, factor: float) -> DigitModel:
     """The same model with its outlier limit scaled (a model that doubts more)."""
-    return model.replace(outlier_limit=model.outlier_limit * factor)
+    limit = model.typicality.outlier_limit * factor
+    return replace(model, typicality=replace(model.typicality, outlier_limit=limit))
 
 
 NONE = np.zeros((0, 28, 28), np.uint8)
 
 
 def _measured(model: DigitModel, acc: float) -> DigitModel:
-    return model.replace(metadata=dict(model.metadata, metrics={"acc": acc}))
+    return replace(model, metadata=dict(model.metadata, metrics={"acc": acc}))
 
 
 def _balanced(k: int) -> list[int]:

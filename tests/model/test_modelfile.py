@@ -199,10 +199,10 @@ def test_a_version_1_file_still_loads_and_assigns_as_it_did(mnist) -> None:
 
 def test_a_network_reading_what_this_program_lacks_is_refused(shipped: DigitModel) -> None:
     with pytest.raises(ModelFileError, match="reads 'strokes'"):
-        shipped.replace(network=replace(shipped.network, reads="strokes"))
+        replace(shipped, network=replace(shipped.network, reads="strokes"))
     other = "pixels" if shipped.network.reads == "orientations" else "orientations"
     with pytest.raises(ModelFileError, match=f"does not match its {other}"):
-        shipped.replace(network=replace(shipped.network, reads=other))
+        replace(shipped, network=replace(shipped.network, reads=other))
 
 
 def test_the_file_names_what_the_network_reads(shipped: DigitModel, tmp_path: Path) -> None:
