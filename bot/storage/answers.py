@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from bot.storage.records import MNIST_SHAPE, AnsweredDigits, Vote
+from bot.digit import MNIST_SHAPE
+from bot.storage.records import AnsweredDigits, Vote
 from bot.storage.schema import images
 
 ANSWERED = images.c.feedback_digit.is_not(None)

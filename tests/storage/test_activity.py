@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from bot.digit import RecognisedDigit
 from bot.storage import Accuracy, IncomingImage, Storage
 
 NOW = datetime(2024, 3, 10, 0, 30, tzinfo=UTC)  # just after midnight: the day is UTC's
@@ -33,11 +34,13 @@ async def _fill(storage: Storage) -> None:
                 received_at=received,
                 original=b"x",
                 mime_type="image/jpeg",
-                mnist=np.zeros((28, 28), dtype=np.uint8),
-                cluster=cluster,
-                distance=1.0,
-                typicality=0.5,
-                is_outlier=outlier,
+                digit=RecognisedDigit(
+                    mnist=np.zeros((28, 28), np.uint8),
+                    cluster=cluster,
+                    distance=1.0,
+                    typicality=0.5,
+                    is_outlier=outlier,
+                ),
                 model_version="v1",
             )
         )

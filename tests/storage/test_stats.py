@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from bot.digit import RecognisedDigit
 from bot.storage import IncomingImage, Storage
 from bot.storage.stats import name_digit
 
@@ -42,11 +43,13 @@ async def filled(storage: Storage) -> Storage:
                 received_at=received,
                 original=b"x" * size,
                 mime_type="image/jpeg",
-                mnist=np.zeros((28, 28), dtype=np.uint8),
-                cluster=cluster,
-                distance=1.0,
-                typicality=0.5,
-                is_outlier=outlier,
+                digit=RecognisedDigit(
+                    mnist=np.zeros((28, 28), np.uint8),
+                    cluster=cluster,
+                    distance=1.0,
+                    typicality=0.5,
+                    is_outlier=outlier,
+                ),
                 model_version=version,
             )
         )
