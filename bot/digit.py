@@ -34,7 +34,7 @@ class RecognisedDigit:
     distance: float
     typicality: float
     is_outlier: bool  # far from every cluster
-    box: Box | None = None  # None for a photo of one digit, as kept before several were found
+    box: Box | None = None  # None for a photo of one digit: only a page's digits keep theirs
     touching: bool = False  # the box seems to hold digits that touch, read as one
 
     @classmethod

@@ -31,7 +31,7 @@ from model.serving.preprocess import PreprocessError
 
 # A quick reply needs no "sending a photo..." status: it would cost a Bot API call counted
 # against the bot's message rate. A slow one (big file, busy bot) shows it until the reply.
-CHAT_ACTION_AFTER = 1.0
+CHAT_ACTION_AFTER = 1.0  # seconds
 CHAT_ACTION_EVERY = 4.0  # Telegram shows an action for about 5 seconds
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from bot.digit import MNIST_SHAPE
 from bot.storage.records import AnsweredDigits, Vote
 from bot.storage.schema import images
 
-ANSWERED = images.c.feedback_digit.is_not(None)
+ANSWERED = images.c.feedback_digit.is_not(None)  # the digits their sender said the truth of
 
 
 def votes(engine: Engine, version: str) -> list[Vote]:

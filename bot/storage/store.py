@@ -52,12 +52,12 @@ from bot.storage.records import (
 )
 
 T = TypeVar("T")
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 4  # threads (and connections) running the store's other calls
 COUNTER_WORKERS = 2  # threads (and connections) counting updates for the flood limit
 # Every reply shows the clusters' names, so they are read from the database at most this
 # often; a rename made in this process shows at once, one made by another within this time.
 NAMES_FRESH_FOR = 30.0  # seconds
-UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)  # said as "unavailable"
 
 
 class Storage:
