@@ -25,6 +25,7 @@ import numpy as np
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bot.digit import RecognisedDigit
 from bot.storage import IncomingImage, Storage, open_storage
 
 USERS = 50
@@ -53,11 +54,13 @@ def _photos(n: int, kb: int) -> list[IncomingImage]:
             received_at=now - timedelta(minutes=i),
             original=original,
             mime_type="image/jpeg",
-            mnist=rng.integers(0, 256, (28, 28), dtype=np.uint8),
-            cluster=i % 10,
-            distance=float(i),
-            typicality=0.5,
-            is_outlier=False,
+            digit=RecognisedDigit(
+                mnist=rng.integers(0, 256, (28, 28), dtype=np.uint8),
+                cluster=i % 10,
+                distance=float(i),
+                typicality=0.5,
+                is_outlier=False,
+            ),
             model_version="bench",
         )
         for i in range(n)

@@ -20,28 +20,28 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot import texts
 from bot.i18n import day, number, percent
+from bot.render import FONT
 from bot.storage.activity import Activity
 from model.mnist import MnistError, load_mnist
 from model.serving.modelfile import DigitModel
 
 log = logging.getLogger(__name__)
 
-WIDTH = 1080
-MAX_HEIGHT = 1280
-MARGIN = 24
+WIDTH = 1080  # a phone screen's width: shown unscaled
+MAX_HEIGHT = 1280  # Telegram's largest photo side
+MARGIN = 24  # pixels around the edges
 SMALL, BODY, TITLE = 22, 26, 34  # font sizes in px
-FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
 INK, FAINT, PAPER = (30, 30, 30), (200, 200, 200), (255, 255, 255)
 # A colour per cluster (Tableau's ten), grey for outliers.
 COLOURS = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
 ]  # fmt: skip
-OUTLIER_COLOUR = (190, 190, 190)
-CHART_HEIGHT = 300
-SAMPLES_SHOWN = 16
-SAMPLE_PX = 42  # 1.5 x MNIST's 28
-SAMPLE_COLUMNS = 8
+OUTLIER_COLOUR = (190, 190, 190)  # the outliers' bars
+CHART_HEIGHT = 300  # the photos-per-day chart
+SAMPLES_SHOWN = 16  # typical members of a cluster on the model sheet
+SAMPLE_PX = 42  # each drawn 1.5 x MNIST's 28
+SAMPLE_COLUMNS = 8  # in rows of 8
 
 
 @functools.cache

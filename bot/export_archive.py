@@ -1,9 +1,9 @@
 """The zips of a user's /export: each photo as received, each digit's 28x28 as a PNG, and
 `records.csv`, a row per digit with what was recorded about it.
 
-Pure: rows and images in, zip bytes out; reading the database and sending to Telegram are the
-caller's. The parts are planned from the rows alone (each original's size is stored), before
-any image is read, so the first message can already say "part 1 of 3" and an export too big
+Pure: rows and photos' bytes in, zip bytes out; reading the database and sending to Telegram
+are the caller's. The parts are planned from the rows alone (each original's size is stored), before
+any photo is read, so the first message can already say "part 1 of 3" and an export too big
 to send is refused without reading it. A photo is never split: each part holds whole photos,
 their digits and a CSV of those rows, and is complete on its own.
 
@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from PIL import Image
 from telegram.constants import FileSizeLimit
 
-from bot.storage.records import ExportedDigit, ExportImages
+from bot.digit import RecognisedDigit
+from bot.storage.records import ExportedDigit
 
 UPLOAD_LIMIT = int(FileSizeLimit.FILESIZE_UPLOAD)  # bytes of a file a bot may send: 50 MB
 MAX_PARTS = 10  # zips one /export may send; data that needs more is refused
@@ -34,7 +35,7 @@ PNG_MAX = 1024  # bytes a 28x28 greyscale PNG can take (noise takes 880: 812 raw
 ENTRY_OVERHEAD = 128
 PART_OVERHEAD = 1024  # end of central directory: 22 bytes, 98 past 65,535 entries
 READ_BATCH_BYTES = 16 * 2**20  # originals read from the database at once while a zip is made
-READ_BATCH_ROWS = 500  # rows whose images are read at once (a batch of many small photos)
+READ_BATCH_ROWS = 500  # rows whose originals are read at once (a batch of many small photos)
 CSV_NAME = "records.csv"
 COLUMNS = (
     "received_at",
@@ -94,27 +95,27 @@ class ExportPhoto:
     def digit_name(self, digit: ExportedDigit) -> str:
         return f"digits/{self.stem}_{digit.digit_index}.png"
 
-    def csv_row(self, digit: ExportedDigit, *, with_original: bool) -> list[object]:
+    def csv_row(self, row: ExportedDigit, *, with_original: bool) -> list[object]:
         """The digit's line of records.csv, in COLUMNS' order."""
-        box = digit.box or (None, None, None, None)
+        digit = row.digit
         return [
-            digit.received_at.astimezone(UTC).isoformat(),
-            digit.chat_id,
-            digit.message_id,
+            row.received_at.astimezone(UTC).isoformat(),
+            row.chat_id,
+            row.message_id,
             self.original_name if with_original else None,
-            digit.mime_type,
-            self.digit_name(digit),
-            digit.digit_index,
-            digit.digit_count,
-            *box,
+            row.mime_type,
+            self.digit_name(row),
+            row.digit_index,
+            row.digit_count,
+            *(digit.box or (None, None, None, None)),
             digit.touching,
             digit.cluster,
             digit.is_outlier,
             digit.distance,
             digit.typicality,
-            digit.model_version,
-            digit.feedback_digit,
-            digit.feedback_at.astimezone(UTC).isoformat() if digit.feedback_at else None,
+            row.model_version,
+            row.feedback_digit,
+            row.feedback_at.astimezone(UTC).isoformat() if row.feedback_at else None,
         ]
 
     def size_bound(self) -> int:
@@ -148,7 +149,7 @@ class ExportPart:
         self, max_bytes: int = READ_BATCH_BYTES, max_rows: int = READ_BATCH_ROWS
     ) -> list[tuple[ExportPhoto, ...]]:
         """The part's photos in runs whose originals and rows stay within the bounds (a photo
-        alone may pass them), so that their images are read from the database together."""
+        alone may pass them), so that their originals are read from the database together."""
         batches: list[tuple[ExportPhoto, ...]] = []
         batch: list[ExportPhoto] = []
         size = rows = 0
@@ -207,8 +208,8 @@ def plan_parts(
 class PartWriter:
     """One zip being made, a batch of photos at a time, records.csv last (`finish`).
 
-    A row whose images are missing (erased since the export was planned) is left out, file
-    and CSV line both; the zip only shrinks by it.
+    A row missing from the originals read (erased since the export was planned) is left out,
+    file and CSV line both; the zip only shrinks by it.
     """
 
     def __init__(self, made_at: datetime) -> None:
@@ -217,18 +218,17 @@ class PartWriter:
         self._zip = zipfile.ZipFile(self._buffer, "w", zipfile.ZIP_STORED)
         self._rows: list[list[object]] = []
 
-    def add(self, photos: Iterable[ExportPhoto], images: Mapping[int, ExportImages]) -> None:
-        """Write the photos' files; `images` holds the images read for them, by row id."""
+    def add(self, photos: Iterable[ExportPhoto], originals: Mapping[int, bytes]) -> None:
+        """Write the photos' files; `originals` holds the bytes read for their rows, by id."""
         for photo in photos:
             first = photo.original
-            original = images.get(first.id) if first is not None else None
+            original = originals.get(first.id) if first is not None else None
             if original is not None:
-                self._write(photo.original_name, photo.received_at, original.original)
-            for digit in photo.digits:
-                if digit.id in images:
-                    png = _png(images[digit.id])
-                    self._write(photo.digit_name(digit), digit.received_at, png)
-                    self._rows.append(photo.csv_row(digit, with_original=original is not None))
+                self._write(photo.original_name, photo.received_at, original)
+            for row in photo.digits:
+                if row.id in originals:
+                    self._write(photo.digit_name(row), row.received_at, _png(row.digit))
+                    self._rows.append(photo.csv_row(row, with_original=original is not None))
 
     def finish(self) -> bytes:
         """The zip's bytes, records.csv written last."""
@@ -246,9 +246,9 @@ class PartWriter:
         self._zip.writestr(info, data)
 
 
-def _png(images: ExportImages) -> bytes:
+def _png(digit: RecognisedDigit) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(images.mnist).save(buffer, format="PNG")
+    Image.fromarray(digit.mnist).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

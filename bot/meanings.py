@@ -22,9 +22,9 @@ from bot.model_provider import ModelProvider
 from bot.storage import Storage, StorageUnavailableError, Vote
 from model.serving.modelfile import DigitModel
 
-MIN_ANSWERS = 20
-MIN_USERS = 5
-MIN_SHARE = 0.8
+MIN_ANSWERS = 20  # answers about a cluster before it is said to be a digit
+MIN_USERS = 5  # from at least this many people
+MIN_SHARE = 0.8  # of whom this share said the same digit
 OLDER_EVERY = 900.0  # seconds between readings of the digits earlier models assigned
 BATCH = 2000  # digits read and assigned at a time
 

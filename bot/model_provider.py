@@ -6,13 +6,14 @@ import asyncio
 import functools
 import logging
 import multiprocessing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from bot.recognition import Recognition, recognise, recognise_with, start_worker
+from bot.render import Wording
 from model.serving.modelfile import DigitModel, ModelFileError, load_model
 
 log = logging.getLogger(__name__)
@@ -78,18 +79,16 @@ class ModelProvider:
             "is missing or damaged. Train one with `python -m model train`."
         )
 
-    async def recognise(
-        self, data: bytes, lang: str = "en", names: Mapping[int, str] | None = None
-    ) -> Recognition:
-        """Find the digits, assign and draw the reply in a worker process, its words in `lang`
-        and with the clusters' `names`; raises PreprocessError.
+    async def recognise(self, data: bytes, wording: Wording | None = None) -> Recognition:
+        """Find the digits, assign and draw the reply in a worker process, as `wording` says;
+        raises PreprocessError.
 
         A worker that died (killed, out of memory) is replaced and the photo tried once more;
         a model file gone from disk since it was served is handled here with the loaded copy.
         """
         model, path = self._now()
         loop = asyncio.get_running_loop()
-        job = functools.partial(recognise_with, path, model.version, data, lang, names)
+        job = functools.partial(recognise_with, path, model.version, data, wording)
         for attempt in (1, 2):
             workers = self._workers
             try:
@@ -102,7 +101,7 @@ class ModelProvider:
             except ModelFileError as exc:
                 log.warning("workers cannot load the served model (%s); recognising here", exc)
                 break
-        return await self.run(recognise, model, data, lang, names)
+        return await self.run(recognise, model, data, wording)
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking model work in the thread pool so the event loop only awaits it."""

@@ -13,36 +13,22 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
-from bot.render import PAGE_WIDTH, Tile, render_page, render_reply
+from bot.digit import RecognisedDigit
+from bot.render import PAGE_WIDTH, Wording, render_page, render_reply
 from model.serving.modelfile import DigitModel, ModelFileError, load_model
 from model.serving.preprocess import Page, find_digits, open_image
 
 MAX_DIGITS = 40  # a reply with more tiles is no longer readable on a phone
 MODELS_KEPT = 2  # the served model and the one before it, for jobs sent just before a swap
-PARENT_CHECK_EVERY = 1.0  # seconds
+PARENT_CHECK_EVERY = 1.0  # seconds between a worker's looks for its parent
 
 _models: dict[str, DigitModel] = {}
-
-
-@dataclass(frozen=True)
-class SeenDigit:
-    """One digit found in a picture and the cluster it was assigned to."""
-
-    mnist: NDArray[np.uint8]
-    cluster: int
-    distance: float
-    typicality: float
-    is_outlier: bool
-    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the photo's upright pixels
-    touching: bool  # the box seems to hold digits that touch, read as one
 
 
 @dataclass(frozen=True)
@@ -53,46 +39,39 @@ class Recognition:
     (`found` says how many; nothing was assigned or drawn then).
     """
 
-    digits: tuple[SeenDigit, ...]
+    digits: tuple[RecognisedDigit, ...]
     found: int
     model_version: str
     picture: bytes
     pid: int  # the worker process that recognised it (the bot's own when it fell back)
 
 
-def recognise(
-    model: DigitModel, data: bytes, lang: str = "en", names: Mapping[int, str] | None = None
-) -> Recognition:
-    """Find the digits in picture bytes, assign each and draw the reply in `lang`, with the
-    clusters' `names`; raises PreprocessError."""
+def recognise(model: DigitModel, data: bytes, wording: Wording | None = None) -> Recognition:
+    """Find the digits in picture bytes, assign each and draw the reply as `wording` says
+    (English, no clusters' names, when not given); raises PreprocessError."""
+    wording = wording or Wording()
     page = find_digits(data)
     found = len(page.digits)
     if found > MAX_DIGITS:
         return Recognition((), found, model.version, b"", os.getpid())
     assigned = model.assign(np.stack([digit.image for digit in page.digits]))
     digits = tuple(
-        SeenDigit(
-            mnist=found_digit.image,
-            cluster=int(assigned.clusters[n]),
-            distance=float(assigned.distances[n]),
-            typicality=float(assigned.typicality[n]),
-            is_outlier=bool(assigned.is_outlier[n]),
-            box=found_digit.box,
-            touching=found_digit.touching,
+        RecognisedDigit.assigned(
+            found_digit.image, assigned, n, box=found_digit.box, touching=found_digit.touching
         )
         for n, found_digit in enumerate(page.digits)
     )
     if found == 1:
         [digit] = digits
         samples = None if digit.is_outlier else model.samples(digit.cluster)
-        picture = render_reply(digit.mnist, samples, lang)
+        picture = render_reply(digit.mnist, samples, wording.lang)
     else:
-        picture = _render_page(data, page, digits, names or {}, lang)
+        picture = _render_page(data, page, digits, wording)
     return Recognition(digits, found, model.version, picture, os.getpid())
 
 
 def _render_page(
-    data: bytes, page: Page, digits: tuple[SeenDigit, ...], names: Mapping[int, str], lang: str
+    data: bytes, page: Page, digits: tuple[RecognisedDigit, ...], wording: Wording
 ) -> bytes:
     """The photo upright (as the boxes are), with every digit's box and tile.
 
@@ -105,15 +84,14 @@ def _render_page(
             photo = Image.alpha_composite(
                 Image.new("RGBA", photo.size, "white"), photo.convert("RGBA")
             )
-    tiles = [Tile(d.mnist, d.box, d.cluster, d.is_outlier) for d in digits]
-    return render_page(photo.convert("RGB"), page.size, tiles, names, lang)
+    return render_page(photo.convert("RGB"), page.size, digits, wording)
 
 
 def recognise_with(
-    path: Path, version: str, data: bytes, lang: str = "en", names: Mapping[int, str] | None = None
+    path: Path, version: str, data: bytes, wording: Wording | None = None
 ) -> Recognition:
     """`recognise` with model `version` from `path`, loaded once per worker process."""
-    return recognise(model_for(path, version), data, lang, names)
+    return recognise(model_for(path, version), data, wording)
 
 
 def model_for(path: Path, version: str) -> DigitModel:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,48 +15,47 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import texts
+from bot.digit import MNIST_SHAPE, RecognisedDigit
 from model import MNIST_SIDE
 from model.serving.montage import grid_image
 
 SEEN_SCALE = 16  # the 28x28 at 448x448, as tall as the 4x4 grid of samples at 4x
-SAMPLE_SCALE = 4
+SAMPLE_SCALE = 4  # a cluster's samples enlarged 4x
 # Multiples of 8, so JPEG's 8x8 blocks fall inside the enlarged pixels of what the bot saw:
 # that panel comes through encoding essentially unchanged.
-GAP = 16
-LABEL_HEIGHT = 24
+GAP = 16  # pixels between panels and around the edges
+LABEL_HEIGHT = 24  # a line of words above or below a panel
 BACKGROUND = 40  # the same grey as model.serving.montage's grids
-GRID_COLUMNS = 4
-MAX_SAMPLES = 16
+GRID_COLUMNS = 4  # a reply's samples in a 4x4 grid
+MAX_SAMPLES = 16  # samples shown beside what the bot saw
 # Telegram re-encodes every photo it receives as JPEG, so a PNG buys nothing on the user's
-# screen; at this quality the enlarged pixels stay crisp and encoding is 4x faster (about
-# 35 KB against a 10 KB PNG).
+# screen; at this quality the enlarged pixels stay crisp.
 JPEG_QUALITY = 90
-BACKGROUNDS_KEPT = 64  # a few models' worth of clusters
+BACKGROUNDS_KEPT = 64  # replies drawn but for the photo's panel, kept: a few models' clusters
 # A several-digit reply: the photo at most this big, then a row of tiles per TILE_COLUMNS digits.
 PAGE_WIDTH, PHOTO_HEIGHT = 896, 560
-TILE_SCALE = 3
-TILE_COLUMNS = 8
+TILE_SCALE = 3  # a page's digits enlarged 3x
+TILE_COLUMNS = 8  # a page's tiles in a row
 TILE_WIDTH = PAGE_WIDTH // TILE_COLUMNS  # 112: the 84-pixel digit and room for its words
-TILE_HEIGHT = MNIST_SIDE * TILE_SCALE + 3 * LABEL_HEIGHT
+TILE_HEIGHT = MNIST_SIDE * TILE_SCALE + 3 * LABEL_HEIGHT  # the digit, its number and words
 # /clusters: a row per cluster, legible on a phone 1080 px wide.
 SHEET_WIDTH = 1080
-MEMBERS_SHOWN = 8
-MEMBER_SCALE = 3
-LABEL_COLUMN = SHEET_WIDTH - 3 * GAP - MEMBERS_SHOWN * (28 * MEMBER_SCALE + 4) + 4
-SHEET_ROW = MNIST_SIDE * MEMBER_SCALE + 2 * GAP + 8
+MEMBERS_SHOWN = 8  # typical members shown in a cluster's row
+MEMBER_SCALE = 3  # and enlarged 3x
+LABEL_COLUMN = SHEET_WIDTH - 3 * GAP - MEMBERS_SHOWN * (MNIST_SIDE * MEMBER_SCALE + 4) + 4
+SHEET_ROW = MNIST_SIDE * MEMBER_SCALE + 2 * GAP + 8  # a cluster's row
 SHEET_TOP = GAP + 48  # below the heading
-BOX_COLOUR = (255, 160, 0)
-BOX_LINE = 3
-FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
+BOX_COLOUR = (255, 160, 0)  # a page's boxes and the digits' numbers
+BOX_LINE = 3  # a box's line width
+FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"  # the words' typeface
 
 
-class Tile(NamedTuple):
-    """One digit of a several-digit reply: what the bot saw, where, and its cluster."""
+@dataclass(frozen=True)
+class Wording:
+    """How a reply says things: in the user's language, calling clusters by the admins' names."""
 
-    seen: NDArray[np.uint8]
-    box: tuple[int, int, int, int]  # in the photo's upright pixels
-    cluster: int
-    outlier: bool  # far from every cluster: shown as "?"
+    lang: str = "en"
+    names: Mapping[int, str] = field(default_factory=dict)
 
 
 class ClusterRow(NamedTuple):
@@ -81,12 +81,12 @@ def render_reply(
     seen: NDArray[np.uint8], samples: NDArray[np.uint8] | None, lang: str = "en"
 ) -> bytes:
     """JPEG of the enlarged 28x28 the bot saw, beside a grid of the cluster's samples if given."""
-    if seen.shape != (28, 28):
+    if seen.shape != MNIST_SHAPE:
         raise ValueError(f"expected a 28x28 image, got shape {seen.shape}")
     shown = (
         np.ascontiguousarray(samples[:MAX_SAMPLES], dtype=np.uint8)
         if samples is not None and len(samples)
-        else np.zeros((0, 28, 28), np.uint8)
+        else np.zeros((0, *MNIST_SHAPE), np.uint8)
     )
     # Everything but the photo's own panel is the same for every photo of a cluster.
     canvas = _background(shown.tobytes(), lang).copy()
@@ -134,8 +134,8 @@ def render_clusters(heading: str, rows: Sequence[ClusterRow], lang: str = "en") 
 @functools.lru_cache(maxsize=BACKGROUNDS_KEPT)
 def _background(samples: bytes, lang: str) -> Image.Image:
     """The reply with labels and the samples' grid drawn and the seen panel left empty."""
-    stack = np.frombuffer(samples, np.uint8).reshape(-1, 28, 28)
-    seen_panel = Image.new("L", (28 * SEEN_SCALE, 28 * SEEN_SCALE), BACKGROUND)
+    stack = np.frombuffer(samples, np.uint8).reshape(-1, *MNIST_SHAPE)
+    seen_panel = Image.new("L", (MNIST_SIDE * SEEN_SCALE,) * 2, BACKGROUND)
     panels = [(texts.say(lang, texts.WHAT_I_SAW), seen_panel)]
     if len(stack):
         grid = grid_image(stack, columns=GRID_COLUMNS, scale=SAMPLE_SCALE, gap=1)
@@ -175,16 +175,17 @@ def page_layout(photo_size: tuple[int, int], count: int) -> PageLayout:
 def render_page(
     photo: Image.Image,
     size: tuple[int, int],
-    tiles: Sequence[Tile],
-    names: Mapping[int, str],
-    lang: str = "en",
+    digits: Sequence[RecognisedDigit],
+    wording: Wording,
 ) -> bytes:
     """JPEG of the photo, reduced, with a numbered box around each digit, and under it each
-    digit as the bot saw it with its number, its cluster and the cluster's name if it has one.
+    digit as the bot saw it with its number, its cluster ("?" for an outlier) and the cluster's
+    name if it has one.
 
-    `size` is the photo's size in the boxes' pixels; `photo` may be a reduced copy of it.
+    `size` is the photo's size in the digits' boxes' pixels; `photo` may be a reduced copy.
     """
-    layout = page_layout(size, len(tiles))
+    lang = wording.lang
+    layout = page_layout(size, len(digits))
     canvas = Image.new("RGB", layout.size, (BACKGROUND,) * 3)
     shown = photo.convert("RGB").resize(
         (max(1, round(size[0] * layout.scale)), max(1, round(size[1] * layout.scale))),
@@ -194,8 +195,9 @@ def render_page(
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.truetype(FONT, 15)
     x0, y0 = layout.photo_at
-    for number, tile in enumerate(tiles, start=1):
-        left, top, right, bottom = (round(v * layout.scale) for v in tile.box)
+    for number, digit in enumerate(digits, start=1):
+        assert digit.box is not None  # every digit of a page was found with its box
+        left, top, right, bottom = (round(v * layout.scale) for v in digit.box)
         outline = (x0 + left, y0 + top, x0 + max(right, left + 1), y0 + max(bottom, top + 1))
         draw.rectangle(outline, outline=BOX_COLOUR, width=BOX_LINE)
         label = (outline[0], max(y0, outline[1] - LABEL_HEIGHT))
@@ -203,14 +205,15 @@ def render_page(
         draw.text(label, str(number), fill=(0, 0, 0), font=font)
     words = texts.say(lang, texts.WHAT_I_SAW)
     draw.text((GAP, layout.tiles_at[0][1] - 2 * LABEL_HEIGHT), words, fill=(220,) * 3, font=font)
-    for number, (tile, (left, top)) in enumerate(zip(tiles, layout.tiles_at, strict=True), start=1):
+    tiles = zip(digits, layout.tiles_at, strict=True)
+    for number, (digit, (left, top)) in enumerate(tiles, start=1):
         draw.text((left, top - LABEL_HEIGHT), str(number), fill=BOX_COLOUR, font=font)
-        canvas.paste(_enlarge(tile.seen, TILE_SCALE).convert("RGB"), (left, top))
-        below = top + 28 * TILE_SCALE + 2
-        cluster = "?" if tile.outlier else texts.cluster_label(lang, tile.cluster, {})
+        canvas.paste(_enlarge(digit.mnist, TILE_SCALE).convert("RGB"), (left, top))
+        below = top + MNIST_SIDE * TILE_SCALE + 2
+        cluster = "?" if digit.is_outlier else texts.cluster_label(lang, digit.cluster, {})
         draw.text((left, below), cluster, fill=(220,) * 3, font=font)
-        name = names.get(tile.cluster)
-        if name and not tile.outlier:
+        name = wording.names.get(digit.cluster)
+        if name and not digit.is_outlier:
             draw.text(
                 (left, below + LABEL_HEIGHT - 4), _fit(draw, name, font), fill=(220,) * 3, font=font
             )

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from bot.admin_pictures import model_sheet
+from bot.digit import RecognisedDigit
 from bot.storage import IncomingImage
 from model.mnist import Mnist, load_mnist
 from model.serving.modelfile import load_model
@@ -53,11 +54,7 @@ async def stats_picture_of_a_month(model_path: Path, mnist: Mnist) -> bytes:
                             received_at=now - timedelta(days=days_ago, minutes=int(index % 600)),
                             original=photo_of(mnist.test_images[index]),
                             mime_type="image/jpeg",
-                            mnist=mnist.test_images[index],
-                            cluster=int(assigned.clusters[n]),
-                            distance=float(assigned.distances[n]),
-                            typicality=float(assigned.typicality[n]),
-                            is_outlier=bool(assigned.is_outlier[n]),
+                            digit=RecognisedDigit.assigned(mnist.test_images[index], assigned, n),
                             model_version=model.version,
                         )
                     )

@@ -49,7 +49,7 @@ async def _deliver(context: BotContext, message: Message, lang: str, user_id: in
     """Send every zip of the user's data; False, having said why, when there is none to send.
 
     The planning (formatting every row) and the zips are made in the model thread pool, and
-    images are read a batch at a time, so one zip (under 50 MB) and one batch are all that is
+    photos are read a batch at a time, so one zip (under 50 MB) and one batch are all that is
     held at once.
     """
     digits = await context.storage.exported_digits(user_id)
@@ -66,8 +66,8 @@ async def _deliver(context: BotContext, message: Message, lang: str, user_id: in
         writer = PartWriter(datetime.now(UTC))
         for batch in part.batches():
             ids = [digit.id for photo in batch for digit in photo.digits]
-            images = await context.storage.export_images(user_id, ids)
-            await context.models.run(writer.add, batch, images)
+            originals = await context.storage.export_originals(user_id, ids)
+            await context.models.run(writer.add, batch, originals)
         await message.reply_document(
             await context.models.run(writer.finish),
             filename=part.file_name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -24,12 +25,13 @@ from bot.context import BotContext
 from bot.i18n import user_language
 from bot.meanings import ClusterAnswers
 from bot.recognition import MAX_DIGITS, Recognition
+from bot.render import Wording
 from bot.storage import IncomingImage, Original, StorageUnavailableError
 from model.serving.preprocess import PreprocessError
 
 # A quick reply needs no "sending a photo..." status: it would cost a Bot API call counted
 # against the bot's message rate. A slow one (big file, busy bot) shows it until the reply.
-CHAT_ACTION_AFTER = 1.0
+CHAT_ACTION_AFTER = 1.0  # seconds
 CHAT_ACTION_EVERY = 4.0  # Telegram shows an action for about 5 seconds
 
 log = logging.getLogger(__name__)
@@ -69,9 +71,9 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         if len(data) > limit:
             await message.reply_text(texts.too_big(lang, context.settings.max_image_mb))
             return
-        names = await _cluster_names(context)
+        wording = Wording(lang, await _cluster_names(context))
         try:
-            seen = await context.models.recognise(data, lang, names)
+            seen = await context.models.recognise(data, wording)
         except PreprocessError as exc:
             await message.reply_text(texts.unreadable(lang, str(exc)))
             return
@@ -85,14 +87,14 @@ async def classify_photo(update: Update, context: BotContext) -> None:
         except StorageUnavailableError as exc:
             # Still answer; say plainly that the photo was not kept (no buttons: no row).
             log.warning("answering without keeping the photo: %s", exc)
-            await _reply(message, lang, seen, None, names, context)
+            await _reply(message, seen, None, wording, context)
             return
         if saved.alert is not None:
             await context.notifier.push(pushes.storage_alert(saved.alert))
         if not saved.created and saved.answered:
             return
         kept = saved.original is not Original.NOT_KEPT
-        sent = await _reply(message, lang, seen, saved.image_id, names, context, kept=kept)
+        sent = await _reply(message, seen, saved.image_id, wording, context, kept=kept)
     try:
         await context.storage.mark_answered(saved.image_id, sent.message_id)
     except StorageUnavailableError as exc:
@@ -113,16 +115,10 @@ def _incoming(
             received_at=datetime.now(UTC),
             original=data,
             mime_type=mime_type,
-            mnist=digit.mnist,
-            cluster=digit.cluster,
-            distance=digit.distance,
-            typicality=digit.typicality,
-            is_outlier=digit.is_outlier,
+            digit=digit if several else dataclasses.replace(digit, box=None),
             model_version=seen.model_version,
             digit_index=index,
             digit_count=len(seen.digits),
-            box=digit.box if several else None,
-            touching=digit.touching,
         )
         for index, digit in enumerate(seen.digits)
     ]
@@ -130,10 +126,9 @@ def _incoming(
 
 async def _reply(
     message: Message,
-    lang: str,
     seen: Recognition,
     image_id: int | None,
-    names: Mapping[int, str],
+    wording: Wording,
     context: BotContext,
     *,
     kept: bool = True,
@@ -145,8 +140,9 @@ async def _reply(
     `image_id` None: the database is unreachable, the photo was not kept, so no buttons.
     `kept` False: the digits were kept, but the storage cap left no room for the picture.
     """
+    lang = wording.lang
     keyboard = None
-    said = _people_say(context, seen, names)
+    said = _people_say(context, seen, wording.names)
     if len(seen.digits) > 1:
         clusters = ["?" if d.is_outlier else str(d.cluster) for d in seen.digits]
         touching = [n for n, digit in enumerate(seen.digits, start=1) if digit.touching]
@@ -160,7 +156,7 @@ async def _reply(
     else:
         digit = seen.digits[0]
         caption = texts.reply_caption(
-            lang, digit.cluster, digit.typicality, seen.model_version, names
+            lang, digit.cluster, digit.typicality, seen.model_version, wording.names
         )
         if said:
             caption = texts.people_say(lang, said[0]) + "\n" + caption

@@ -11,7 +11,7 @@ from bot import texts
 from bot.context import BotContext
 from bot.i18n import user_language
 
-PATTERN = re.compile(r"^forget:(\d{1,18}):(\d{1,12}|no)$")
+PATTERN = re.compile(r"^forget:(\d{1,18}):(\d{1,12}|no)$")  # /forget's buttons: user, time or "no"
 CONFIRMATION_LIFETIME = 600  # seconds a /forget button stays valid
 CLOCK_SKEW = 60  # seconds a button may seem to come from the future (several bot hosts)
 

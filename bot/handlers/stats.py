@@ -11,7 +11,7 @@ from bot.admin_pictures import cluster_digits, stats_picture
 from bot.context import BotContext
 from bot.i18n import user_language
 
-PICTURE_DAYS = 30
+PICTURE_DAYS = 30  # days an admin's /stats picture shows
 
 
 async def show_stats(update: Update, context: BotContext) -> None:

@@ -26,9 +26,12 @@ Refinements of the contract in docs/ARCHITECTURE.md:
   index, box and 28x28, the photo's bytes only in the first digit's row; ``find_image`` gives
   that first digit, ``reply_digits`` them all by the bot's reply, and ``forget_user``
   returns the number of photos it erased.
-- ``/export`` reads a user's rows twice: ``exported_digits`` (every field but the images) and
-  ``export_images`` (by id, a batch at a time, only that user's); ``claim_export`` records an
-  export or says when the next may be, atomically across processes.
+- A stored digit's 28x28, cluster, box and the like are its ``RecognisedDigit`` (``digit``),
+  the record recognition made.
+- ``/export`` reads a user's rows twice: ``exported_digits`` (every field but the photos'
+  bytes) and ``export_originals`` (by id, a batch at a time, only that user's);
+  ``claim_export`` records an export or says when the next may be, atomically across
+  processes.
 - A photo whose bytes its sender had sent before is saved as ``repeated``, without them: the
   original is kept once (``SaveResult.original`` says so), and not at all when it would take
   the stored originals over ``stored_bytes_cap``. The first save to reach 80% of the cap, and
@@ -52,7 +55,6 @@ from bot.storage.records import (
     AnsweredDigits,
     DailyUsage,
     ExportedDigit,
-    ExportImages,
     FloodWindow,
     GlobalStats,
     IncomingImage,
@@ -76,7 +78,6 @@ __all__ = [
     "Accuracy",
     "AnsweredDigits",
     "DailyUsage",
-    "ExportImages",
     "ExportedDigit",
     "FloodWindow",
     "GlobalStats",

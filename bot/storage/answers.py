@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from bot.storage.records import MNIST_SHAPE, AnsweredDigits, Vote
+from bot.digit import MNIST_SHAPE
+from bot.storage.records import AnsweredDigits, Vote
 from bot.storage.schema import images
 
-ANSWERED = images.c.feedback_digit.is_not(None)
+ANSWERED = images.c.feedback_digit.is_not(None)  # the digits their sender said the truth of
 
 
 def votes(engine: Engine, version: str) -> list[Vote]:

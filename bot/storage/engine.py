@@ -20,12 +20,12 @@ from sqlalchemy.engine import URL, make_url
 
 from bot.storage.records import StorageConfigError
 
-DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-CONNECT_TIMEOUT_S = 5
-SQLITE_BUSY_TIMEOUT_S = 15
-POOL_TIMEOUT_S = 10
-_ALEMBIC_IN_USE = threading.Lock()
+DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"  # relative to the working directory
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # Alembic's scripts
+CONNECT_TIMEOUT_S = 5  # seconds to reach PostgreSQL before the database counts as unavailable
+SQLITE_BUSY_TIMEOUT_S = 15  # seconds a SQLite writer waits for another's lock
+POOL_TIMEOUT_S = 10  # seconds a call waits for a free connection of the pool
+_ALEMBIC_IN_USE = threading.Lock()  # Alembic's configuration is global: one migration at a time
 
 
 def safe_url(url: str | URL) -> str:

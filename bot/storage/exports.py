@@ -1,7 +1,7 @@
 """A user's own rows for /export, and the claim of their hourly export (synchronous SQL).
 
-The rows come in two reads: every field but the images first (small, so the zips can be
-planned from the originals' sizes), then the images by id, a batch at a time, so an export
+The rows come in two reads: every field but the photos' bytes first (small, so the zips can be
+planned from the originals' sizes), then those bytes by id, a batch at a time, so an export
 never holds more of the user's photos in memory than one batch. Each read is confined to
 the asking user's rows. The time of the last export is a row of its own, claimed in one
 statement, so two replicas answering the same user's /export cannot both go ahead.
@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import numpy as np
 from sqlalchemy import Engine, Row, delete, select
 
 from bot.storage.engine import upsert_insert
-from bot.storage.records import MNIST_SHAPE, ExportedDigit, ExportImages
+from bot.storage.images import DIGIT_COLUMNS, read_digit
+from bot.storage.records import ExportedDigit
 from bot.storage.schema import images, user_exports
 
-BOX = (images.c.box_x0, images.c.box_y0, images.c.box_x1, images.c.box_y1)
+# The columns of an exported row besides its digit's.
 FIELDS = (
     images.c.id,
     images.c.chat_id,
@@ -27,49 +27,36 @@ FIELDS = (
     images.c.received_at,
     images.c.mime_type,
     images.c.size_bytes,
-    images.c.cluster,
-    images.c.distance,
-    images.c.typicality,
-    images.c.is_outlier,
     images.c.model_version,
     images.c.feedback_digit,
     images.c.feedback_at,
     images.c.digit_index,
     images.c.digit_count,
-    images.c.touching,
 )
 
 
 def exported_digits(engine: Engine, user_id: int) -> list[ExportedDigit]:
-    """Every digit the user sent, oldest first, without its images."""
-    query = select(*FIELDS, *BOX).where(images.c.user_id == user_id).order_by(images.c.id)
+    """Every digit the user sent, oldest first, without the photos' bytes."""
+    query = select(*FIELDS, *DIGIT_COLUMNS).where(images.c.user_id == user_id).order_by(images.c.id)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return [_digit(row) for row in rows]
+    return [_exported(row) for row in rows]
 
 
-def _digit(row: Row) -> ExportedDigit:
+def _exported(row: Row) -> ExportedDigit:
     fields = row._mapping
     values = {column.name: fields[column.name] for column in FIELDS}
-    box = tuple(fields[column.name] for column in BOX)
-    return ExportedDigit(**values, box=None if box[0] is None else box)
+    return ExportedDigit(**values, digit=read_digit(row))
 
 
-def export_images(
-    engine: Engine, user_id: int, image_ids: Sequence[int]
-) -> dict[int, ExportImages]:
-    """The images of those rows that are the user's (and still there), by id."""
-    query = select(images.c.id, images.c.original, images.c.mnist).where(
+def export_originals(engine: Engine, user_id: int, image_ids: Sequence[int]) -> dict[int, bytes]:
+    """The photo's bytes of those rows that are the user's (and still there), by id: b"" but in
+    a photo's first digit's row."""
+    query = select(images.c.id, images.c.original).where(
         images.c.user_id == user_id, images.c.id.in_(image_ids)
     )
     with engine.connect() as connection:
-        return {
-            row.id: ExportImages(
-                bytes(row.original),
-                np.frombuffer(row.mnist, dtype=np.uint8).reshape(MNIST_SHAPE).copy(),
-            )
-            for row in connection.execute(query)
-        }
+        return {row.id: bytes(row.original) for row in connection.execute(query)}
 
 
 def claim_export(engine: Engine, user_id: int, now: datetime, every: timedelta) -> datetime | None:

@@ -12,19 +12,26 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Engine, Row, func, insert, select, tuple_, update
 
+from bot.digit import MNIST_SHAPE, RecognisedDigit
 from bot.storage import usage
 from bot.storage.engine import upsert_insert
-from bot.storage.records import (
-    MNIST_SHAPE,
-    DailyUsage,
-    IncomingImage,
-    Original,
-    SaveResult,
-    StoredImage,
-)
+from bot.storage.records import DailyUsage, IncomingImage, Original, SaveResult, StoredImage
 from bot.storage.schema import images
 
-DUPLICATE_RETRIES = 3
+DUPLICATE_RETRIES = 3  # saves of one photo retried while rows are erased in between
+# The columns a recognised digit is kept in (`digit_columns` writes them, `read_digit` reads).
+DIGIT_COLUMNS = (
+    images.c.mnist,
+    images.c.cluster,
+    images.c.distance,
+    images.c.typicality,
+    images.c.is_outlier,
+    images.c.box_x0,
+    images.c.box_y0,
+    images.c.box_x1,
+    images.c.box_y1,
+    images.c.touching,
+)
 
 
 def save_photo(engine: Engine, digits: Sequence[IncomingImage], cap: int | None) -> SaveResult:
@@ -100,7 +107,6 @@ def _original(size_bytes: int, repeated: bool) -> Original:
 def _values(
     image: IncomingImage, original: bytes, sha256: str, repeated: bool
 ) -> dict[str, object]:
-    box = image.box or (None, None, None, None)
     return {
         "chat_id": image.chat_id,
         "user_id": image.user_id,
@@ -110,20 +116,28 @@ def _values(
         "mime_type": image.mime_type,
         "size_bytes": len(original),
         "sha256": sha256,
-        "mnist": np.ascontiguousarray(image.mnist).tobytes(),
-        "cluster": int(image.cluster),
-        "distance": float(image.distance),
-        "typicality": float(image.typicality),
-        "is_outlier": bool(image.is_outlier),
+        **digit_columns(image.digit),
         "model_version": image.model_version,
         "digit_index": image.digit_index,
         "digit_count": image.digit_count,
+        "repeated": repeated,
+    }
+
+
+def digit_columns(digit: RecognisedDigit) -> dict[str, object]:
+    """The columns a digit is kept in: its 28x28's bytes, its assignment, its box (or NULLs)."""
+    box = digit.box or (None, None, None, None)
+    return {
+        "mnist": np.ascontiguousarray(digit.mnist).tobytes(),
+        "cluster": int(digit.cluster),
+        "distance": float(digit.distance),
+        "typicality": float(digit.typicality),
+        "is_outlier": bool(digit.is_outlier),
         "box_x0": box[0],
         "box_y0": box[1],
         "box_x1": box[2],
         "box_y1": box[3],
-        "touching": image.touching,
-        "repeated": repeated,
+        "touching": digit.touching,
     }
 
 
@@ -222,10 +236,23 @@ def find_image(engine: Engine, chat_id: int, message_id: int) -> StoredImage | N
 
 
 def _stored(row: Row) -> StoredImage:
-    """Columns and fields share their names; the two blobs and the box need converting."""
+    """Columns and fields share their names; the digit's are gathered, the original copied."""
     fields = dict(row._mapping)
-    box = tuple(fields.pop(name) for name in ("box_x0", "box_y0", "box_x1", "box_y1"))
-    fields["box"] = None if box[0] is None else box
+    for column in DIGIT_COLUMNS:
+        del fields[column.name]
     fields["original"] = bytes(row.original)
-    fields["mnist"] = np.frombuffer(row.mnist, dtype=np.uint8).reshape(MNIST_SHAPE).copy()
-    return StoredImage(**fields)
+    return StoredImage(**fields, digit=read_digit(row))
+
+
+def read_digit(row: Row) -> RecognisedDigit:
+    """The digit a row keeps (`digit_columns` read back)."""
+    box = (row.box_x0, row.box_y0, row.box_x1, row.box_y1)
+    return RecognisedDigit(
+        mnist=np.frombuffer(row.mnist, dtype=np.uint8).reshape(MNIST_SHAPE).copy(),
+        cluster=row.cluster,
+        distance=row.distance,
+        typicality=row.typicality,
+        is_outlier=row.is_outlier,
+        box=None if box[0] is None else box,
+        touching=row.touching,
+    )

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-MNIST_SHAPE = (28, 28)
+from bot.digit import RecognisedDigit
 
 
 class StorageError(Exception):
@@ -27,8 +27,8 @@ class StorageUnavailableError(StorageError):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class IncomingImage:
-    """A photo as the bot received and classified it, ready to be kept (compared by identity,
-    since arrays have no single truth value)."""
+    """One digit of a photo as the bot received and recognised it, ready to be kept; a photo of
+    several is one each, in reading order (compared by identity, as its digit is)."""
 
     chat_id: int
     user_id: int
@@ -36,23 +36,12 @@ class IncomingImage:
     received_at: datetime
     original: bytes = field(repr=False)
     mime_type: str
-    mnist: np.ndarray = field(repr=False)
-    cluster: int
-    distance: float
-    typicality: float
-    is_outlier: bool
+    digit: RecognisedDigit
     model_version: str
-    # One digit of a photo of several: its index in reading order, their count, its box.
-    digit_index: int = 0
-    digit_count: int = 1
-    box: tuple[int, int, int, int] | None = None
-    touching: bool = False
+    digit_index: int = 0  # its place in the photo's reading order
+    digit_count: int = 1  # the photo's digits
 
     def __post_init__(self) -> None:
-        if self.mnist.shape != MNIST_SHAPE or self.mnist.dtype != np.uint8:
-            raise ValueError(
-                f"mnist must be a (28, 28) uint8 array, got {self.mnist.shape} {self.mnist.dtype}"
-            )
         if self.received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
 
@@ -96,40 +85,10 @@ class DailyUsage(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class StoredImage:
-    """Every field kept for one image, as read back; compare ``id`` or fields, not instances."""
-
-    id: int
-    chat_id: int
-    user_id: int
-    message_id: int
-    received_at: datetime
-    original: bytes = field(repr=False)
-    mime_type: str
-    size_bytes: int
-    sha256: str
-    mnist: np.ndarray = field(repr=False)
-    cluster: int
-    distance: float
-    typicality: float
-    is_outlier: bool
-    model_version: str
-    answered_at: datetime | None
-    feedback_digit: int | None
-    feedback_at: datetime | None
-    digit_index: int
-    digit_count: int
-    box: tuple[int, int, int, int] | None
-    touching: bool
-    reply_message_id: int | None
-    repeated: bool
-
-
-@dataclass(frozen=True, slots=True)
 class ExportedDigit:
     """One stored digit as its owner's /export lists it: every field they may take away but the
-    two images, which are read apart, a batch at a time (``ExportImages``). ``size_bytes`` is
-    the original's in a photo's first digit's row, 0 in the others."""
+    photo's bytes, which are read apart, a batch at a time. ``size_bytes`` is the original's in
+    a photo's first digit's row, 0 in the others. Compare ``id`` or fields, not instances."""
 
     id: int
     chat_id: int
@@ -137,26 +96,25 @@ class ExportedDigit:
     received_at: datetime
     mime_type: str
     size_bytes: int
-    cluster: int
-    distance: float
-    typicality: float
-    is_outlier: bool
+    digit: RecognisedDigit
     model_version: str
     feedback_digit: int | None
     feedback_at: datetime | None
     digit_index: int
     digit_count: int
-    box: tuple[int, int, int, int] | None
-    touching: bool
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class ExportImages:
-    """A stored digit's two images: the photo as received (b"" but in its first digit's row)
-    and the 28x28 (compared by identity, since arrays have no single truth value)."""
+class StoredImage(ExportedDigit):
+    """Every field kept for one image, as read back: what its owner may export, and what the
+    bot keeps for itself."""
 
+    user_id: int
     original: bytes = field(repr=False)
-    mnist: np.ndarray = field(repr=False)
+    sha256: str
+    answered_at: datetime | None
+    reply_message_id: int | None
+    repeated: bool
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -14,7 +14,7 @@ from bot.storage.engine import upsert_insert
 from bot.storage.records import RetrainRun
 from bot.storage.schema import FINISHED, RUNNING, retrain_runs
 
-STALE_OUTCOME = "failed"
+STALE_OUTCOME = "failed"  # the outcome of a run whose heartbeats stopped
 
 
 def try_start_retrain(engine: Engine, trigger: str, owner: str, now: datetime) -> int | None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+# Constraint and index names, so that migrations name them alike on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -43,8 +44,8 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 
-RUNNING = "running"
-FINISHED = "finished"
+RUNNING = "running"  # a retraining run's state while it holds the lock
+FINISHED = "finished"  # and once it released it
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -11,8 +11,8 @@ from bot.storage.engine import upsert_insert
 from bot.storage.records import ModelFile
 from bot.storage.schema import active_model, cluster_names, model_files, model_versions
 
-NAME_MAX = 64
-ACTIVE_ROW = 1
+NAME_MAX = 64  # characters of a cluster's name, once trimmed
+ACTIVE_ROW = 1  # the id of the one row naming the active model
 KEEP_MODEL_FILES = 3  # promoted files kept in the database, the active one included
 
 
@@ -71,7 +71,7 @@ def promote_model(
 ) -> None:
     """Store a promoted model's bytes, record it and make it the active one, in one transaction.
 
-    Older files beyond the newest ``KEEP_MODEL_FILES`` are deleted (2 MB each, one per
+    Older files beyond the newest ``KEEP_MODEL_FILES`` are deleted (one comes with each
     accepted retraining).
     """
     stored = (

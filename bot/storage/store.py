@@ -38,7 +38,6 @@ from bot.storage.records import (
     AnsweredDigits,
     DailyUsage,
     ExportedDigit,
-    ExportImages,
     FloodWindow,
     GlobalStats,
     IncomingImage,
@@ -53,12 +52,12 @@ from bot.storage.records import (
 )
 
 T = TypeVar("T")
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 4  # threads (and connections) running the store's other calls
 COUNTER_WORKERS = 2  # threads (and connections) counting updates for the flood limit
 # Every reply shows the clusters' names, so they are read from the database at most this
 # often; a rename made in this process shows at once, one made by another within this time.
 NAMES_FRESH_FOR = 30.0  # seconds
-UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)  # said as "unavailable"
 
 
 class Storage:
@@ -177,14 +176,13 @@ class Storage:
         return await self._run(erasure.forget_user, user_id, self.stored_bytes_cap)
 
     async def exported_digits(self, user_id: int) -> list[ExportedDigit]:
-        """Every digit the user sent, oldest first, without its images (to plan /export)."""
+        """Every digit the user sent, oldest first, without the photos' bytes (to plan /export)."""
         return await self._run(exports.exported_digits, user_id)
 
-    async def export_images(
-        self, user_id: int, image_ids: Sequence[int]
-    ) -> dict[int, ExportImages]:
-        """The images of those of the user's rows, by id; another user's ids find nothing."""
-        return await self._run(exports.export_images, user_id, image_ids)
+    async def export_originals(self, user_id: int, image_ids: Sequence[int]) -> dict[int, bytes]:
+        """The photo's bytes of those of the user's rows, by id (b"" but in a photo's first
+        digit's row); another user's ids find nothing."""
+        return await self._run(exports.export_originals, user_id, image_ids)
 
     async def claim_export(self, user_id: int, now: datetime, every: timedelta) -> datetime | None:
         """None when the user may export now (recorded, for every process on this database),

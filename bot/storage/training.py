@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import Engine, select
 
-from bot.storage.records import MNIST_SHAPE
+from bot.digit import MNIST_SHAPE
 from bot.storage.schema import images
 
 BATCH = 2000  # digits read per query (1.6 MB of 28x28s)

@@ -36,7 +36,7 @@ class Usage(NamedTuple):
     alert: Level
 
 
-THE_ROW = storage_usage.c.id == 1
+THE_ROW = storage_usage.c.id == 1  # the one row holding the count
 
 
 def lock(connection: Connection) -> Usage:

@@ -1,4 +1,4 @@
-"""The /export zips, made from rows and images alone: their files, records.csv, the split."""
+"""The /export zips, made from rows and originals alone: their files, records.csv, the split."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from bot import texts
+from bot.digit import RecognisedDigit
 from bot.export_archive import (
     COLUMNS,
     CSV_NAME,
@@ -23,19 +24,19 @@ from bot.export_archive import (
     PartWriter,
     plan_parts,
 )
-from bot.storage import ExportedDigit, ExportImages
+from bot.storage import ExportedDigit
 
 T0 = datetime(2026, 12, 7, 8, 30, 15, 250000, tzinfo=UTC)
 MADE = T0 + timedelta(days=1)
 
 
 class Photos:
-    """Rows and images of photos as the store keeps them: the bytes in a photo's first digit's
-    row, b"" in the others; ids in the order they came."""
+    """Rows and originals of photos as the store keeps them: the bytes in a photo's first
+    digit's row, b"" in the others; ids in the order they came."""
 
     def __init__(self) -> None:
         self.rows: list[ExportedDigit] = []
-        self.images: dict[int, ExportImages] = {}
+        self.originals: dict[int, bytes] = {}
 
     def add(self, size: int, digits: int = 1, *, mime_type: str = "image/jpeg") -> bytes:
         message_id = 100 + len({row.message_id for row in self.rows})
@@ -49,30 +50,31 @@ class Photos:
                 received_at=T0 + timedelta(minutes=message_id),
                 mime_type=mime_type,
                 size_bytes=size if index == 0 else 0,
-                cluster=index,
-                distance=1.5 + index,
-                typicality=0.25,
-                is_outlier=False,
+                digit=RecognisedDigit(
+                    mnist=rng.integers(0, 256, size=(28, 28), dtype=np.uint8),
+                    cluster=index,
+                    distance=1.5 + index,
+                    typicality=0.25,
+                    is_outlier=False,
+                    box=(10 * index, 5, 10 * index + 8, 20) if digits > 1 else None,
+                ),
                 model_version="20261207T080215Z-741c98",
                 feedback_digit=index if index % 2 else None,
                 feedback_at=T0 if index % 2 else None,
                 digit_index=index,
                 digit_count=digits,
-                box=(10 * index, 5, 10 * index + 8, 20) if digits > 1 else None,
-                touching=False,
             )
             self.rows.append(row)
-            mnist = rng.integers(0, 256, size=(28, 28), dtype=np.uint8)
-            self.images[row.id] = ExportImages(original if index == 0 else b"", mnist)
+            self.originals[row.id] = original if index == 0 else b""
         return original
 
 
-def _zip(part: ExportPart, images: dict[int, ExportImages]) -> bytes:
+def _zip(part: ExportPart, originals: dict[int, bytes]) -> bytes:
     """The part made as the handler makes it: a batch of photos at a time."""
     writer = PartWriter(MADE)
     for batch in part.batches():
         ids = {digit.id for photo in batch for digit in photo.digits}
-        writer.add(batch, {i: image for i, image in images.items() if i in ids})
+        writer.add(batch, {i: data for i, data in originals.items() if i in ids})
     return writer.finish()
 
 
@@ -86,7 +88,7 @@ def test_each_photo_once_each_digit_as_its_28x28_and_a_record_per_digit() -> Non
     page = photos.add(5000, digits=3, mime_type="image/png")
 
     [part] = plan_parts(photos.rows)
-    archive = zipfile.ZipFile(io.BytesIO(_zip(part, photos.images)))
+    archive = zipfile.ZipFile(io.BytesIO(_zip(part, photos.originals)))
 
     assert (part.number, part.count, part.file_name) == (1, 1, "digit-cluster-bot-data.zip")
     assert archive.namelist() == [
@@ -104,12 +106,15 @@ def test_each_photo_once_each_digit_as_its_28x28_and_a_record_per_digit() -> Non
     assert list(records[0]) == list(COLUMNS)
     for row, record in zip(photos.rows, records, strict=True):
         png = Image.open(io.BytesIO(archive.read(record["digit_file"])))
-        np.testing.assert_array_equal(np.asarray(png), photos.images[row.id].mnist)
+        np.testing.assert_array_equal(np.asarray(png), row.digit.mnist)
         assert record["received_at"] == row.received_at.isoformat()
         assert (record["chat_id"], record["message_id"]) == ("7", str(row.message_id))
-        assert (record["cluster"], record["model_version"]) == (str(row.cluster), row.model_version)
-        assert float(record["distance"]) == row.distance
-        assert float(record["typicality"]) == row.typicality
+        assert (record["cluster"], record["model_version"]) == (
+            str(row.digit.cluster),
+            row.model_version,
+        )
+        assert float(record["distance"]) == row.digit.distance
+        assert float(record["typicality"]) == row.digit.typicality
         assert record["feedback_digit"] == ("" if row.feedback_digit is None else "1")
         assert (record["digit_index"], record["digit_count"]) == (
             str(row.digit_index),
@@ -130,7 +135,7 @@ def test_over_the_limit_whole_photos_go_in_parts_each_complete_and_under_it() ->
         photos.add(40_000 + 1000 * n, digits=1 + n % 3)
 
     parts = plan_parts(photos.rows, limit=limit)
-    made = [_zip(part, photos.images) for part in parts]
+    made = [_zip(part, photos.originals) for part in parts]
 
     total = sum(row.size_bytes for row in photos.rows)
     assert len(parts) == 5 > total / limit
@@ -160,7 +165,7 @@ def test_at_telegrams_limit_three_photos_of_20_mb_take_two_zips() -> None:
     parts = plan_parts(photos.rows)
 
     assert [len(part.photos) for part in parts] == [2, 1]
-    data = _zip(parts[0], photos.images)
+    data = _zip(parts[0], photos.originals)
     assert 2 * 20 * 2**20 < len(data) <= UPLOAD_LIMIT
 
 
@@ -189,7 +194,7 @@ def test_rows_erased_since_the_plan_are_left_out_file_and_record() -> None:
     photos.add(3000)
     [part] = plan_parts(photos.rows)
     first_digit, second_photo = photos.rows[0].id, photos.rows[3].id
-    kept = {i: image for i, image in photos.images.items() if i not in (first_digit, second_photo)}
+    kept = {i: data for i, data in photos.originals.items() if i not in (first_digit, second_photo)}
 
     archive = zipfile.ZipFile(io.BytesIO(_zip(part, kept)))
 
@@ -200,7 +205,7 @@ def test_rows_erased_since_the_plan_are_left_out_file_and_record() -> None:
     ]
 
 
-def test_images_are_read_in_batches_bounded_by_bytes_and_rows() -> None:
+def test_originals_are_read_in_batches_bounded_by_bytes_and_rows() -> None:
     photos = Photos()
     for n in range(6):
         photos.add(1000, digits=1 + n)

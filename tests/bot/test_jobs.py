@@ -20,6 +20,7 @@ from apscheduler.triggers.date import DateTrigger
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import MODELS, NOTIFIER, RETRAINER, STORAGE, BotContext
+from bot.digit import RecognisedDigit
 from bot.jobs import (
     MEANINGS_JOB,
     PICK_UP_JOB,
@@ -121,11 +122,13 @@ async def _save(storage: Storage, user: int, message: int, cluster: int, **extra
         received_at=extra.get("received_at", datetime.now(UTC)),
         original=b"\x89PNG" + message.to_bytes(4, "big") + bytes(92),  # 100 bytes, its own
         mime_type="image/png",
-        mnist=np.zeros((28, 28), dtype=np.uint8),
-        cluster=cluster,
-        distance=1.0,
-        typicality=0.5,
-        is_outlier=extra.get("is_outlier", False),
+        digit=RecognisedDigit(
+            mnist=np.zeros((28, 28), np.uint8),
+            cluster=cluster,
+            distance=1.0,
+            typicality=0.5,
+            is_outlier=extra.get("is_outlier", False),
+        ),
         model_version=extra["version"],
     )
     return (await storage.save_image(image)).image_id

@@ -39,7 +39,7 @@ async def test_an_admins_stats_bring_the_picture_of_the_stored_feedback(
         stored = await bot.storage.find_image(user, message_id)
         assert stored is not None
         tg.press_button(user, user, reply["message_id"], f"fb:{stored.id}:{digit}")
-        said[(stored.cluster, digit)] = said.get((stored.cluster, digit), 0) + 1
+        said[(stored.digit.cluster, digit)] = said.get((stored.digit.cluster, digit), 0) + 1
     await tg.wait_for_calls("editMessageReplyMarkup", 2)
 
     tg.send_text(USERS[0], USERS[0], "/stats")

@@ -148,10 +148,10 @@ async def test_each_kind_of_file_gets_a_true_reply_and_only_pictures_are_stored(
     assert stored.original == data
     assert stored.mime_type == (case.mime_type or "image/jpeg")
     assert stored.answered_at is not None
-    assert stored.mnist.max() == 255
+    assert stored.digit.mnist.max() == 255
     if case.same_digit:
         reference = to_mnist(bad_inputs.jpeg(digit)).astype(int)
-        assert np.abs(stored.mnist.astype(int) - reference).mean() < 8
+        assert np.abs(stored.digit.mnist.astype(int) - reference).mean() < 8
 
 
 async def test_a_document_claiming_more_than_the_limit_is_refused_before_download(

@@ -87,7 +87,7 @@ async def test_name_is_admin_only_and_shows_in_captions(bot: RunningBot, mnist: 
     await tg.wait_for_replies(CHAT, 1)
     stored = await bot.storage.find_image(CHAT, first)
     assert stored is not None
-    cluster = stored.cluster
+    cluster = stored.digit.cluster
 
     tg.send_text(USER, CHAT, f"/name {cluster} sneaky")
     refusal = (await tg.wait_for_replies(CHAT, 2))[-1]

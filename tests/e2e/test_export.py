@@ -108,21 +108,21 @@ async def test_the_zip_holds_the_users_photos_digits_and_records_and_nobody_else
     assert len(records) == len(mine) == 4
     for stored, record in zip(mine, records, strict=True):
         png = Image.open(io.BytesIO(archive.read(record["digit_file"])))
-        np.testing.assert_array_equal(np.asarray(png), stored.mnist)
+        np.testing.assert_array_equal(np.asarray(png), stored.digit.mnist)
         sent = single_photo if stored.id == single[0].id else page
         assert archive.read(record["photo_file"]) == sent
         assert record["received_at"] == stored.received_at.isoformat()
         assert (record["chat_id"], record["message_id"]) == (str(OWNER), str(stored.message_id))
-        assert int(record["cluster"]) == stored.cluster
-        assert float(record["distance"]) == stored.distance
-        assert float(record["typicality"]) == stored.typicality
+        assert int(record["cluster"]) == stored.digit.cluster
+        assert float(record["distance"]) == stored.digit.distance
+        assert float(record["typicality"]) == stored.digit.typicality
         assert record["model_version"] == stored.model_version == bot.models.current.version
         assert (int(record["digit_index"]), int(record["digit_count"])) == (
             stored.digit_index,
             stored.digit_count,
         )
         box = [record[f"box_{corner}"] for corner in ("x0", "y0", "x1", "y1")]
-        assert box == ([str(v) for v in stored.box] if stored.box else [""] * 4)
+        assert box == ([str(v) for v in stored.digit.box] if stored.digit.box else [""] * 4)
     assert [r["feedback_digit"] for r in records] == ["7", "", "", ""]
     assert len(archive.namelist()) == 2 + 4 + 1
     other = theirs[0]

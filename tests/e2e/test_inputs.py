@@ -116,4 +116,4 @@ async def test_far_from_every_cluster_is_not_given_a_made_up_cluster(
     picture = Image.open(io.BytesIO(bot.telegram.uploads[reply["photo"][0]["file_id"]]))
     assert picture.width < 2 * 28 * 16
     assert stored is not None
-    assert stored.is_outlier
+    assert stored.digit.is_outlier

@@ -37,9 +37,9 @@ async def test_a_french_user_goes_through_a_photo_help_stats_and_forget_in_frenc
     [reply] = await tg.wait_for_replies(FRENCH, 1)
     stored = await bot.storage.find_image(FRENCH, message_id)
     assert stored is not None
-    assert reply["caption"].startswith(f"Cela ressemble au groupe {stored.cluster}.\nIl est ")
+    assert reply["caption"].startswith(f"Cela ressemble au groupe {stored.digit.cluster}.\nIl est ")
     assert reply["caption"] == texts.reply_caption(
-        "fr", stored.cluster, stored.typicality, stored.model_version, {}
+        "fr", stored.digit.cluster, stored.digit.typicality, stored.model_version, {}
     )
     assert f"Quel chiffre était-ce{NBSP}?" in reply["caption"]
 
@@ -58,7 +58,7 @@ async def test_a_french_user_goes_through_a_photo_help_stats_and_forget_in_frenc
             "Vous m'avez envoyé 1 photo.",
             "0 d'entre elles ne ressemblait pas à un chiffre.",
             "Vous m'avez donné le vrai chiffre pour 1 d'entre elles.",
-            f"Par groupe{NBSP}: {stored.cluster}: 1.",
+            f"Par groupe{NBSP}: {stored.digit.cluster}: 1.",
         ]
     )
 

@@ -56,7 +56,7 @@ async def _answer(bot: RunningBot, users: list[int], per_user: int, photo: bytes
             reply = await _send(bot, user, photo)
             button = reply["reply_markup"]["inline_keyboard"][said // 5][said % 5]
             image_id = int(button["callback_data"].split(":")[1])
-            clusters.add((await bot.storage.get_image(image_id)).cluster)
+            clusters.add((await bot.storage.get_image(image_id)).digit.cluster)
             tg.press_button(user, user, reply["message_id"], button["callback_data"])
             presses += 1
             await tg.wait_for_calls("answerCallbackQuery", presses)

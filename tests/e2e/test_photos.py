@@ -74,8 +74,8 @@ async def test_photo_gets_one_picture_with_cluster_caption_and_digit_buttons(
     assert stored.user_id == USER
     assert stored.mime_type == "image/jpeg"
     assert stored.original == photo_of(digits[0])
-    assert stored.mnist.shape == (28, 28)
-    assert f"cluster {stored.cluster}" in reply["caption"]
+    assert stored.digit.mnist.shape == (28, 28)
+    assert f"cluster {stored.digit.cluster}" in reply["caption"]
     assert stored.model_version == bot.models.current.version
     await bot.settle()
     answered = await bot.storage.get_image(image_id)

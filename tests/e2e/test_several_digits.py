@@ -15,7 +15,7 @@ from PIL import Image
 
 from bot import texts
 from bot.recognition import MAX_DIGITS, recognise
-from bot.render import BOX_COLOUR, TILE_SCALE, page_layout
+from bot.render import BOX_COLOUR, TILE_SCALE, Wording, page_layout
 from model.mnist import Mnist
 from model.serving.preprocess import find_digits
 from testkit.bot_harness import RunningBot, page_of, photo_of, running_bot
@@ -64,7 +64,7 @@ async def test_a_row_of_digits_gets_one_picture_with_a_numbered_box_and_a_tile_f
     digits = await bot.storage.reply_digits(USER, reply["message_id"])
     assert [d.digit_index for d in digits] == [0, 1, 2, 3, 4]
     assert {(d.message_id, d.digit_count, d.user_id) for d in digits} == {(message_id, 5, USER)}
-    clusters = " ".join(str(d.cluster) for d in digits)
+    clusters = " ".join(str(d.digit.cluster) for d in digits)
     assert reply["caption"].startswith(f"I see 5 digits: clusters {clusters}.\n")
     assert f"Model {bot.models.current.version}." in reply["caption"]
     assert texts.PAGE_FEEDBACK in reply["caption"]
@@ -72,7 +72,7 @@ async def test_a_row_of_digits_gets_one_picture_with_a_numbered_box_and_a_tile_f
     assert digits[0].original == data
     assert [d.original for d in digits[1:]] == [b""] * 4
     found = find_digits(data).digits
-    for digit, square, seen in zip(digits, squares, found, strict=True):
+    for digit, square, seen in zip((d.digit for d in digits), squares, found, strict=True):
         assert digit.box == seen.box
         assert digit.box is not None
         x0, y0, x1, y1 = digit.box
@@ -85,7 +85,7 @@ async def test_a_row_of_digits_gets_one_picture_with_a_numbered_box_and_a_tile_f
     picture = np.asarray(_picture(bot, reply).convert("RGB"), dtype=int)
     layout = page_layout((Image.open(io.BytesIO(data)).size), 5)
     assert picture.shape[:2] == (layout.size[1], layout.size[0])
-    for digit, (left, top) in zip(digits, layout.tiles_at, strict=True):
+    for digit, (left, top) in zip((d.digit for d in digits), layout.tiles_at, strict=True):
         tile = picture[top : top + 28 * TILE_SCALE, left : left + 28 * TILE_SCALE, 0]
         enlarged = np.kron(digit.mnist.astype(int), np.ones((TILE_SCALE, TILE_SCALE), int))
         assert np.abs(tile - enlarged).mean() < 12
@@ -181,7 +181,7 @@ async def test_french_users_get_the_caption_in_french(
     reply = await _send_row(bot, row[0])
 
     digits = await bot.storage.reply_digits(USER, reply["message_id"])
-    clusters = " ".join(str(d.cluster) for d in digits)
+    clusters = " ".join(str(d.digit.cluster) for d in digits)
     assert reply["caption"].startswith(f"Je vois 5 chiffres\u00a0: groupes {clusters}.\n")
     assert "répondez à ce message avec le nombre" in reply["caption"]
 
@@ -194,8 +194,8 @@ async def test_the_words_drawn_in_a_reply_picture_are_in_the_users_language(
     reply = await _send_row(bot, photo)
 
     sent = bot.telegram.uploads[reply["photo"][0]["file_id"]]
-    assert sent == recognise(bot.models.current, photo, "fr").picture
-    assert sent != recognise(bot.models.current, photo, "en").picture
+    assert sent == recognise(bot.models.current, photo, Wording("fr")).picture
+    assert sent != recognise(bot.models.current, photo, Wording("en")).picture
 
 
 def test_touching_digits_are_said_plainly() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
-
-from bot.storage import Accuracy, IncomingImage, Storage
+from bot.storage import Accuracy, Storage
+from testkit.records import make_image
 
 NOW = datetime(2024, 3, 10, 0, 30, tzinfo=UTC)  # just after midnight: the day is UTC's
 HOUR = timedelta(hours=1)
@@ -26,17 +25,13 @@ async def _fill(storage: Storage) -> None:
     await storage.record_model("v1", {"cluster_to_digit": {"0": 7, "1": 1, "2": 3}})
     for message_id, (cluster, received, outlier, digit) in enumerate(PHOTOS):
         saved = await storage.save_image(
-            IncomingImage(
+            make_image(
+                message_id,
                 chat_id=5,
                 user_id=5,
-                message_id=message_id,
                 received_at=received,
                 original=b"x",
-                mime_type="image/jpeg",
-                mnist=np.zeros((28, 28), dtype=np.uint8),
                 cluster=cluster,
-                distance=1.0,
-                typicality=0.5,
                 is_outlier=outlier,
                 model_version="v1",
             )

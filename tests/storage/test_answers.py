@@ -50,4 +50,4 @@ async def test_answered_digits_of_other_models_come_in_batches_with_their_28x28s
     assert (rest.digits, rest.users, rest.last_id) == ([4, 5], [14, 15], ids[4])
     assert (done.digits, done.images.shape, done.last_id) == ([], (0, 28, 28), ids[4])
     for n, image in enumerate([*first.images, *rest.images], start=1):
-        assert np.array_equal(image, make_image(n).mnist)
+        assert np.array_equal(image, make_image(n).digit.mnist)

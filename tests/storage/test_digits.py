@@ -37,12 +37,12 @@ async def test_each_digit_is_a_row_with_its_box_and_the_photo_kept_once(storage:
     stored = await storage.reply_digits(1000, 900)
     assert [s.digit_index for s in stored] == [0, 1, 2]
     assert stored[0].id == saved.image_id
-    assert [s.box for s in stored] == BOXES
-    assert [s.cluster for s in stored] == [7, 4, 2]
-    assert [s.touching for s in stored] == [False, False, True]
+    assert [s.digit.box for s in stored] == BOXES
+    assert [s.digit.cluster for s in stored] == [7, 4, 2]
+    assert [s.digit.touching for s in stored] == [False, False, True]
     assert [s.original for s in stored] == [digits[0].original, b"", b""]
     assert {s.sha256 for s in stored} == {stored[0].sha256}
-    assert all((s.mnist == d.mnist).all() for s, d in zip(stored, digits, strict=True))
+    assert all((s.digit.mnist == d.digit.mnist).all() for s, d in zip(stored, digits, strict=True))
     first = await storage.find_image(1000, 1)
     assert first is not None
     assert first.id == saved.image_id

@@ -12,7 +12,9 @@ from testkit.records import BOXES, T0, make_image
 HOUR = timedelta(hours=1)
 
 
-async def test_a_users_rows_come_without_images_and_their_images_by_id(storage: Storage) -> None:
+async def test_a_users_rows_come_without_originals_and_their_originals_by_id(
+    storage: Storage,
+) -> None:
     single = make_image(1)
     await storage.save_image(single)
     page = [
@@ -34,19 +36,19 @@ async def test_a_users_rows_come_without_images_and_their_images_by_id(storage: 
         (2, 2, 3),
     ]
     assert [r.size_bytes for r in rows] == [len(single.original), 4, 0, 0]
-    assert [r.box for r in rows] == [None, *BOXES]
+    assert [r.digit.box for r in rows] == [None, *BOXES]
     assert rows[0].feedback_digit == 5
     assert rows[0].feedback_at is not None
-    assert (rows[0].received_at, rows[0].cluster, rows[0].typicality) == (T0, 3, 0.75)
+    assert (rows[0].received_at, rows[0].digit.cluster, rows[0].digit.typicality) == (T0, 3, 0.75)
+    assert (rows[0].digit.mnist == single.digit.mnist).all()
+    assert all((r.digit.mnist == d.digit.mnist).all() for r, d in zip(rows[1:], page, strict=True))
     ids = [r.id for r in rows]
-    images = await storage.export_images(42, ids)
-    assert [images[i].original for i in ids] == [single.original, b"page", b"", b""]
-    assert (images[ids[0]].mnist == single.mnist).all()
-    assert all((images[i].mnist == d.mnist).all() for i, d in zip(ids[1:], page, strict=True))
+    originals = await storage.export_originals(42, ids)
+    assert [originals[i] for i in ids] == [single.original, b"page", b"", b""]
 
     theirs = [r.id for r in await storage.exported_digits(43)]
     assert len(theirs) == 1
-    assert await storage.export_images(42, theirs) == {}
+    assert await storage.export_originals(42, theirs) == {}
     assert await storage.exported_digits(44) == []
 
 

@@ -130,7 +130,7 @@ async def test_a_database_at_the_previous_revision_upgrades_with_its_data(
         STARTED,
         2,
     )
-    np.testing.assert_array_equal(image.mnist, MNIST)
+    np.testing.assert_array_equal(image.digit.mnist, MNIST)
     assert run is not None
     assert run.heartbeat_at == run.started_at == STARTED
     assert names == {2: "twos"}

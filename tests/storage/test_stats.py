@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import numpy as np
 import pytest
 
-from bot.storage import IncomingImage, Storage
+from bot.storage import Storage
 from bot.storage.stats import name_digit
+from testkit.records import make_image
 
 NOW = datetime(2024, 3, 10, 15, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -35,17 +35,13 @@ async def filled(storage: Storage) -> Storage:
         PHOTOS
     ):
         saved = await storage.save_image(
-            IncomingImage(
+            make_image(
+                message_id,
                 chat_id=user,
                 user_id=user,
-                message_id=message_id,
                 received_at=received,
                 original=b"x" * size,
-                mime_type="image/jpeg",
-                mnist=np.zeros((28, 28), dtype=np.uint8),
                 cluster=cluster,
-                distance=1.0,
-                typicality=0.5,
                 is_outlier=outlier,
                 model_version=version,
             )

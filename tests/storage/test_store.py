@@ -55,9 +55,10 @@ async def test_every_field_round_trips_including_a_10_mb_original(storage: Stora
     assert stored.size_bytes == len(original)
     assert stored.sha256 == hashlib.sha256(original).hexdigest()
     assert stored.mime_type == "image/png"
-    assert stored.mnist.dtype == np.uint8
-    np.testing.assert_array_equal(stored.mnist, incoming.mnist)
-    assert (stored.cluster, stored.distance, stored.typicality, stored.is_outlier) == (
+    digit = stored.digit
+    assert digit.mnist.dtype == np.uint8
+    np.testing.assert_array_equal(digit.mnist, incoming.digit.mnist)
+    assert (digit.cluster, digit.distance, digit.typicality, digit.is_outlier) == (
         9,
         3.25e-3,
         0.0,

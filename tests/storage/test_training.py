@@ -24,8 +24,8 @@ async def test_a_sample_as_large_as_the_store_is_every_digit_oldest_first(
     digits_only = await storage.training_sample(100, include_outliers=False)
     nothing = await storage.training_sample(0)
 
-    np.testing.assert_array_equal(everything, np.stack([image.mnist for image in sent]))
-    np.testing.assert_array_equal(digits_only, np.stack([sent[0].mnist, sent[2].mnist]))
+    np.testing.assert_array_equal(everything, np.stack([image.digit.mnist for image in sent]))
+    np.testing.assert_array_equal(digits_only, np.stack([sent[0].digit.mnist, sent[2].digit.mnist]))
     assert nothing.shape == (0, 28, 28)
     assert nothing.dtype == np.uint8
 
@@ -56,7 +56,7 @@ async def test_retraining_reads_a_bounded_sample_in_batches(storage: Storage) ->
     photos = [_photo_of_many_digits(message_id, 1000) for message_id in range(8 * BATCH // 1000)]
     for photo in photos:
         await storage.save_photo(photo)
-    stored = {d.mnist.tobytes() for photo in photos for d in photo}
+    stored = {d.digit.mnist.tobytes() for photo in photos for d in photo}
 
     tracemalloc.start()
     try:
