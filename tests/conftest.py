@@ -121,6 +121,12 @@ def digit(mnist: Mnist) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def digits(mnist: Mnist) -> np.ndarray:
+    """The first forty MNIST test digits (all ten classes), read-only: users' photos."""
+    return mnist.test_images[:40]
+
+
+@pytest.fixture(scope="session")
 def small_training(mnist: Mnist) -> TrainResult:
     """A real training run on 2,000 images: the whole pipeline, in seconds rather than minutes."""
     return train_model(mnist, limit=2000, random_state=0, epochs=4)

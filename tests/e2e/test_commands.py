@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-import pytest
 from PIL import Image
 from telegram.ext import CommandHandler
 
 from bot import texts
 from bot.i18n import percent
 from model.mnist import Mnist
-from testkit.bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
+from testkit.bot_harness import ADMIN_ID, RunningBot, photo_of
 
 USER, CHAT = 701, 701
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, model_path: Path):
-    async with running_bot(tmp_path, model_path) as running:
-        yield running
 
 
 async def test_commands_are_registered_at_start(bot: RunningBot) -> None:

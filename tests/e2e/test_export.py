@@ -23,7 +23,6 @@ from bot import texts
 from bot.export_archive import CSV_NAME, UPLOAD_LIMIT
 from bot.i18n import moment
 from bot.storage import StoredImage
-from model.mnist import Mnist
 from testkit.bot_harness import RunningBot, page_of, photo_of, running_bot
 from testkit.records import make_image
 
@@ -36,11 +35,6 @@ async def bot(tmp_path: Path, model_path: Path):
     async with running_bot(tmp_path, model_path) as running:
         running.telegram.languages[FRENCH] = "fr"
         yield running
-
-
-@pytest.fixture(scope="module")
-def digits(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[:6]
 
 
 async def _send(bot: RunningBot, user: int, text: str) -> dict[str, Any]:

@@ -22,17 +22,11 @@ from sqlalchemy.engine import make_url
 
 from bot import texts
 from bot.flood import COUNT_BUDGET
-from model.mnist import Mnist
 from testkit.bot_harness import RunningBot, photo_of, running_bot
 from testkit.postgres_schema import fresh_schema, schema_url
 
 USER = 4401
 LOCK_SECONDS = 10
-
-
-@pytest.fixture(scope="module")
-def digits(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[:4]
 
 
 class TcpProxy:
@@ -89,17 +83,17 @@ async def test_photos_wait_out_a_sqlite_file_locked_by_another_writer(
     async with running_bot(tmp_path, model_path) as bot:
         locker = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
-        sent = [bot.telegram.send_photo_from_user(USER, USER, photo_of(d)) for d in digits]
+        sent = [bot.telegram.send_photo_from_user(USER, USER, photo_of(d)) for d in digits[:4]]
         await asyncio.sleep(LOCK_SECONDS)
         replies_while_locked = len(bot.telegram.sent.get(USER, []))
         locker.execute("ROLLBACK")
         locker.close()
-        replies = await bot.telegram.wait_for_replies(USER, len(digits), within=60)
+        replies = await bot.telegram.wait_for_replies(USER, len(sent), within=60)
         await bot.settle()
         stored = [await bot.storage.find_image(USER, message_id) for message_id in sent]
 
     assert replies_while_locked == 0
-    assert len(replies) == len(digits)
+    assert len(replies) == len(sent)
     assert all(reply["caption"].startswith("This looks like cluster") for reply in replies)
     assert all(image is not None and image.answered_at is not None for image in stored)
 

@@ -15,7 +15,7 @@ from bot.context import MEANINGS
 from bot.meanings import ClusterMeanings
 from model.mnist import Mnist
 from model.serving.modelfile import load_model, save_model
-from testkit.bot_harness import ADMIN_ID, RunningBot, photo_of, running_bot
+from testkit.bot_harness import ADMIN_ID, RunningBot, photo_of
 
 SIXTH = 7006  # a user who has answered nothing
 
@@ -24,12 +24,6 @@ SIXTH = 7006  # a user who has answered nothing
 def one(mnist: Mnist) -> np.ndarray:
     """An MNIST test 1: every user's photo in these tests."""
     return mnist.test_images[np.flatnonzero(mnist.test_labels == 1)[0]]
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, model_path: Path):
-    async with running_bot(tmp_path, model_path) as running:
-        yield running
 
 
 def _meanings(bot: RunningBot) -> ClusterMeanings:

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from model.mnist import Mnist
-from testkit.bot_harness import RunningBot, photo_of, png_with_transparency, running_bot
+from testkit.bot_harness import RunningBot, photo_of, png_with_transparency
 
 USER, CHAT = 501, 501
-
-
-@pytest.fixture(scope="module")
-def digits(mnist: Mnist) -> np.ndarray:
-    """A few MNIST test digits, the raw material of the users' photos."""
-    return mnist.test_images[:40]
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, model_path: Path):
-    async with running_bot(tmp_path, model_path) as running:
-        yield running
 
 
 async def test_slow_reply_shows_that_a_photo_is_on_its_way(

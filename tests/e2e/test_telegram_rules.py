@@ -12,16 +12,10 @@ import pytest
 from bot import texts
 from bot.error_pushes import ErrorPushThrottle
 from bot.pushes import bot_error
-from model.mnist import Mnist
 from testkit.bot_harness import RunningBot, photo_of, running_bot
 from testkit.fake_notify import FakeNotifyRun
 
 USER = 801
-
-
-@pytest.fixture(scope="module")
-def digit(mnist: Mnist) -> np.ndarray:
-    return mnist.test_images[0]
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ from testkit.drawn import encode, render, shifted_similarity, stroke_width
 from testkit.synth import DISTORTIONS, make_photo
 
 
-@pytest.fixture(scope="module")
-def digits(mnist) -> np.ndarray:
-    """Forty MNIST test digits, all ten classes."""
-    return mnist.test_images[:40]
-
-
 def assert_like(result: np.ndarray, digit: np.ndarray, minimum: float = 0.9) -> None:
     """The output is the digit, up to a 1 px shift (the model learns with shifts)."""
     assert result.shape == (28, 28)
