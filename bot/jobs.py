@@ -256,7 +256,7 @@ async def purge_old_images(context: BotContext) -> None:
 
 async def pick_up_model(context: BotContext) -> None:
     """Serve the model another process promoted (several bots on one database)."""
-    await context.retrainer.pick_up_active_model()
+    await context.model_pickup.pick_up()
 
 
 async def count_answers(context: BotContext) -> None:

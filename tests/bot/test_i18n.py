@@ -179,9 +179,9 @@ def test_the_source_language_needs_no_catalog() -> None:
 
 def test_a_push_is_english_until_said_in_another_language() -> None:
     push = pushes.retrain_started("schedule")
-    assert push == "🔄 Retraining started (schedule)"
-    assert push.in_language("fr") == "🔄 Réentraînement lancé (schedule)"
-    assert push.in_language("fr").in_language("en") == push
+    assert push.text == "🔄 Retraining started (schedule)"
+    assert push.in_language("fr").text == "🔄 Réentraînement lancé (schedule)"
+    assert push.in_language("fr").in_language("en").text == push.text
 
 
 def test_push_language_is_a_language_with_a_catalog() -> None:
