@@ -25,8 +25,9 @@ CATALOGS = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/bot.po"))
 
 
 def _extracted() -> set[Key]:
-    """Every message id in the code, found the way `pybabel extract` finds them."""
-    found: set[Key] = set()
+    """Every message id in the code, found the way `pybabel extract` finds them, and
+    model/serving's reasons for refusing a picture, which the bot says in the user's language."""
+    found: set[Key] = set(texts.PREPROCESS_REASONS)
     for module in i18n.MESSAGE_MODULES:
         for _, message, _, _ in extract_from_file(
             "python", BOT / module, keywords=i18n.EXTRACT_KEYWORDS
