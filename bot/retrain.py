@@ -28,7 +28,7 @@ from bot.admin_pictures import model_sheet
 from bot.model_versions import ModelVersions
 from bot.pushes import Push
 from bot.quality_gate import GateDecision, QualityGate, probe_images
-from bot.trainer import TrainingError, TrainingJob, run_training
+from bot.trainer import HEARTBEAT_EVERY, TrainingError, TrainingJob, run_training
 from model.learning.report import TrainingReport
 from model.mnist import DOWNLOAD_MIRRORS, MNIST_FILES, MnistError, download_mnist
 from model.serving.modelfile import ModelFileError, load_model
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 SCHEDULE = "schedule"  # the trigger recorded and pushed for a scheduled run
 TIME_LIMIT = 3 * 3600.0  # seconds a run may train before it is stopped and failed
-HEARTBEAT_EVERY = 30.0  # seconds between a run's heartbeats in the database
 STALE_AFTER = timedelta(minutes=5)  # a run without a heartbeat this long is dead: failed
 USER_DIGITS = 20_000  # users' stored digits a run learns from at most (RETRAIN_USER_DIGITS)
 STOPPED = "the bot stopped during training"  # why a run cut short by a stop failed

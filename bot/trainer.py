@@ -24,8 +24,8 @@ Heartbeat = Callable[[], Awaitable[None]]
 
 # The trainer needs none of the bot's secrets, so its environment goes without them.
 SECRET_VARIABLES = {"TELEGRAM_BOT_TOKEN", "NOTIFY_RUN_ENDPOINT", "DATABASE_URL"}
-# The lowest priority, where Linux's SCHED_IDLE is missing.
-LOWEST_NICE = 19
+LOWEST_NICE = 19  # the trainer's priority where Linux's SCHED_IDLE is missing
+HEARTBEAT_EVERY = 30.0  # seconds between two heartbeats while the trainer runs
 
 
 class TrainingError(Exception):
@@ -92,7 +92,7 @@ async def run_training(
     *,
     time_limit: float,
     heartbeat: Heartbeat | None = None,
-    heartbeat_every: float = 30.0,
+    heartbeat_every: float = HEARTBEAT_EVERY,
     cwd: Path | None = None,
 ) -> TrainingReport:
     """Run the trainer, calling `heartbeat` every `heartbeat_every` seconds until it ends.
