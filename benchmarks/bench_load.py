@@ -50,7 +50,8 @@ from pathlib import Path
 
 from benchmarks.bench_preprocess import decode_and_resize, median_ms, telegram_photo
 from bot.app import CONCURRENT_UPDATES
-from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
+from bot.trainer import TrainingError, TrainingJob, run_training
+from model.learning.report import TrainingReport
 from model.mnist import load_mnist, resolve_mnist_dir
 from testkit.bot_harness import ADMIN_ID
 from testkit.load_driver import (
@@ -272,7 +273,7 @@ async def _run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.Task[TrainResult]:
+async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.Task[TrainingReport]:
     """The bot's own retraining child process (same command, same lowered priority)."""
     job = TrainingJob(
         out=workdir / "retrained.npz",
@@ -282,7 +283,7 @@ async def _start_training(args: argparse.Namespace, workdir: Path) -> asyncio.Ta
     return asyncio.create_task(run_training(job, time_limit=3600))
 
 
-async def _training_outcome(training: asyncio.Task[TrainResult]) -> str:
+async def _training_outcome(training: asyncio.Task[TrainingReport]) -> str:
     """Whether the training overlapped the whole load, and how long it took."""
     if not training.done():
         training.cancel()  # run_training kills the child

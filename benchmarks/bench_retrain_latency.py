@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -64,7 +65,7 @@ async def _run(args: argparse.Namespace) -> int:
             Path(tmp), args.model.resolve(), mnist_dir=mnist_dir, rate_limit="100000/minute"
         ) as bot:
             retrainer: Retrainer = bot.application.bot_data[RETRAINER]
-            retrainer.limit = args.limit
+            retrainer.options = dataclasses.replace(retrainer.options, limit=args.limit)
             idle = [
                 await _reply_seconds(bot, chat, photos[seen % len(photos)], seen)
                 for seen in range(args.idle)

@@ -26,6 +26,7 @@ from bot import pushes, texts
 from bot.context import (
     FLOOD,
     MEANINGS,
+    MODEL_PICKUP,
     MODELS,
     NOTIFIER,
     QUOTA,
@@ -57,12 +58,13 @@ from bot.handlers import (
 from bot.i18n import SOURCE_LANGUAGE, languages
 from bot.jobs import Schedules, register_jobs
 from bot.meanings import ClusterMeanings
+from bot.model_pickup import ModelPickup
 from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions, active_model_file
 from bot.notify import Notifier, TelegramMirror, resolve_endpoint
 from bot.quality_gate import QualityGate
 from bot.quota import DailyQuota
-from bot.retrain import Retrainer
+from bot.retrain import Retrainer, RetrainOptions
 from bot.settings import Settings
 from bot.storage import open_storage
 
@@ -179,7 +181,8 @@ async def open_services(application: BotApplication) -> None:
     )
     application.bot_data[MODELS] = models
     # The active model's file comes from the database when this machine has no copy yet.
-    active = await active_model_file(storage, ModelVersions(settings.models_dir))
+    versions = ModelVersions(settings.models_dir)
+    active = await active_model_file(storage, versions)
     model = await models.run(models.reload, active[1] if active else None)
     await storage.record_model(model.version, model.metadata)
     meanings = ClusterMeanings(storage, models)
@@ -212,13 +215,16 @@ async def open_services(application: BotApplication) -> None:
             acc_margin=settings.retrain_acc_margin,
             max_moved=settings.retrain_max_moved,
         ),
-        mnist_dir=settings.mnist_dir,
+        options=RetrainOptions(
+            mnist_dir=settings.mnist_dir,
+            limit=settings.retrain_limit,
+            user_digits=settings.retrain_user_digits,
+        ),
         bot=application.bot,
-        limit=settings.retrain_limit,
-        user_digits=settings.retrain_user_digits,
     )
     await retrainer.recover()
     application.bot_data[RETRAINER] = retrainer
+    application.bot_data[MODEL_PICKUP] = ModelPickup(storage, models, versions)
     await register_commands(application, settings)
     log.info("bot ready: model %s, %d clusters", model.version, model.k)
 
@@ -230,6 +236,7 @@ async def confirm_polled(application: BotApplication) -> None:
 
 async def close_services(application: BotApplication) -> None:
     """Close what `open_services` opened, newest first; tolerate a half-finished start."""
+    application.bot_data.pop(MODEL_PICKUP, None)
     retrainer = application.bot_data.pop(RETRAINER, None)
     if retrainer is not None:
         await retrainer.close()

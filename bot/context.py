@@ -9,6 +9,7 @@ from telegram.ext import CallbackContext, ExtBot
 if TYPE_CHECKING:
     from bot.flood import FloodLimit
     from bot.meanings import ClusterMeanings
+    from bot.model_pickup import ModelPickup
     from bot.model_provider import ModelProvider
     from bot.notify import Notifier
     from bot.quota import DailyQuota
@@ -16,11 +17,13 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from bot.storage import Storage
 
+# The keys of the services in bot_data, one each.
 SETTINGS = "settings"
 STORAGE = "storage"
 MODELS = "models"
 NOTIFIER = "notifier"
 RETRAINER = "retrainer"
+MODEL_PICKUP = "model-pickup"
 FLOOD = "flood"
 QUOTA = "quota"
 MEANINGS = "meanings"
@@ -49,6 +52,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def retrainer(self) -> Retrainer:
         return self.bot_data[RETRAINER]
+
+    @property
+    def model_pickup(self) -> ModelPickup:
+        return self.bot_data[MODEL_PICKUP]
 
     @property
     def flood(self) -> FloodLimit:

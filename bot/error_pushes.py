@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-ERROR_PUSH_EVERY = 600.0  # seconds
+ERROR_PUSH_EVERY = 600.0  # seconds between two pushes of one kind of error
 
 
 class ErrorPushThrottle:

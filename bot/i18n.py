@@ -1,7 +1,8 @@
 """The user's language: gettext catalogs read with Babel, and Babel's number and date formats.
 
-English is the source language: the messages in `bot/texts.py` and `bot/pushes.py` are the
-English texts and the catalog ids. Another language has `bot/locale/<lang>/LC_MESSAGES/bot.po`;
+English is the source language: the messages in `bot/texts/` and `bot/pushes.py` are the
+English texts and the catalog ids, and so are model/serving's reasons for refusing a picture
+(`texts.PREPROCESS_REASONS`). Another language has `bot/locale/<lang>/LC_MESSAGES/bot.po`;
 a language without one, and any message missing from one, falls back to English.
 
 The `.po` files are compiled in memory the first time a language is used (Babel's `read_po`
@@ -30,9 +31,9 @@ from babel.support import Translations
 if TYPE_CHECKING:
     from telegram import Update
 
-SOURCE_LANGUAGE = "en"
-DOMAIN = "bot"
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+SOURCE_LANGUAGE = "en"  # the language of the code's sentences, and of a user without a catalog
+DOMAIN = "bot"  # the catalogs' file name (bot.po)
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"  # where the catalogs are
 
 
 def catalog_path(lang: str) -> Path:
@@ -132,7 +133,14 @@ def day(lang: str, when: date) -> str:
     return format_skeleton("MMMd", when, locale=lang)
 
 
-# What Babel's extractor (`pybabel extract -k N_ -k plural:2,3`) looks for in bot/texts.py and
-# bot/pushes.py: constants marked N_("..."), and plural(lang, "one", "many", count).
+# What Babel's extractor (`pybabel extract -k N_ -k plural:2,3`) looks for in the modules below:
+# constants marked N_("..."), and plural(lang, "one", "many", count).
 EXTRACT_KEYWORDS: dict[str, tuple[int, ...] | None] = {"N_": None, "plural": (2, 3)}
-MESSAGE_MODULES = ("texts.py", "pushes.py")
+# The modules of bot/ that hold sentences, relative to bot/.
+MESSAGE_MODULES = (
+    "texts/replies.py",
+    "texts/info.py",
+    "texts/personal_data.py",
+    "texts/admins.py",
+    "pushes.py",
+)

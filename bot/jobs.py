@@ -33,13 +33,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The jobs' names: fixed, so a job is added once, and the key of a firing's claim.
 RETRAIN_JOB = "retrain"
 STATUS_JOB = "status-report"
 RETENTION_JOB = "retention-purge"
 PICK_UP_JOB = "model-pick-up"
 MEANINGS_JOB = "clusters-answers"
-MEANINGS_EVERY = timedelta(minutes=1)
-RETENTION_CRON = "30 4 * * *"
+MEANINGS_EVERY = timedelta(minutes=1)  # how often users' answers per cluster are counted again
+RETENTION_CRON = "30 4 * * *"  # when retention runs, unless RETENTION_CRON says otherwise
+PICK_UP_EVERY = timedelta(seconds=10)  # how often a replica checks the database's active model
+# Crontab's weekday numbers (Sunday is 0 and 7) as APScheduler's names.
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A firing run later than this after its scheduled time is not run (APScheduler itself drops
 # firings more than a second late, so this only bounds the search for the scheduled time).
@@ -106,9 +109,8 @@ class Schedules:
     status: BaseTrigger
     retention: BaseTrigger | None = None
     retention_days: int = 0  # 0: images are kept until /forget
-    # One single-row SELECT per replica: cheap enough that a promotion serves everywhere
-    # within seconds, well inside the minute promised.
-    pick_up_every: timedelta = timedelta(seconds=10)
+    # One single-row SELECT per replica: a promotion serves everywhere within seconds.
+    pick_up_every: timedelta = PICK_UP_EVERY
 
     @classmethod
     def from_crontab(
@@ -256,7 +258,7 @@ async def purge_old_images(context: BotContext) -> None:
 
 async def pick_up_model(context: BotContext) -> None:
     """Serve the model another process promoted (several bots on one database)."""
-    await context.retrainer.pick_up_active_model()
+    await context.model_pickup.pick_up()
 
 
 async def count_answers(context: BotContext) -> None:

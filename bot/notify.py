@@ -2,8 +2,8 @@
 
 `Notifier.push` only puts the message on a bounded queue; one background task delivers
 the queue in order through a small dedicated thread pool, retrying a bounded number of
-times. Optional mirrors (for example `TelegramMirror`) receive every message too. Pushes
-built by `bot.pushes` are said in the notifier's `language` (PUSH_LANGUAGE).
+times. Optional mirrors (for example `TelegramMirror`) receive every push too. Every push
+is said in the notifier's `language` (PUSH_LANGUAGE).
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ from bot.pushes import Push
 
 log = logging.getLogger(__name__)
 
-Mirror = Callable[[str, str | None], Awaitable[None]]
+Mirror = Callable[[Push, str | None], Awaitable[None]]
+Draw = Callable[[Callable[[], bytes]], Awaitable[bytes]]
+
+TIMEOUT = 5.0  # seconds to connect to notify.run, and again to read its answer
+ATTEMPTS = 3  # posts of one push before it is given up (network errors, 5xx, 429)
+BACKOFF = 1.0  # seconds before the first retry, doubled for each next one
+MAX_BACKOFF = 30.0  # the longest wait between two attempts, Retry-After included
+QUEUE_SIZE = 100  # pushes waiting at most; a push beyond them is dropped and counted
+CLOSE_GRACE = 10.0  # seconds a stop waits for the queued pushes
+CAPTION_LIMIT = 1024  # Telegram's limit on a photo caption
 
 
 def resolve_endpoint(endpoint: str | None) -> str | None:
@@ -48,8 +57,8 @@ class PushError(Exception):
 
 
 @dataclass(frozen=True)
-class _Push:
-    message: str
+class _Queued:
+    push: Push  # already said in the notifier's language
     action: str | None
 
 
@@ -69,11 +78,11 @@ class Notifier:
         endpoint: str | None,
         *,
         action_url: str | None = None,
-        timeout: float = 5.0,
-        attempts: int = 3,
-        backoff: float = 1.0,
-        max_backoff: float = 30.0,
-        queue_size: int = 100,
+        timeout: float = TIMEOUT,
+        attempts: int = ATTEMPTS,
+        backoff: float = BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        queue_size: int = QUEUE_SIZE,
         mirrors: Sequence[Mirror] = (),
         language: str = SOURCE_LANGUAGE,
     ) -> None:
@@ -85,7 +94,7 @@ class Notifier:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.mirrors = list(mirrors)
-        self._queue: asyncio.Queue[_Push] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue(maxsize=queue_size)
         self._failures = 0
         self._delivered = 0
         self._worker: asyncio.Task[None] | None = None
@@ -121,31 +130,30 @@ class Notifier:
         if self._worker is None and self.enabled:
             self._worker = asyncio.create_task(self._deliver_forever(), name="notify-run")
 
-    async def push(self, message: str, action: str | None = None) -> None:
-        """Queue a push; never raises, never waits for the network.
+    async def push(self, push: Push, action: str | None = None) -> None:
+        """Queue `push`, said in `language`; never raises, never waits for the network.
 
-        `action` defaults to `action_url` (STATUS_URL). When the queue is full the
-        message is dropped and counted as a failure rather than waiting. A `Push` is said
-        in `language`.
+        `action` defaults to `action_url` (STATUS_URL). When the queue is full the push is
+        dropped and counted as a failure rather than waiting.
         """
         if not self.enabled:
             return
         try:
-            self._queue.put_nowait(_Push(self.in_push_language(message), action or self.action_url))
+            self._queue.put_nowait(_Queued(self.in_push_language(push), action or self.action_url))
         except asyncio.QueueFull:
             self._failures += 1
             log.warning("notification dropped: %d pushes already waiting", self._queue.qsize())
 
-    def in_push_language(self, message: str) -> str:
-        """`message` said in `language` if it is a `Push`; any other text as it is."""
-        return message.in_language(self.language) if isinstance(message, Push) else message
+    def in_push_language(self, push: Push) -> Push:
+        """`push` said in `language` (PUSH_LANGUAGE)."""
+        return push.in_language(self.language)
 
     async def flush(self) -> None:
         """Wait until every queued push has been delivered or given up."""
         if self._worker is not None:
             await self._queue.join()
 
-    async def close(self, grace: float = 10.0) -> None:
+    async def close(self, grace: float = CLOSE_GRACE) -> None:
         """Deliver what is queued (waiting at most `grace` seconds), then stop."""
         if self._worker is None:
             return
@@ -160,30 +168,30 @@ class Notifier:
 
     async def _deliver_forever(self) -> None:
         while True:
-            push = await self._queue.get()
+            queued = await self._queue.get()
             try:
-                await self._deliver(push)
+                await self._deliver(queued)
             except Exception:
                 self._failures += 1
                 log.exception("notification delivery crashed")
             finally:
                 self._queue.task_done()
 
-    async def _deliver(self, push: _Push) -> None:
+    async def _deliver(self, queued: _Queued) -> None:
         for mirror in self.mirrors:
             try:
-                await mirror(push.message, push.action)
+                await mirror(queued.push, queued.action)
             except Exception as exc:
                 log.warning("notification mirror failed: %s", type(exc).__name__)
-        if self.endpoint and not await self._post_with_retries(push):
+        if self.endpoint and not await self._post_with_retries(queued.push.text, queued.action):
             self._failures += 1
 
-    async def _post_with_retries(self, push: _Push) -> bool:
+    async def _post_with_retries(self, message: str, action: str | None) -> bool:
         loop = asyncio.get_running_loop()
         for attempt in range(1, self.attempts + 1):
             try:
                 await asyncio.wait_for(
-                    loop.run_in_executor(self._pool, self._post, push),
+                    loop.run_in_executor(self._pool, self._post, message, action),
                     timeout=2 * self.timeout + 1,
                 )
             except (PushError, TimeoutError) as exc:
@@ -203,12 +211,12 @@ class Notifier:
         log.error("notify.run push given up after %d attempts", self.attempts)
         return False
 
-    def _post(self, push: _Push) -> None:
+    def _post(self, message: str, action: str | None) -> None:
         """One POST like notify-run's, bounded by `timeout`; raises PushError to retry."""
         try:
             response = self._session.post(
                 self.endpoint or "",
-                data={"message": push.message, "action": push.action},
+                data={"message": message, "action": action},
                 timeout=(self.timeout, self.timeout),
             )
         except requests.RequestException as exc:
@@ -227,10 +235,6 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-Draw = Callable[[Callable[[], bytes]], Awaitable[bytes]]
-CAPTION_LIMIT = 1024  # Telegram's limit on a photo caption
-
-
 class TelegramMirror:
     """Send every push to the admins in Telegram too (NOTIFY_TELEGRAM_ADMINS=true).
 
@@ -243,10 +247,10 @@ class TelegramMirror:
         self.admin_ids = list(admin_ids)
         self.draw = draw
 
-    async def __call__(self, message: str, action: str | None) -> None:
+    async def __call__(self, push: Push, action: str | None) -> None:
         """Message each admin; one blocked or failing chat does not stop the others."""
-        text = f"{message}\n{action}" if action else message
-        picture = await self._picture(message)
+        text = f"{push.text}\n{action}" if action else push.text
+        picture = await self._picture(push)
         for admin_id in self.admin_ids:
             try:
                 if picture is None:
@@ -256,12 +260,12 @@ class TelegramMirror:
             except TelegramError as exc:
                 log.warning("could not mirror a notification to an admin: %s", type(exc).__name__)
 
-    async def _picture(self, message: str) -> bytes | None:
+    async def _picture(self, push: Push) -> bytes | None:
         """The push's picture, drawn once for every admin; None if it has none or fails."""
-        if not isinstance(message, Push) or message.picture is None:
+        if push.picture is None:
             return None
         try:
-            return await self.draw(message.draw)
+            return await self.draw(push.draw)
         except Exception:
             log.exception("the picture of a push could not be drawn; sending the text alone")
             return None

@@ -7,48 +7,52 @@ notification.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.i18n import N_, SOURCE_LANGUAGE, number, percent, plural, say
 from bot.storage.records import StatusReport, StorageAlert
+from model.learning.report import TrainingReport
 
 Picture = Callable[[str], bytes]  # draws the picture with its words in the given language
 
 
-class Push(str):
-    """A push's text in one language (English as built), able to say itself in another.
+@dataclass(frozen=True, eq=False)
+class Push:
+    """A push: how to say it in any language, the language it is said in, maybe a picture.
 
-    Retraining and the schedules build pushes without knowing PUSH_LANGUAGE; the `Notifier`,
-    which does, calls `in_language`. Being a `str`, a push can still be logged, compared and
-    sent as it is. `picture`, when set, draws a picture that belongs with the push; only a
-    mirror that can show pictures calls `draw`.
+    Retraining and the schedules build pushes in English without knowing PUSH_LANGUAGE; the
+    `Notifier`, which does, says them in it (`in_language`). `picture`, when set, draws a
+    picture that belongs with the push; only a mirror that can show pictures calls `draw`.
     """
 
     render: Callable[[str], str]
-    lang: str
-    picture: Picture | None
+    lang: str = SOURCE_LANGUAGE
+    picture: Picture | None = None
 
-    def __new__(
-        cls,
-        render: Callable[[str], str],
-        *,
-        lang: str = SOURCE_LANGUAGE,
-        picture: Picture | None = None,
-    ) -> Push:
-        push = super().__new__(cls, render(lang))
-        push.render, push.lang, push.picture = render, lang, picture
-        return push
+    @classmethod
+    def of_text(cls, text: str) -> Push:
+        """A push whose text is the same in every language."""
+        return cls(lambda lang: text)
+
+    @property
+    def text(self) -> str:
+        """The push's text in its language."""
+        return self.render(self.lang)
 
     def in_language(self, lang: str) -> Push:
         """The same push said in `lang`."""
-        return Push(self.render, lang=lang, picture=self.picture)
+        return replace(self, lang=lang)
 
     def draw(self) -> bytes:
         """The push's picture in its language; blocking (call it off the event loop)."""
         if self.picture is None:
             raise ValueError("this push has no picture")
         return self.picture(self.lang)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def bot_started(model_version: str) -> Push:
@@ -86,21 +90,12 @@ def retrain_started(trigger: str) -> Push:
     return Push(lambda lang: say(lang, N_("🔄 Retraining started ({trigger})"), trigger=trigger))
 
 
-def retrain_finished(
-    *,
-    version: str,
-    duration_s: float,
-    n_train: int,
-    n_extra: int,
-    metrics: Mapping[str, float] | None,
-    cluster_sizes: Sequence[int],
-    changed_answers: int | None,
-    picture: Picture | None = None,
-) -> Push:
+def retrain_finished(report: TrainingReport, picture: Picture | None = None) -> Push:
     """A new model is serving: how long, on what, how good, how different.
 
     `picture` draws the new model's confusion matrix and typical members (admins in Telegram).
     """
+    metrics = report.metrics
 
     def render(lang: str) -> str:
         quality = (
@@ -113,30 +108,30 @@ def retrain_finished(
             if metrics
             else say(lang, N_("no labels to measure"))
         )
-        if changed_answers is not None:
+        if report.changed_answers is not None:
             quality += plural(
                 lang,
                 " · {count} answer would change",
                 " · {count} answers would change",
-                changed_answers,
+                report.changed_answers,
             )
         headline = say(
             lang,
             N_("✅ Retrained in {duration}: {quality}"),
-            duration=_duration(lang, duration_s),
+            duration=_duration(lang, report.duration_s),
             quality=quality,
         )
         images = say(
             lang,
             N_("{mnist} MNIST + {users} user images · model {version}"),
-            mnist=number(lang, n_train),
-            users=number(lang, n_extra),
-            version=version,
+            mnist=number(lang, report.n_train),
+            users=number(lang, report.n_extra),
+            version=report.version,
         )
         sizes = say(
             lang,
             N_("cluster sizes: {sizes}"),
-            sizes=" / ".join(number(lang, size) for size in cluster_sizes),
+            sizes=" / ".join(number(lang, size) for size in report.cluster_sizes),
         )
         return f"{headline}\n{images}\n{sizes}"
 

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,9 +25,11 @@ from telegram.error import TelegramError
 
 from bot import pushes
 from bot.admin_pictures import model_sheet
-from bot.model_versions import ModelVersions, active_model_file
+from bot.model_versions import ModelVersions
+from bot.pushes import Push
 from bot.quality_gate import GateDecision, QualityGate, probe_images
-from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
+from bot.trainer import HEARTBEAT_EVERY, TrainingError, TrainingJob, run_training
+from model.learning.report import TrainingReport
 from model.mnist import DOWNLOAD_MIRRORS, MNIST_FILES, MnistError, download_mnist
 from model.serving.modelfile import ModelFileError, load_model
 
@@ -37,18 +40,39 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEDULE = "schedule"
+SCHEDULE = "schedule"  # the trigger recorded and pushed for a scheduled run
+TIME_LIMIT = 3 * 3600.0  # seconds a run may train before it is stopped and failed
+STALE_AFTER = timedelta(minutes=5)  # a run without a heartbeat this long is dead: failed
+USER_DIGITS = 20_000  # users' stored digits a run learns from at most (RETRAIN_USER_DIGITS)
+STOPPED = "the bot stopped during training"  # why a run cut short by a stop failed
 
 
-class Retrainer:
-    """Starts retraining runs and carries each to its end: swap, or keep the current model.
+@dataclass(frozen=True)
+class RetrainOptions:
+    """What a run trains on, and how long it may take.
 
     `mnist_dir` is where the trainer reads MNIST; files missing there (a fresh deployment)
     are downloaded from `mnist_mirrors` first, checksums verified, and the admins told.
     `limit` trains on the first N MNIST images only (tests); `user_digits` is how many of
     users' stored digits at most it learns from too (a uniform sample, read in batches, so
-    the bot's memory for it is bounded). `bot`, when given, tells the admin who asked how the
-    run ended.
+    the bot's memory for it is bounded).
+    """
+
+    mnist_dir: Path | None = None
+    mnist_mirrors: tuple[str, ...] = DOWNLOAD_MIRRORS
+    limit: int | None = None
+    user_digits: int = USER_DIGITS
+    seed: int | None = None
+    time_limit: float = TIME_LIMIT
+    heartbeat_every: float = HEARTBEAT_EVERY
+    stale_after: timedelta = STALE_AFTER
+
+
+class Retrainer:
+    """Starts retraining runs and carries each to its end: swap, or keep the current model.
+
+    `models_dir` holds the run's files and the accepted models; `gate` judges a new model;
+    `bot`, when given, tells the admin who asked how the run ended.
     """
 
     def __init__(
@@ -59,30 +83,16 @@ class Retrainer:
         models_dir: Path,
         *,
         gate: QualityGate,
-        mnist_dir: Path | None = None,
+        options: RetrainOptions | None = None,
         bot: Bot | None = None,
-        time_limit: float = 3 * 3600.0,
-        heartbeat_every: float = 30.0,
-        stale_after: timedelta = timedelta(minutes=5),
-        limit: int | None = None,
-        user_digits: int = 20_000,
-        seed: int | None = None,
-        mnist_mirrors: tuple[str, ...] = DOWNLOAD_MIRRORS,
     ) -> None:
         self.storage = storage
         self.provider = provider
         self.notifier = notifier
         self.versions = ModelVersions(models_dir)
         self.gate = gate
-        self.mnist_dir = mnist_dir
+        self.options = options or RetrainOptions()
         self.bot = bot
-        self.time_limit = time_limit
-        self.heartbeat_every = heartbeat_every
-        self.stale_after = stale_after
-        self.limit = limit
-        self.user_digits = user_digits
-        self.seed = seed
-        self.mnist_mirrors = mnist_mirrors
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._task: asyncio.Task[str] | None = None
         self._open_run: int | None = None
@@ -94,7 +104,7 @@ class Retrainer:
 
     async def recover(self) -> int:
         """At start: mark runs whose process died as failed and delete their files."""
-        stale = await self.storage.fail_stale_retrains(self.stale_after)
+        stale = await self.storage.fail_stale_retrains(self.options.stale_after)
         if stale:
             log.warning("marked %d retraining run(s) without heartbeat as failed", stale)
         last = await self.storage.last_retrain()
@@ -108,7 +118,7 @@ class Retrainer:
         `trigger` is recorded and pushed as is ("schedule", "admin 123"); `requested_by`
         is the chat told how the run ended.
         """
-        await self.storage.fail_stale_retrains(self.stale_after)
+        await self.storage.fail_stale_retrains(self.options.stale_after)
         run_id = await self.storage.try_start_retrain(trigger, self.owner)
         if run_id is None:
             return False
@@ -134,71 +144,50 @@ class Retrainer:
             await self._task
         if self._open_run is not None:
             run_id, self._open_run = self._open_run, None
-            reason = "the bot stopped during training"
             await asyncio.to_thread(self.versions.discard_run, run_id)
-            await self._finish(run_id, "failed", reason, None)
-            await self.notifier.push(pushes.retrain_failed(reason))
-
-    async def pick_up_active_model(self) -> bool:
-        """Serve the model another process promoted, if it differs from ours; True if swapped.
-
-        Its file comes from the database into the local cache (SHA-256 checked) when this
-        machine has no good copy yet.
-        """
-        active = await self.storage.active_model()
-        if active is None or active[0] == self.provider.current.version:
-            return False
-        fetched = await active_model_file(self.storage, self.versions)
-        if fetched is None:
-            return False
-        version, path = fetched
-        try:
-            model = await self.provider.run(load_model, path)
-        except ModelFileError as exc:
-            log.warning("cannot pick up model %s: %s", version, exc)
-            return False
-        self.provider.swap(model, path)
-        return True
+            await self._finish(run_id, "failed", STOPPED, None)
+            await self.notifier.push(pushes.retrain_failed(STOPPED))
 
     async def _carry(self, run_id: int, requested_by: int | None) -> str:
         """Run to the end and record the outcome; on cancellation `close` records it."""
         metrics: dict | None = None
         try:
-            outcome, detail, text, metrics = await self._train_and_judge(run_id)
+            outcome, detail, push, metrics = await self._train_and_judge(run_id)
         except TrainingError as exc:
             outcome, detail = "failed", str(exc)
-            text = pushes.retrain_failed(detail)
+            push = pushes.retrain_failed(detail)
         except Exception as exc:
             log.exception("retraining run %d crashed", run_id)
             outcome, detail = "failed", f"internal error ({type(exc).__name__})"
-            text = pushes.retrain_failed(detail)
+            push = pushes.retrain_failed(detail)
         await asyncio.to_thread(self.versions.discard_run, run_id)
         await self._finish(run_id, outcome, detail, metrics)
         self._open_run = None
         log.info("retraining run %d %s: %s", run_id, outcome, detail)
-        await self.notifier.push(text)
-        await self._tell_admin(requested_by, text)
+        await self.notifier.push(push)
+        await self._tell_admin(requested_by, push)
         return outcome
 
-    async def _train_and_judge(self, run_id: int) -> tuple[str, str, str, dict]:
-        """Train, load, gate and maybe swap: (outcome, detail, push text, metrics)."""
+    async def _train_and_judge(self, run_id: int) -> tuple[str, str, Push, dict]:
+        """Train, load, gate and maybe swap: (outcome, detail, push, metrics)."""
         current = self.provider.current
+        options = self.options
         await self._download_missing_mnist()
-        user_images = await self.storage.training_sample(self.user_digits, seed=self.seed)
+        user_images = await self.storage.training_sample(options.user_digits, seed=options.seed)
         extra = await asyncio.to_thread(self._write_extra, run_id, user_images)
         job = TrainingJob(
             out=self.versions.candidate_path(run_id),
             previous=self._current_path(),
             extra=extra,
-            data_dir=self.mnist_dir,
-            limit=self.limit,
-            seed=self.seed,
+            data_dir=options.mnist_dir,
+            limit=options.limit,
+            seed=options.seed,
         )
         result = await run_training(
             job,
-            time_limit=self.time_limit,
+            time_limit=options.time_limit,
             heartbeat=lambda: self._heartbeat(run_id),
-            heartbeat_every=self.heartbeat_every,
+            heartbeat_every=options.heartbeat_every,
         )
         try:
             new = await self.provider.run(load_model, result.path)
@@ -216,7 +205,7 @@ class Retrainer:
         )
         metrics = _run_metrics(result, decision)
         # Admins in Telegram also get the new model's confusion matrix and typical members.
-        sheet = functools.partial(model_sheet, model=new, mnist_dir=self.mnist_dir)
+        sheet = functools.partial(model_sheet, model=new, mnist_dir=options.mnist_dir)
         if not decision.accepted:
             rejected = pushes.retrain_rejected(decision.reason, sheet)
             return "rejected", decision.reason, rejected, metrics
@@ -225,8 +214,8 @@ class Retrainer:
         file = await asyncio.to_thread(self.versions.stored_file, new.version)
         await self.storage.promote_model(file, new.metadata, str(path))
         self.provider.swap(new, path)
-        text = _finished_text(result, new.version, sheet)
-        return "succeeded", decision.reason, text, metrics
+        finished = pushes.retrain_finished(result, sheet)
+        return "succeeded", decision.reason, finished, metrics
 
     async def _heartbeat(self, run_id: int) -> None:
         if not await self.storage.heartbeat_retrain(run_id):
@@ -236,11 +225,11 @@ class Retrainer:
         if not await self.storage.finish_retrain(run_id, outcome, detail, metrics):
             log.warning("retraining run %d was already closed when it ended %s", run_id, outcome)
 
-    async def _tell_admin(self, requested_by: int | None, text: str) -> None:
+    async def _tell_admin(self, requested_by: int | None, push: Push) -> None:
         if self.bot is None or requested_by is None or self.notifier.mirrors_to(requested_by):
             return
         try:
-            await self.bot.send_message(requested_by, self.notifier.in_push_language(text))
+            await self.bot.send_message(requested_by, self.notifier.in_push_language(push).text)
         except TelegramError as exc:
             log.warning("could not tell the admin how retraining ended: %s", type(exc).__name__)
 
@@ -257,11 +246,11 @@ class Retrainer:
 
     async def _download_missing_mnist(self) -> None:
         """Fetch the MNIST files a fresh deployment lacks; offline, say what to run instead."""
-        directory = self.mnist_dir
+        directory = self.options.mnist_dir
         if directory is None or all((directory / f.name).is_file() for f in MNIST_FILES.values()):
             return
         try:
-            await asyncio.to_thread(download_mnist, directory, mirrors=self.mnist_mirrors)
+            await asyncio.to_thread(download_mnist, directory, mirrors=self.options.mnist_mirrors)
         except (MnistError, OSError) as exc:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
             raise TrainingError(
@@ -273,20 +262,7 @@ class Retrainer:
         await self.notifier.push(pushes.mnist_downloaded(str(directory)))
 
 
-def _finished_text(result: TrainResult, version: str, picture: pushes.Picture) -> str:
-    return pushes.retrain_finished(
-        version=version,
-        duration_s=result.duration_s,
-        n_train=result.n_train,
-        n_extra=result.n_extra,
-        metrics=result.metrics,
-        cluster_sizes=result.cluster_sizes,
-        changed_answers=result.changed_answers,
-        picture=picture,
-    )
-
-
-def _run_metrics(result: TrainResult, decision: GateDecision) -> dict:
+def _run_metrics(result: TrainingReport, decision: GateDecision) -> dict:
     return {
         "version": result.version,
         "metrics": result.metrics,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -17,48 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.learning.report import TrainingReport
+
 log = logging.getLogger(__name__)
 
 Heartbeat = Callable[[], Awaitable[None]]
 
 # The trainer needs none of the bot's secrets, so its environment goes without them.
-_SECRET_VARIABLES = {"TELEGRAM_BOT_TOKEN", "NOTIFY_RUN_ENDPOINT", "DATABASE_URL"}
+SECRET_VARIABLES = {"TELEGRAM_BOT_TOKEN", "NOTIFY_RUN_ENDPOINT", "DATABASE_URL"}
+LOWEST_NICE = 19  # the trainer's priority where Linux's SCHED_IDLE is missing
+HEARTBEAT_EVERY = 30.0  # seconds between two heartbeats while the trainer runs
 
 
 class TrainingError(Exception):
     """The trainer exited with an error, timed out or printed no result; str() says why."""
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """What the trainer printed as its last stdout line (see `python -m model train --json`)."""
-
-    path: Path
-    version: str
-    duration_s: float
-    n_train: int
-    n_extra: int
-    metrics: dict[str, float] | None
-    cluster_sizes: list[int]
-    changed_answers: int | None
-
-    @classmethod
-    def from_json(cls, line: str) -> TrainResult:
-        """Parse the trainer's JSON line; TrainingError when it is not the expected shape."""
-        try:
-            data: dict[str, Any] = json.loads(line)
-            return cls(
-                path=Path(data["path"]),
-                version=str(data["version"]),
-                duration_s=float(data["duration_s"]),
-                n_train=int(data["n_train"]),
-                n_extra=int(data["n_extra"]),
-                metrics=data.get("metrics"),
-                cluster_sizes=[int(size) for size in data["cluster_sizes"]],
-                changed_answers=data.get("changed_answers"),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TrainingError(f"the trainer printed no usable result ({exc})") from None
+def read_report(line: str) -> TrainingReport:
+    """The trainer's JSON line as a record; TrainingError when it is not the expected shape."""
+    try:
+        return TrainingReport.from_json(line)
+    except ValueError as exc:
+        raise TrainingError(f"the trainer printed no usable result ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -94,8 +73,8 @@ class TrainingJob:
 def run_in_background(pid: int) -> None:
     """Give process `pid` only the CPU time replies leave idle.
 
-    Linux's SCHED_IDLE runs it only when nothing else wants the CPU (nice 10 still took a
-    share of the cores from replies under load); elsewhere, the lowest priority. Set on every
+    Linux's SCHED_IDLE runs it only when nothing else wants the CPU (a nice value still takes
+    a share of the cores from replies under load); elsewhere, the lowest priority. Set on every
     thread the child has so far; the threads it starts later inherit it.
     """
     tasks = Path(f"/proc/{pid}/task")
@@ -105,7 +84,7 @@ def run_in_background(pid: int) -> None:
             if hasattr(os, "SCHED_IDLE"):
                 os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
             else:
-                os.setpriority(os.PRIO_PROCESS, thread, 19)
+                os.setpriority(os.PRIO_PROCESS, thread, LOWEST_NICE)
 
 
 async def run_training(
@@ -113,9 +92,9 @@ async def run_training(
     *,
     time_limit: float,
     heartbeat: Heartbeat | None = None,
-    heartbeat_every: float = 30.0,
+    heartbeat_every: float = HEARTBEAT_EVERY,
     cwd: Path | None = None,
-) -> TrainResult:
+) -> TrainingReport:
     """Run the trainer, calling `heartbeat` every `heartbeat_every` seconds until it ends.
 
     Raises TrainingError with the trainer's own one-line error (its last stderr line),
@@ -127,7 +106,7 @@ async def run_training(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=cwd,
-        env={name: value for name, value in os.environ.items() if name not in _SECRET_VARIABLES},
+        env={name: value for name, value in os.environ.items() if name not in SECRET_VARIABLES},
     )
     run_in_background(process.pid)
     output = asyncio.ensure_future(process.communicate())
@@ -147,7 +126,7 @@ async def run_training(
     stdout, stderr = output.result()
     if process.returncode != 0:
         raise TrainingError(_last_line(stderr) or f"the trainer exited with {process.returncode}")
-    return TrainResult.from_json(_last_line(stdout))
+    return read_report(_last_line(stdout))
 
 
 async def _stop(process: asyncio.subprocess.Process, output: asyncio.Future[Any]) -> None:

@@ -79,21 +79,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else MODELS_DIR / f"{result.model.version}.npz"
     save_model(result.model, out)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    summary = {"path": str(out), **result.summary(), "peak_rss_mb": round(peak_mb)}
+    report = result.report(out, peak_rss_mb=round(peak_mb))
     if args.json:
-        print(json.dumps(summary))
+        print(report.to_json())
     else:
-        metrics = summary["metrics"] or {}
+        metrics = report.metrics or {}
         print(f"model       {out}")
-        print(f"version     {summary['version']}")
-        print(f"trained on  {summary['n_train']} MNIST + {summary['n_extra']} extra images")
-        print(f"duration    {summary['duration_s']} s, peak RSS {summary['peak_rss_mb']} MB")
+        print(f"version     {report.version}")
+        print(f"trained on  {report.n_train} MNIST + {report.n_extra} extra images")
+        print(f"duration    {report.duration_s} s, peak RSS {report.peak_rss_mb} MB")
         for name in ("acc", "nmi", "ari"):
             if name in metrics:
                 print(f"{name.upper():<11} {metrics[name]:.4f}  (MNIST test split)")
-        print(f"sizes       {summary['cluster_sizes']}")
-        if summary["changed_answers"] is not None:
-            print(f"changed     {summary['changed_answers']} test answers vs --previous")
+        print(f"sizes       {report.cluster_sizes}")
+        if report.changed_answers is not None:
+            print(f"changed     {report.changed_answers} test answers vs --previous")
     return 0
 
 

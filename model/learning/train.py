@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from model.learning.clustering import DigitClusterer, ProgressCallback
 from model.learning.evaluate import score_clustering
 from model.learning.matching import align_to_previous
+from model.learning.report import TrainingReport
 from model.mnist import Mnist
 from model.serving.features import deskew
 from model.serving.modelfile import DigitModel
@@ -29,23 +31,26 @@ N_SAMPLES = 32
 
 @dataclass(frozen=True)
 class TrainResult:
-    """A trained model and the figures that describe the run."""
+    """A trained model, and what the run took and changed; `report` gives its figures."""
 
     model: DigitModel
     duration_s: float
     changed_answers: int | None
 
-    def summary(self) -> dict[str, Any]:
+    def report(self, path: Path, peak_rss_mb: int | None = None) -> TrainingReport:
+        """The run's figures once the model is saved at `path`."""
         meta = self.model.metadata
-        return {
-            "version": self.model.version,
-            "duration_s": round(self.duration_s, 1),
-            "n_train": meta["n_train"],
-            "n_extra": meta["n_extra"],
-            "metrics": meta.get("metrics"),
-            "cluster_sizes": meta["cluster_sizes"],
-            "changed_answers": self.changed_answers,
-        }
+        return TrainingReport(
+            path=path,
+            version=self.model.version,
+            duration_s=round(self.duration_s, 1),
+            n_train=meta["n_train"],
+            n_extra=meta["n_extra"],
+            metrics=meta.get("metrics"),
+            cluster_sizes=meta["cluster_sizes"],
+            changed_answers=self.changed_answers,
+            peak_rss_mb=peak_rss_mb,
+        )
 
 
 def _library_versions() -> dict[str, str]:

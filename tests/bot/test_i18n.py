@@ -25,8 +25,9 @@ CATALOGS = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/bot.po"))
 
 
 def _extracted() -> set[Key]:
-    """Every message id in the code, found the way `pybabel extract` finds them."""
-    found: set[Key] = set()
+    """Every message id in the code, found the way `pybabel extract` finds them, and
+    model/serving's reasons for refusing a picture, which the bot says in the user's language."""
+    found: set[Key] = set(texts.PREPROCESS_REASONS)
     for module in i18n.MESSAGE_MODULES:
         for _, message, _, _ in extract_from_file(
             "python", BOT / module, keywords=i18n.EXTRACT_KEYWORDS
@@ -179,9 +180,9 @@ def test_the_source_language_needs_no_catalog() -> None:
 
 def test_a_push_is_english_until_said_in_another_language() -> None:
     push = pushes.retrain_started("schedule")
-    assert push == "🔄 Retraining started (schedule)"
-    assert push.in_language("fr") == "🔄 Réentraînement lancé (schedule)"
-    assert push.in_language("fr").in_language("en") == push
+    assert push.text == "🔄 Retraining started (schedule)"
+    assert push.in_language("fr").text == "🔄 Réentraînement lancé (schedule)"
+    assert push.in_language("fr").in_language("en").text == push.text
 
 
 def test_push_language_is_a_language_with_a_catalog() -> None:

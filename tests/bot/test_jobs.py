@@ -19,7 +19,7 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.context import MODELS, NOTIFIER, RETRAINER, STORAGE, BotContext
+from bot.context import MODEL_PICKUP, MODELS, NOTIFIER, RETRAINER, STORAGE, BotContext
 from bot.digit import RecognisedDigit
 from bot.jobs import (
     MEANINGS_JOB,
@@ -31,10 +31,13 @@ from bot.jobs import (
     cron,
     register_jobs,
 )
+from bot.model_pickup import ModelPickup
 from bot.model_provider import ModelProvider
+from bot.model_versions import ModelVersions
 from bot.notify import Notifier
+from bot.pushes import Push
 from bot.quality_gate import QualityGate
-from bot.retrain import Retrainer
+from bot.retrain import Retrainer, RetrainOptions
 from bot.storage import IncomingImage, Storage, open_storage
 from testkit.fake_notify import FakeNotifyRun
 from testkit.fake_telegram import FakeTelegram
@@ -80,13 +83,17 @@ async def bot(
             notifier,
             tmp_path / "models",
             gate=QualityGate(min_acc=0.3, acc_margin=1.0, max_moved=1.0),
-            mnist_dir=mnist_dir,
+            options=RetrainOptions(mnist_dir=mnist_dir, limit=1000, heartbeat_every=1.0),
             bot=application.bot,
-            limit=1000,
-            heartbeat_every=1.0,
         )
         application.bot_data.update(
-            {STORAGE: storage, MODELS: provider, NOTIFIER: notifier, RETRAINER: retrainer}
+            {
+                STORAGE: storage,
+                MODELS: provider,
+                NOTIFIER: notifier,
+                RETRAINER: retrainer,
+                MODEL_PICKUP: ModelPickup(storage, provider, ModelVersions(tmp_path / "models")),
+            }
         )
         async with application:
             await notifier.start()
@@ -188,7 +195,7 @@ async def test_status_report_figures_match_the_database(
     assert await bot.storage.set_feedback(rated, 1, mapping["4"])
     assert await bot.storage.set_feedback(wrong, 1, (mapping["4"] + 1) % 10)
     fake_notify.fail_next(2, 500)
-    await bot.notifier.push("lost on the way")
+    await bot.notifier.push(Push.of_text("lost on the way"))
     await bot.notifier.flush()
 
     register_jobs(bot.application, Schedules(retrain=NEVER, status=_soon()))

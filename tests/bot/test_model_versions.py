@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, update
 
+from bot.model_pickup import ModelPickup
 from bot.model_provider import ModelProvider
 from bot.model_versions import ModelVersions
-from bot.notify import Notifier
-from bot.quality_gate import QualityGate
-from bot.retrain import Retrainer
 from bot.storage import Storage, open_storage
 from bot.storage.schema import model_files
 from model.serving.modelfile import load_model, save_model
@@ -29,7 +27,7 @@ class Replica:
 
     storage: Storage
     provider: ModelProvider
-    retrainer: Retrainer
+    pickup: ModelPickup
     versions: ModelVersions
 
 
@@ -39,14 +37,8 @@ async def replica(database_url: str, tmp_path: Path, model_path: Path) -> AsyncI
     models_dir = tmp_path / "replica-b" / "models"
     provider = ModelProvider(models_dir, model_path, processes=1)
     await provider.run(provider.reload)
-    retrainer = Retrainer(
-        storage,
-        provider,
-        Notifier(None),
-        models_dir,
-        gate=QualityGate(min_acc=0.3, acc_margin=1.0, max_moved=1.0),
-    )
-    yield Replica(storage, provider, retrainer, ModelVersions(models_dir))
+    versions = ModelVersions(models_dir)
+    yield Replica(storage, provider, ModelPickup(storage, provider, versions), versions)
     provider.close()
     await storage.close()
 
@@ -71,14 +63,14 @@ async def test_a_version_promoted_elsewhere_is_fetched_cached_and_served(
     original = await _promote_elsewhere(replica.storage, model_path, tmp_path)
     original.unlink()  # nothing of replica A's disk is reachable from here
 
-    assert await replica.retrainer.pick_up_active_model()
+    assert await replica.pickup.pick_up()
     cached = replica.versions.version_path(PROMOTED)
     assert replica.provider.current.version == PROMOTED != shipped
     assert replica.provider.current_path == cached
     stored = await replica.storage.model_file(PROMOTED)
     assert stored is not None
     assert cached.read_bytes() == stored.data
-    assert not await replica.retrainer.pick_up_active_model()  # nothing new: nothing loaded
+    assert not await replica.pickup.pick_up()  # nothing new: nothing loaded
 
 
 async def test_bytes_damaged_in_the_database_are_refused_and_the_model_kept(
@@ -96,7 +88,7 @@ async def test_bytes_damaged_in_the_database_are_refused_and_the_model_kept(
     engine.dispose()
 
     with caplog.at_level(logging.WARNING):
-        assert not await replica.retrainer.pick_up_active_model()
+        assert not await replica.pickup.pick_up()
     assert replica.provider.current is serving
     assert f"model {PROMOTED} in the database does not match its SHA-256" in caplog.text
     assert not replica.versions.version_path(PROMOTED).exists()
@@ -110,7 +102,7 @@ async def test_a_damaged_local_copy_is_fetched_again(
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(b"flipped bits")
 
-    assert await replica.retrainer.pick_up_active_model()
+    assert await replica.pickup.pick_up()
     assert replica.provider.current.version == PROMOTED
     stored = await replica.storage.model_file(PROMOTED)
     assert stored is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.notify import Notifier, resolve_endpoint
+from bot.pushes import Push
 from testkit.fake_notify import FakeNotifyRun, closed_port_url
 
 
@@ -33,8 +34,8 @@ async def notifier(fake_notify: FakeNotifyRun) -> AsyncIterator[Notifier]:
 async def test_pushes_arrive_in_order_with_action(
     fake_notify: FakeNotifyRun, notifier: Notifier
 ) -> None:
-    await notifier.push("Retraining started (schedule)")
-    await notifier.push("Retraining done", action="https://example.org/status")
+    await notifier.push(Push.of_text("Retraining started (schedule)"))
+    await notifier.push(Push.of_text("Retraining done"), action="https://example.org/status")
     await notifier.flush()
     assert fake_notify.messages == ["Retraining started (schedule)", "Retraining done"]
     assert [post.action for post in fake_notify.posts] == [None, "https://example.org/status"]
@@ -46,7 +47,7 @@ async def test_pushes_arrive_in_order_with_action(
 async def test_action_url_is_the_default_action(fake_notify: FakeNotifyRun) -> None:
     notifier = Notifier(fake_notify.url, action_url="https://example.org/dash")
     await notifier.start()
-    await notifier.push("Daily status")
+    await notifier.push(Push.of_text("Daily status"))
     await notifier.close()
     assert fake_notify.posts[0].action == "https://example.org/dash"
 
@@ -72,7 +73,7 @@ async def test_without_endpoint_notifications_are_off_with_one_log_line(
     notifier = Notifier(resolve_endpoint(None))
     with caplog.at_level(logging.INFO, logger="bot.notify"):
         await notifier.start()
-        await notifier.push("nobody hears this")
+        await notifier.push(Push.of_text("nobody hears this"))
         await notifier.flush()
         await notifier.close()
     assert not notifier.enabled
@@ -84,7 +85,7 @@ async def test_server_error_is_retried_then_delivered(
     fake_notify: FakeNotifyRun, notifier: Notifier
 ) -> None:
     fake_notify.fail_next(2, 500)
-    await notifier.push("finally")
+    await notifier.push(Push.of_text("finally"))
     await notifier.flush()
     assert fake_notify.messages == ["finally"]
     assert fake_notify.attempts == 3
@@ -96,7 +97,7 @@ async def test_persistent_500_is_given_up_and_counted_once(
 ) -> None:
     fake_notify.status = 500
     with caplog.at_level(logging.WARNING, logger="bot.notify"):
-        await notifier.push("lost")
+        await notifier.push(Push.of_text("lost"))
         await notifier.flush()
     assert fake_notify.attempts == 3
     assert notifier.take_failures() == 1
@@ -119,7 +120,7 @@ async def test_429_honours_retry_after_within_the_bound(
     notifier = Notifier(fake_notify.url, attempts=2, backoff=0.0, max_backoff=max_backoff)
     await notifier.start()
     started = time.perf_counter()
-    await notifier.push("after throttling")
+    await notifier.push(Push.of_text("after throttling"))
     await asyncio.wait_for(notifier.flush(), 10)  # an uncapped wait would be an hour
     waited = time.perf_counter() - started
     await notifier.close()
@@ -131,7 +132,7 @@ async def test_429_honours_retry_after_within_the_bound(
 
 async def test_client_error_is_not_retried(fake_notify: FakeNotifyRun, notifier: Notifier) -> None:
     fake_notify.status = 404
-    await notifier.push("wrong channel")
+    await notifier.push(Push.of_text("wrong channel"))
     await notifier.flush()
     assert fake_notify.attempts == 1
     assert notifier.take_failures() == 1
@@ -143,7 +144,7 @@ async def test_hanging_endpoint_neither_blocks_push_nor_holds_the_worker(
     notifier = Notifier(fake_notify.url, timeout=0.3, attempts=2, backoff=0.0)
     await notifier.start()
     fake_notify.hang()
-    await notifier.push("into the void")
+    await notifier.push(Push.of_text("into the void"))
     ticks = 0
     flushed = asyncio.create_task(notifier.flush())
     while not flushed.done():
@@ -152,7 +153,7 @@ async def test_hanging_endpoint_neither_blocks_push_nor_holds_the_worker(
     assert ticks > 1, "the event loop kept running while the endpoint hung"
     assert notifier.take_failures() == 1
     fake_notify.release()
-    await notifier.push("back again")
+    await notifier.push(Push.of_text("back again"))
     await notifier.close()
     assert "back again" in fake_notify.messages
 
@@ -164,7 +165,7 @@ async def test_endpoint_that_is_down_is_counted_not_raised(
     notifier = Notifier(url, timeout=0.5, attempts=2, backoff=0.0)
     await notifier.start()
     with caplog.at_level(logging.WARNING, logger="bot.notify"):
-        await notifier.push("nobody home")
+        await notifier.push(Push.of_text("nobody home"))
         await notifier.close()
     assert notifier.take_failures() == 1
     assert "ConnectionError" in caplog.text
@@ -174,7 +175,7 @@ async def test_endpoint_that_is_down_is_counted_not_raised(
 async def test_full_queue_drops_and_counts(fake_notify: FakeNotifyRun) -> None:
     notifier = Notifier(fake_notify.url, queue_size=2)
     for index in range(3):
-        await notifier.push(f"message {index}")
+        await notifier.push(Push.of_text(f"message {index}"))
     assert notifier.take_failures() == 1
     await notifier.start()
     await notifier.close()
@@ -186,15 +187,15 @@ async def test_mirrors_get_every_message_even_when_one_fails(
 ) -> None:
     received: list[tuple[str, str | None]] = []
 
-    async def broken(message: str, action: str | None) -> None:
+    async def broken(push: Push, action: str | None) -> None:
         raise RuntimeError("mirror down")
 
-    async def recording(message: str, action: str | None) -> None:
-        received.append((message, action))
+    async def recording(push: Push, action: str | None) -> None:
+        received.append((push.text, action))
 
     notifier = Notifier(fake_notify.url, mirrors=[broken, recording])
     await notifier.start()
-    await notifier.push("to everyone", action="https://example.org")
+    await notifier.push(Push.of_text("to everyone"), action="https://example.org")
     await notifier.close()
     assert received == [("to everyone", "https://example.org")]
     assert fake_notify.messages == ["to everyone"]

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.model_pickup import ModelPickup
 from bot.model_provider import ModelProvider
+from bot.model_versions import ModelVersions
 from bot.notify import Notifier
 from bot.quality_gate import QualityGate
-from bot.retrain import SCHEDULE, Retrainer
+from bot.retrain import SCHEDULE, Retrainer, RetrainOptions
 from bot.storage import Storage, open_storage
 from testkit.fake_notify import FakeNotifyRun
 from testkit.records import make_image
@@ -77,11 +79,13 @@ def _retrainer(
         services.models_dir,
         # Trained on a few digits, far below the shipped model: only the minimum judges.
         gate=QualityGate(min_acc=min_acc, acc_margin=1.0, max_moved=1.0),
-        mnist_dir=mnist_dir,
-        limit=TRAIN_LIMIT,
-        heartbeat_every=0.5,
-        stale_after=stale_after,
-        user_digits=user_digits,
+        options=RetrainOptions(
+            mnist_dir=mnist_dir,
+            limit=TRAIN_LIMIT,
+            heartbeat_every=0.5,
+            stale_after=stale_after,
+            user_digits=user_digits,
+        ),
     )
 
 
@@ -171,15 +175,15 @@ async def test_pick_up_serves_the_model_another_process_promoted(
     model_as_version: Callable[[Path, str], Path],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    retrainer = _retrainer(services, model_path.parent)
-    assert not await retrainer.pick_up_active_model()
+    pickup = ModelPickup(services.storage, services.provider, ModelVersions(services.models_dir))
+    assert not await pickup.pick_up()
     services.models_dir.mkdir(parents=True, exist_ok=True)
     promoted = await asyncio.to_thread(
         model_as_version, services.models_dir / "another-version.npz", "another-version"
     )
     await services.storage.set_active_model("another-version", str(promoted))
 
-    assert await retrainer.pick_up_active_model()
+    assert await pickup.pick_up()
     picked = services.provider.current
     assert (picked.version, services.provider.current_path) == ("another-version", promoted)
 
@@ -187,12 +191,12 @@ async def test_pick_up_serves_the_model_another_process_promoted(
     promoted.unlink()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="bot"):
-        assert not await retrainer.pick_up_active_model()
+        assert not await pickup.pick_up()
     assert services.provider.current is picked
     assert caplog.records == []
 
     await services.storage.set_active_model("broken-version", str(services.models_dir / "none"))
-    assert not await retrainer.pick_up_active_model()
+    assert not await pickup.pick_up()
     assert services.provider.current is picked
 
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.model_provider import ModelProvider
 from bot.notify import Notifier
 from bot.quality_gate import QualityGate
-from bot.retrain import SCHEDULE, Retrainer
+from bot.retrain import SCHEDULE, Retrainer, RetrainOptions
 from bot.storage import Storage, open_storage
 from model.mnist import MNIST_FILES
 from testkit.fake_notify import FakeNotifyRun
@@ -53,9 +53,9 @@ async def _retrain(
         notifier,
         tmp_path / "models",
         gate=QualityGate(min_acc=0.3, acc_margin=1.0, max_moved=1.0),
-        mnist_dir=tmp_path / "fresh" / "mnist",
-        time_limit=1.0,
-        mnist_mirrors=(mirror,),
+        options=RetrainOptions(
+            mnist_dir=tmp_path / "fresh" / "mnist", time_limit=1.0, mnist_mirrors=(mirror,)
+        ),
     )
     try:
         assert await retrainer.start(SCHEDULE)

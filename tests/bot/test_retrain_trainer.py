@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.trainer import TrainingError, TrainingJob, TrainResult, run_training
+from bot.trainer import TrainingError, TrainingJob, read_report, run_training
 
 RESULT = {
     "path": "data/models/candidates/run-1.npz",
@@ -25,7 +25,7 @@ RESULT = {
 
 
 def test_result_is_read_from_the_json_line() -> None:
-    result = TrainResult.from_json(json.dumps(RESULT))
+    result = read_report(json.dumps(RESULT))
     assert result.path == Path(RESULT["path"])
     assert (result.n_train, result.n_extra, result.changed_answers) == (3000, 4, 12)
     assert result.metrics == {"acc": 0.8, "nmi": 0.7, "ari": 0.6}
@@ -34,7 +34,7 @@ def test_result_is_read_from_the_json_line() -> None:
 @pytest.mark.parametrize("line", ["", "100%|██████████| done", json.dumps({"path": "x"})])
 def test_anything_else_is_a_training_error(line: str) -> None:
     with pytest.raises(TrainingError, match="no usable result"):
-        TrainResult.from_json(line)
+        read_report(line)
 
 
 def test_command_carries_only_the_given_options(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from bot import pushes, texts
 from bot.context import NOTIFIER, RETRAINER
 from bot.notify import Notifier
+from bot.pushes import Push
 from testkit.bot_harness import ADMIN_ID, photo_of, running_bot
 from testkit.fake_notify import FakeNotifyRun, closed_port_url
 
@@ -43,7 +44,7 @@ async def test_photo_replies_do_not_wait_for_notify_run(
         fake_notify.retry_after = "1"
     async with running_bot(tmp_path, model_path, notify_run_endpoint=endpoint) as bot:
         notifier: Notifier = bot.application.bot_data[NOTIFIER]
-        await notifier.push("a push into trouble")
+        await notifier.push(Push.of_text("a push into trouble"))
         if trouble != "down":
             await _until(lambda: fake_notify.attempts + fake_notify.held >= 1)
 
@@ -115,4 +116,4 @@ async def test_start_and_stop_are_pushed(
         [boot] = await asyncio.to_thread(fake_notify.wait_for_posts, 1)
         assert boot.message == f"▶️ Digit bot started · model {version}"
     posts = await asyncio.to_thread(fake_notify.wait_for_posts, 2)
-    assert [post.message for post in posts][-1] == pushes.bot_stopped()
+    assert [post.message for post in posts][-1] == pushes.bot_stopped().text

@@ -129,10 +129,14 @@ def test_error_pushes_come_once_per_kind_and_window_with_the_count() -> None:
     assert other == 1
     assert early is None
     assert later == 6  # the 4 held back, the early one and this one
-    assert bot_error("TimedOut", 6) == (
+    assert bot_error("TimedOut", 6).text == (
         "Bot error: TimedOut, 6 times since the last push (details in the logs)"
     )
-    assert bot_error("TimedOut", 6).in_language("fr").startswith("Erreur du bot : TimedOut, 6 fois")
+    assert (
+        bot_error("TimedOut", 6)
+        .in_language("fr")
+        .text.startswith("Erreur du bot : TimedOut, 6 fois")
+    )
 
 
 async def test_many_failures_of_one_kind_make_one_push(

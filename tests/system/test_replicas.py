@@ -153,8 +153,8 @@ async def test_kill_9_of_one_replica_mid_load_loses_nothing_and_the_survivor_car
     tmp_path: Path, model_path: Path, mnist: Mnist, shared_database: str
 ) -> None:
     """The dead replica's unanswered requests fail at the proxy; the stand-in sends them again
-    and the survivor answers. A repeat is possible only for a reply the dead replica had
-    sent but not yet recorded as answered (as with one process: test_faults_load.py)."""
+    and the survivor answers. A repeat is possible only for a reply the dead replica had sent
+    but not yet recorded as answered (as with one process, tests/system/test_faults_load.py)."""
     killed_at = 0.0
     handled_by_dead = -1
     unconfirmed_at_kill: set[tuple[int, int]] = set()

@@ -33,6 +33,22 @@ MIN_SIDE = 16
 
 WORK_SIZE = 320
 
+# What the sender of a refused picture is told, one sentence each: a template whose {fields}
+# are whole numbers, so the bot can say it in the user's language (bot/texts).
+TOO_MANY_PIXELS = (
+    "The image has {width}x{height} pixels, more than the {limit} allowed; send a smaller photo."
+)
+TOO_FEW_PIXELS = (
+    "The image is only {width}x{height} pixels; send one at least {side} pixels high or wide."
+)
+DAMAGED = "The image file is damaged or in a form I cannot read; send it again as a photo."
+NOT_AN_IMAGE = "That is not an image; send a photo of a handwritten digit."
+BOMB = "The image has too many pixels to be processed safely; send a smaller photo."
+UNREADABLE_FORMAT = (
+    "That is not an image I can read; send a JPEG or PNG photo of a handwritten digit."
+)
+REFUSALS = (TOO_MANY_PIXELS, TOO_FEW_PIXELS, DAMAGED, NOT_AN_IMAGE, BOMB, UNREADABLE_FORMAT)
+
 
 class PreprocessError(ValueError):
     """The image cannot be turned into a digit; the message tells the user what to do."""
@@ -68,14 +84,10 @@ def decode(
     width, height = image.size
     if width * height > max_pixels:
         raise PreprocessError(
-            f"The image has {width}x{height} pixels, more than the {max_pixels:,} allowed; "
-            "send a smaller photo."
+            TOO_MANY_PIXELS.format(width=width, height=height, limit=f"{max_pixels:,}")
         )
     if max(width, height) < MIN_SIDE:
-        raise PreprocessError(
-            f"The image is only {width}x{height} pixels; send one at least "
-            f"{MIN_SIDE} pixels high or wide."
-        )
+        raise PreprocessError(TOO_FEW_PIXELS.format(width=width, height=height, side=MIN_SIDE))
     try:
         turned = image.getexif().get(0x0112) in _TURNED
         if owned:
@@ -99,9 +111,7 @@ def decode(
     except PreprocessError:
         raise
     except Exception as exc:
-        raise PreprocessError(
-            "The image file is damaged or in a form I cannot read; send it again as a photo."
-        ) from exc
+        raise PreprocessError(DAMAGED) from exc
     upright = (height, width) if turned else (width, height)
     return Decoded(gray, max(width, height) / max(gray.shape), upright)
 
@@ -123,19 +133,15 @@ def open_image(data: bytes) -> Image.Image:
     """Open `data` lazily with READABLE_FORMATS' decoders only; Pillow's own bomb check and
     any other format become PreprocessError."""
     if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
-        raise PreprocessError("That is not an image; send a photo of a handwritten digit.")
+        raise PreprocessError(NOT_AN_IMAGE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PreprocessError(
-            "The image has too many pixels to be processed safely; send a smaller photo."
-        ) from exc
+        raise PreprocessError(BOMB) from exc
     except Exception as exc:
-        raise PreprocessError(
-            "That is not an image I can read; send a JPEG or PNG photo of a handwritten digit."
-        ) from exc
+        raise PreprocessError(UNREADABLE_FORMAT) from exc
 
 
 def _grayscale(image: Image.Image, work_size: int) -> np.ndarray:
