@@ -2,7 +2,7 @@
 
 English is the source language: the messages in `bot/texts/` and `bot/pushes.py` are the
 English texts and the catalog ids, and so are model/serving's reasons for refusing a picture
-(`texts.PREPROCESS_REASONS`). Another language has `bot/locale/<lang>/LC_MESSAGES/bot.po`;
+(`model/serving/refusals.py`). Another language has `bot/locale/<lang>/LC_MESSAGES/bot.po`;
 a language without one, and any message missing from one, falls back to English.
 
 The `.po` files are compiled in memory the first time a language is used (Babel's `read_po`

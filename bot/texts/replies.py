@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.i18n import N_, number, percent, plural, say, say_matching
-from model.serving.photo.decode import REFUSALS
+from model.serving.refusals import REFUSALS
 
 if TYPE_CHECKING:
     from bot.meanings import ClusterAnswers
@@ -61,17 +61,6 @@ NOT_A_REPLY_OF_MINE = N_(
 )
 
 BUTTON_UNKNOWN = N_("That button is not one of mine; nothing was changed.")
-
-# Why model/serving refuses a picture (PreprocessError), as templates with whole numbers for
-# their {fields}, so they can be said in the user's language; one it adds later is said in
-# English. Decoding's sentences are model/serving/photo/decode.py's own (REFUSALS).
-PREPROCESS_REASONS = [
-    N_(
-        "I could not find a digit in this picture; write one digit in dark ink on plain paper "
-        "and photograph it up close, in good light."
-    ),
-    *REFUSALS,
-]
 
 # Words drawn in the reply pictures (bot/render.py).
 WHAT_I_SAW = N_("what I saw")
@@ -132,7 +121,7 @@ def unreadable(lang: str, reason: str) -> str:
     return say(
         lang,
         N_("I could not read a digit in that picture. {reason}"),
-        reason=say_matching(lang, reason, PREPROCESS_REASONS),
+        reason=say_matching(lang, reason, REFUSALS),  # a new one is said in English
     )
 
 

@@ -29,6 +29,7 @@ from model.serving.photo.framing import MNIST_BOX, frame
 from model.serving.photo.imageops import grow
 from model.serving.photo.ink import ink_map
 from model.serving.photo.layout import Group, group_digits
+from model.serving.refusals import NO_DIGIT
 
 _ZOOM_BELOW = 48
 """A lone digit smaller than this (in the working copy's pixels) is looked at again at full
@@ -45,11 +46,6 @@ _SHARPER_FROM = 1.5
 
 _MIN_SHARP_PIXELS = 10
 """A digit's ink on the sharper copy is used when it has at least this many pixels."""
-
-_NO_INK = (
-    "I could not find a digit in this picture; write one digit in dark ink on plain paper "
-    "and photograph it up close, in good light."
-)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -158,7 +154,7 @@ def _one_digit(
     """The digit of a picture holding one, and its box."""
     digit = find_digit(ink, page)
     if digit is None:
-        raise PreprocessError(_NO_INK)
+        raise PreprocessError(NO_DIGIT)
     box = _in_original(digit.box, ink.shape, decoded.size)
     region = _zoom_region(digit, ink.shape, decoded.scale)
     if region is not None:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from bot import i18n, pushes, texts
 from bot.settings import SettingsError, load_settings
+from model.serving import refusals
 from model.serving.preprocess import PreprocessError, to_mnist
 from testkit.bot_harness import TOKEN
 
@@ -25,13 +26,11 @@ CATALOGS = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/bot.po"))
 
 
 def _extracted() -> set[Key]:
-    """Every message id in the code, found the way `pybabel extract` finds them, and
+    """Every message id in the code, found the way `pybabel extract` finds them: the bot's, and
     model/serving's reasons for refusing a picture, which the bot says in the user's language."""
-    found: set[Key] = set(texts.PREPROCESS_REASONS)
-    for module in i18n.MESSAGE_MODULES:
-        for _, message, _, _ in extract_from_file(
-            "python", BOT / module, keywords=i18n.EXTRACT_KEYWORDS
-        ):
+    found: set[Key] = set()
+    for path in [*(BOT / module for module in i18n.MESSAGE_MODULES), Path(refusals.__file__)]:
+        for _, message, _, _ in extract_from_file("python", path, keywords=i18n.EXTRACT_KEYWORDS):
             found.add(message if isinstance(message, str) else (message[0], message[1]))
     return found
 

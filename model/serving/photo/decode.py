@@ -15,6 +15,15 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
+from model.serving.refusals import (
+    BOMB,
+    DAMAGED,
+    NOT_AN_IMAGE,
+    TOO_FEW_PIXELS,
+    TOO_MANY_PIXELS,
+    UNREADABLE_FORMAT,
+)
+
 DEFAULT_MAX_PIXELS = 40_000_000
 """Images with more pixels are refused before decoding (decompression bombs)."""
 
@@ -32,22 +41,7 @@ MIN_SIDE = 16
 
 
 WORK_SIZE = 320
-
-# What the sender of a refused picture is told, one sentence each: a template whose {fields}
-# are whole numbers, so the bot can say it in the user's language (bot/texts).
-TOO_MANY_PIXELS = (
-    "The image has {width}x{height} pixels, more than the {limit} allowed; send a smaller photo."
-)
-TOO_FEW_PIXELS = (
-    "The image is only {width}x{height} pixels; send one at least {side} pixels high or wide."
-)
-DAMAGED = "The image file is damaged or in a form I cannot read; send it again as a photo."
-NOT_AN_IMAGE = "That is not an image; send a photo of a handwritten digit."
-BOMB = "The image has too many pixels to be processed safely; send a smaller photo."
-UNREADABLE_FORMAT = (
-    "That is not an image I can read; send a JPEG or PNG photo of a handwritten digit."
-)
-REFUSALS = (TOO_MANY_PIXELS, TOO_FEW_PIXELS, DAMAGED, NOT_AN_IMAGE, BOMB, UNREADABLE_FORMAT)
+"""The longer side, in pixels, of the grayscale copy every stage reads."""
 
 
 class PreprocessError(ValueError):
