@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model import MNIST_SIDE
 from model.serving.modelfile import DigitModel
 
 
@@ -112,4 +113,6 @@ class QualityGate:
 def probe_images(current: DigitModel, user_images: np.ndarray) -> np.ndarray:
     """The unsupervised gate's probe: users' images plus every cluster's samples."""
     samples = [current.samples(cluster) for cluster in range(current.k)]
-    return np.concatenate([user_images.reshape(-1, 28, 28), *samples]).astype(np.uint8)
+    return np.concatenate([user_images.reshape(-1, MNIST_SIDE, MNIST_SIDE), *samples]).astype(
+        np.uint8
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from model import MNIST_SIDE
 from model.learning.clustering import DigitClusterer, ProgressCallback
 from model.learning.evaluate import score_clustering
 from model.learning.matching import align_to_previous
@@ -97,7 +98,7 @@ def build_model(
     flat = deskew(reference).reshape(len(reference), -1)
     clusters = squared_distances(network.features(flat), centroids).argmin(axis=1)
     typicality = Typicality.fit(flat, clusters, k, pca_mean=pca_mean, pca_components=pca_components)
-    samples = np.zeros((k, N_SAMPLES, 28, 28), dtype=np.uint8)
+    samples = np.zeros((k, N_SAMPLES, MNIST_SIDE, MNIST_SIDE), dtype=np.uint8)
     for c, most_typical in enumerate(typicality.most_typical(flat, clusters, N_SAMPLES)):
         samples[c, : len(most_typical)] = reference[most_typical]
     return DigitModel(
@@ -137,14 +138,14 @@ def train_model(
     started = time.perf_counter()
     train = mnist.train_images[:limit] if limit else mnist.train_images
     if extra is not None and extra.size:
-        if extra.ndim != 3 or extra.shape[1:] != (28, 28) or extra.dtype != np.uint8:
+        if extra.ndim != 3 or extra.shape[1:] != (MNIST_SIDE, MNIST_SIDE) or extra.dtype != np.uint8:
             raise ValueError(
                 f"extra images must be an array of shape (n, 28, 28) and dtype uint8, "
                 f"got shape {extra.shape} and dtype {extra.dtype}"
             )
         X = np.concatenate([train, extra])
     else:
-        extra = np.zeros((0, 28, 28), dtype=np.uint8)
+        extra = np.zeros((0, MNIST_SIDE, MNIST_SIDE), dtype=np.uint8)
         X = train
     clusterer = DigitClusterer(
         n_clusters, random_state=random_state, progress=progress, **params

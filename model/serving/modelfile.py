@@ -108,7 +108,11 @@ class DigitModel:
     def __post_init__(self) -> None:
         k, samples, stats = self.k, self.sample_images, self.typicality
         weights, reads = self.network.weights, self.network.reads
-        if samples.shape[0] != k or samples.shape[2:] != (28, 28) or samples.dtype != np.uint8:
+        if (
+            samples.shape[0] != k
+            or samples.shape[2:] != (MNIST_SIDE, MNIST_SIDE)
+            or samples.dtype != np.uint8
+        ):
             raise ModelFileError("The model's sample images do not match its clusters.")
         if stats.distance_quantiles.shape != (k, DISTANCE_PERCENTILES.size) or (
             stats.spread_scale.shape != (k,)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model import MNIST_SIDE
 from model.serving.orientations import pooled_orientations
 
 __all__ = [
@@ -49,7 +50,9 @@ def network_inputs(deskewed: np.ndarray, kind: str) -> np.ndarray:
     if kind == "pixels":
         return np.asarray(deskewed, dtype=np.float32)
     if kind == "orientations":
-        return pooled_orientations(np.asarray(deskewed).reshape(len(deskewed), 28, 28))
+        return pooled_orientations(
+            np.asarray(deskewed).reshape(len(deskewed), MNIST_SIDE, MNIST_SIDE)
+        )
     raise ValueError(f"network input must be one of {NETWORK_INPUTS}, got {kind!r}")
 
 
