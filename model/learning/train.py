@@ -138,7 +138,7 @@ def train_model(
     started = time.perf_counter()
     train = mnist.train_images[:limit] if limit else mnist.train_images
     if extra is not None and extra.size:
-        if extra.ndim != 3 or extra.shape[1:] != (MNIST_SIDE, MNIST_SIDE) or extra.dtype != np.uint8:
+        if extra.shape[1:] != (MNIST_SIDE, MNIST_SIDE) or extra.dtype != np.uint8:
             raise ValueError(
                 f"extra images must be an array of shape (n, 28, 28) and dtype uint8, "
                 f"got shape {extra.shape} and dtype {extra.dtype}"
