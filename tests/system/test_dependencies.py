@@ -1,6 +1,7 @@
 """Every third-party module the code imports comes from a distribution pyproject.toml declares:
-the product's from `dependencies`, tests' and benchmarks' from those or the `dev` extra. A module
-that arrives only as another package's dependency can vanish with that package's next release."""
+the product's from `dependencies`; test support's, tests' and benchmarks' from those or the `dev`
+extra. A module that arrives only as another package's dependency can vanish with that package's
+next release."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from testkit import ROOT
 
-OWN = {"bot", "model", "tests", "benchmarks"}
+OWN = {"bot", "model", "testkit", "tests", "benchmarks"}
 
 
 def _declared(requirements: list[str]) -> set[str]:
@@ -40,11 +41,6 @@ def _imported(folder: str) -> set[str]:
     return names - set(sys.stdlib_module_names) - OWN - {"__future__"}
 
 
-def _helpers(folders: list[str]) -> set[str]:
-    """The folders' own modules, which tests and benchmarks import by name."""
-    return {path.stem for folder in folders for path in (ROOT / folder).rglob("*.py")}
-
-
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PRODUCT = _declared(PROJECT["dependencies"])
 DEVELOPMENT = PRODUCT | _declared(PROJECT["optional-dependencies"]["dev"])
@@ -52,7 +48,7 @@ DEVELOPMENT = PRODUCT | _declared(PROJECT["optional-dependencies"]["dev"])
 
 @pytest.mark.parametrize(
     ("folders", "declared"),
-    [(["bot", "model"], PRODUCT), (["tests", "benchmarks"], DEVELOPMENT)],
+    [(["bot", "model"], PRODUCT), (["testkit", "tests", "benchmarks"], DEVELOPMENT)],
     ids=["product", "tests-and-benchmarks"],
 )
 def test_every_imported_module_comes_from_a_declared_distribution(
@@ -60,7 +56,7 @@ def test_every_imported_module_comes_from_a_declared_distribution(
 ) -> None:
     providers = packages_distributions()
     undeclared = {}
-    imported = set().union(*(_imported(folder) for folder in folders)) - _helpers(folders)
+    imported = set().union(*(_imported(folder) for folder in folders))
     for module in sorted(imported):
         distributions = {_normal(d) for d in providers.get(module, [])}
         if not distributions & declared:

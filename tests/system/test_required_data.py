@@ -26,7 +26,7 @@ def test_a_missing_mnist_skips_unless_required(
 
     # The suite's conftest as a plugin; hypothesis's plugin alone would take a second to load.
     result = pytester.runpytest_inprocess(
-        "-p", "conftest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rfEs"
+        "-p", "tests.conftest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rfEs"
     )
 
     result.assert_outcomes(**outcome)
