@@ -33,7 +33,7 @@ class Verdict:
     wait: float = 0.0
 
 
-ALLOWED = Verdict(allowed=True)
+ALLOWED = Verdict(allowed=True)  # the verdict of every update within the limit
 
 
 class FloodLimit:

@@ -35,6 +35,18 @@ SOURCE_LANGUAGE = "en"  # the language of the code's sentences, and of a user wi
 DOMAIN = "bot"  # the catalogs' file name (bot.po)
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"  # where the catalogs are
 
+# What Babel's extractor (`pybabel extract -k N_ -k plural:2,3`) looks for in the modules below:
+# constants marked N_("..."), and plural(lang, "one", "many", count).
+EXTRACT_KEYWORDS: dict[str, tuple[int, ...] | None] = {"N_": None, "plural": (2, 3)}
+# The modules of bot/ that hold sentences, relative to bot/.
+MESSAGE_MODULES = (
+    "texts/replies.py",
+    "texts/info.py",
+    "texts/personal_data.py",
+    "texts/admins.py",
+    "pushes.py",
+)
+
 
 def catalog_path(lang: str) -> Path:
     """Where the catalog of `lang` lives (it may not exist)."""
@@ -131,16 +143,3 @@ def moment(lang: str, when: datetime) -> str:
 def day(lang: str, when: date) -> str:
     """A day of the year, short ("Dec 1", "1 déc.")."""
     return format_skeleton("MMMd", when, locale=lang)
-
-
-# What Babel's extractor (`pybabel extract -k N_ -k plural:2,3`) looks for in the modules below:
-# constants marked N_("..."), and plural(lang, "one", "many", count).
-EXTRACT_KEYWORDS: dict[str, tuple[int, ...] | None] = {"N_": None, "plural": (2, 3)}
-# The modules of bot/ that hold sentences, relative to bot/.
-MESSAGE_MODULES = (
-    "texts/replies.py",
-    "texts/info.py",
-    "texts/personal_data.py",
-    "texts/admins.py",
-    "pushes.py",
-)

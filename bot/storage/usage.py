@@ -19,6 +19,7 @@ from bot.storage.records import StorageAlert
 from bot.storage.schema import images, storage_usage
 
 NEARLY_FULL_SHARE = 0.8  # of the cap: the admins are told once the originals fill this much
+THE_ROW = storage_usage.c.id == 1  # the one row holding the count
 
 
 class Level(IntEnum):
@@ -34,9 +35,6 @@ class Usage(NamedTuple):
 
     original_bytes: int
     alert: Level
-
-
-THE_ROW = storage_usage.c.id == 1  # the one row holding the count
 
 
 def lock(connection: Connection) -> Usage:

@@ -35,13 +35,14 @@ Ghostscript's EPS among them, is never run on a stranger's bytes."""
 # Pillow's own bomb guard at the project's limit, wherever an image is opened.
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 
-
 MIN_SIDE = 16
 """The least longer side: a digit cut to its box (a 1 is a few pixels wide) must pass."""
 
-
 WORK_SIZE = 320
 """The longer side, in pixels, of the grayscale copy every stage reads."""
+
+_TURNED = (5, 6, 7, 8)
+"""EXIF orientations that swap width and height."""
 
 
 class PreprocessError(ValueError):
@@ -57,10 +58,6 @@ class Decoded(NamedTuple):
     """How much the whole picture was shrunk (its longer side over `gray`'s)."""
     size: tuple[int, int]
     """The whole picture's width and height, upright (after EXIF rotation)."""
-
-
-_TURNED = (5, 6, 7, 8)
-"""EXIF orientations that swap width and height."""
 
 
 def decode(
