@@ -1,7 +1,8 @@
 """One recognised digit: what the bot saw and what the model made of it.
 
 The one record of a digit that recognition makes, the reply pictures draw and the store keeps
-and reads back; numpy only, so the store and the workers share it without importing each other.
+and reads back; it imports numpy and the photo pipeline's `Box` only, so the store and the workers
+share it without importing each other.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from model import MNIST_SIDE
+from model.serving.photo.box import Box
 
 if TYPE_CHECKING:
     from model.serving.modelfile import Assignments
 
 MNIST_SHAPE = (MNIST_SIDE, MNIST_SIDE)  # the shape of every digit's image
-
-Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in the photo's upright pixels
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -34,7 +34,7 @@ class RecognisedDigit:
     distance: float
     typicality: float
     is_outlier: bool  # far from every cluster
-    box: Box | None = None  # None for a photo of one digit: only a page's digits keep theirs
+    box: Box | None = None  # in the photo's upright pixels; None for a photo of one digit
     touching: bool = False  # the box seems to hold digits that touch, read as one
 
     @classmethod

@@ -17,6 +17,7 @@ from bot.storage import usage
 from bot.storage.engine import upsert_insert
 from bot.storage.records import DailyUsage, IncomingImage, Original, SaveResult, StoredImage
 from bot.storage.schema import images
+from model.serving.photo.box import Box
 
 DUPLICATE_RETRIES = 3  # saves of one photo retried while rows are erased in between
 # The columns a recognised digit is kept in (`digit_columns` writes them, `read_digit` reads).
@@ -246,13 +247,12 @@ def _stored(row: Row) -> StoredImage:
 
 def read_digit(row: Row) -> RecognisedDigit:
     """The digit a row keeps (`digit_columns` read back)."""
-    box = (row.box_x0, row.box_y0, row.box_x1, row.box_y1)
     return RecognisedDigit(
         mnist=np.frombuffer(row.mnist, dtype=np.uint8).reshape(MNIST_SHAPE).copy(),
         cluster=row.cluster,
         distance=row.distance,
         typicality=row.typicality,
         is_outlier=row.is_outlier,
-        box=None if box[0] is None else box,
+        box=None if row.box_x0 is None else Box(row.box_x0, row.box_y0, row.box_x1, row.box_y1),
         touching=row.touching,
     )
