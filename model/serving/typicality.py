@@ -33,6 +33,8 @@ SCALE_PERCENTILE = 99.9
 # The training digits' percentile of the outlier score beyond which an image is no digit:
 # 0.5% of MNIST's training digits are flagged; letters, crosses and hash signs score above it.
 OUTLIER_PERCENTILE = 99.5
+# The fields that are numbers, kept in the model file as one-element float32 arrays.
+_SCALAR_FIELDS = ("residual_scale", "outlier_limit")
 
 
 def pca_project(
@@ -202,7 +204,7 @@ class Typicality:
         """The fields by their names in the model file."""
         return {
             f.name: np.array([getattr(self, f.name)], dtype=np.float32)
-            if f.type == "float"
+            if f.name in _SCALAR_FIELDS
             else getattr(self, f.name)
             for f in fields(self)
         }
@@ -211,7 +213,7 @@ class Typicality:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Typicality:
         """The statistics stored under `arrays()`' names (KeyError when one is missing)."""
         values: dict[str, Any] = {
-            f.name: float(arrays[f.name][0]) if f.type == "float" else arrays[f.name]
+            f.name: float(arrays[f.name][0]) if f.name in _SCALAR_FIELDS else arrays[f.name]
             for f in fields(cls)
         }
         return cls(**values)
