@@ -2,8 +2,9 @@
 
 MNIST's strokes curve; a phone photo's often do not. A 1's stem, a 4's bar, a 7's top bar or
 a 9's tail drawn straight and spanning most of the frame looks like a ruled line, and a stem
-drawn along a line of squared paper lies on one. These glyphs (0, 1, 4, 7, 8 and 9, with
-jittered corners) are drawn as pen strokes at the photo's own resolution, so a thin pen stays
+drawn along a line of squared paper lies on one; a 6's stem or a 9's tail off a small loop is
+far longer than the rest of the digit. These glyphs (0, 1, 4, 6, 7, 8 and 9, with jittered
+corners) are drawn as pen strokes at the photo's own resolution, so a thin pen stays
 thin and a straight stroke stays straight; the clean reference is the same glyph drawn large
 on white and put in MNIST's framing.
 """
@@ -21,10 +22,22 @@ from model.serving.photo.framing import STROKE_REL, frame
 from testkit.synth import random_scene, render_scene
 from testkit.synth_page import Scene, draw_squared
 
-GLYPH_LABELS = (0, 1, 4, 7, 8, 9)
+GLYPH_LABELS = (0, 1, 4, 6, 7, 8, 9)
+
+GRID_LABELS = (0, 1, 4, 7, 8, 9)
+"""The digits written on squared paper in the `pencil_on_grid` row."""
 
 STRAIGHT_LABELS = (1, 4, 7, 9)
 """The digits with a long straight stroke: the stem, the bar or the tail."""
+
+SMALL_LOOP_LABELS = (6, 9)
+"""The digits whose long straight stroke leaves a loop: a 6's stem, a 9's tail."""
+
+_SMALL_LOOP = (0.2, 0.32)
+"""A small loop is this share of the digit's height across (an ordinary one about half)."""
+
+_PEN_LIFT = (0.02, 0.05)
+"""A stroke drawn apart from the one it joins stops this share of the digit's height short."""
 
 _SUPERSAMPLE = 3
 """Glyphs are drawn at this many times the photo's pixels, then box-filtered down."""
@@ -79,13 +92,28 @@ def glyph_for(kind: str, index: int, rng: np.random.Generator) -> Glyph:
     """The `index`-th glyph of a photo kind's row: the digits it is about, in turn."""
     if kind == "long_bar_7":
         return seven_with_long_bar(rng)
-    labels = GLYPH_LABELS if kind == "pencil_on_grid" else STRAIGHT_LABELS
+    if kind == "stem_off_small_loop":
+        return small_loop_glyph(SMALL_LOOP_LABELS[index % len(SMALL_LOOP_LABELS)], rng)
+    labels = GRID_LABELS if kind == "pencil_on_grid" else STRAIGHT_LABELS
     return straight_glyph(labels[index % len(labels)], rng)
 
 
 def seven_with_long_bar(rng: np.random.Generator) -> Glyph:
     """A 7 whose top bar is as wide as the digit is tall, or wider, often with a crossbar."""
     return Glyph(7, _unit_box(_seven(rng, bar=rng.uniform(0.95, 1.25))[0]), 0)
+
+
+def small_loop_glyph(label: int, rng: np.random.Generator, loop: float | None = None) -> Glyph:
+    """A 6 or a 9 whose loop is a third of its height or less (or `loop` of it), so that its
+    straight stem or tail is by far its longest stroke, drawn apart from the loop (the pen
+    lifted)."""
+    if label not in SMALL_LOOP_LABELS:
+        raise ValueError(f"no small-loop glyph for {label}; choose from {SMALL_LOOP_LABELS}")
+    if loop is None:
+        loop = rng.uniform(*_SMALL_LOOP)
+    lift = rng.uniform(*_PEN_LIFT)
+    strokes, straight = (_six if label == 6 else _nine)(rng, loop, lift)
+    return Glyph(label, _unit_box(tuple(_jittered(s, rng) for s in strokes)), straight)
 
 
 def clean_digit(glyph: Glyph) -> np.ndarray:
@@ -180,6 +208,12 @@ def _on_grid(scene: Scene) -> tuple[float, float]:
     return scene.rng.uniform(0.004, 0.009), 0.0
 
 
+def _ballpoint(scene: Scene) -> tuple[float, float]:
+    """A ballpoint on plain paper, the digit a third of the frame or more."""
+    scene.digit_frac = scene.rng.uniform(0.4, 0.9)
+    return scene.rng.uniform(0.004, 0.009), scene.rng.uniform(-5, 5)
+
+
 def _pencil_on_grid(scene: Scene) -> tuple[float, float]:
     """A thin pencil or ballpoint on squared paper, the digit two to four squares tall."""
     scene.digit_frac = scene.rng.uniform(0.3, 0.6)
@@ -264,6 +298,15 @@ def _four(rng: np.random.Generator) -> tuple[tuple[np.ndarray, ...], int]:
     return (upright, arm), 0
 
 
+def _six(
+    rng: np.random.Generator, loop: float | None = None, lift: float = 0.0
+) -> tuple[tuple[np.ndarray, ...], int]:
+    ry = (loop if loop is not None else rng.uniform(0.4, 0.55)) / 2
+    rx = ry * rng.uniform(1.0, 1.3)
+    stem = np.array([[0.5 + rng.uniform(0.05, 0.25), 0.0], [0.5 - rx - lift, 1.0 - ry]])
+    return (stem, _loop(0.5, 1.0 - ry, rx, ry, np.pi)), 0
+
+
 def _seven(
     rng: np.random.Generator, bar: float | None = None
 ) -> tuple[tuple[np.ndarray, ...], int]:
@@ -284,19 +327,24 @@ def _eight(rng: np.random.Generator) -> tuple[tuple[np.ndarray, ...], int]:
     return (top, bottom), -1
 
 
-def _nine(rng: np.random.Generator) -> tuple[tuple[np.ndarray, ...], int]:
-    ry = rng.uniform(0.2, 0.27)
-    rx = rng.uniform(0.25, 0.35)
-    right = 0.5 + rx
-    loop = _loop(0.5, ry, rx, ry)
+def _nine(
+    rng: np.random.Generator, loop: float | None = None, lift: float = 0.0
+) -> tuple[tuple[np.ndarray, ...], int]:
+    if loop is None:
+        ry, rx = rng.uniform(0.2, 0.27), rng.uniform(0.25, 0.35)
+    else:
+        ry = loop / 2
+        rx = ry * rng.uniform(1.0, 1.3)
+    right = 0.5 + rx + lift
     tail = np.array([[right, ry], [right - rng.uniform(0.0, 0.12), 1.0]])
-    return (tail, loop), 0
+    return (tail, _loop(0.5, ry, rx, ry)), 0
 
 
 _SHAPES: dict[int, Callable[[np.random.Generator], tuple[tuple[np.ndarray, ...], int]]] = {
     0: _zero,
     1: _one,
     4: _four,
+    6: _six,
     7: _seven,
     8: _eight,
     9: _nine,
@@ -307,6 +355,7 @@ GLYPH_KINDS: dict[str, Callable[[Scene], tuple[float, float]]] = {
     "long_bar_7": _long_bar,
     "stroke_on_grid": _on_grid,
     "pencil_on_grid": _pencil_on_grid,
+    "stem_off_small_loop": _ballpoint,
 }
 """Photo kinds for glyphs, each setting the scene and returning the pen's width (a share of
 the photo's shorter side) and the glyph's turn in degrees."""

@@ -16,10 +16,11 @@ from PIL import Image, ImageDraw, ImageFilter
 from model.serving.modelfile import load_model
 from model.serving.photo.framing import STROKE_REL, frame
 from model.serving.photo.imageops import bounding_box
-from model.serving.preprocess import PreprocessError, to_mnist
+from model.serving.preprocess import PreprocessError, find_digits, to_mnist
 from testkit import ROOT
 from testkit.drawn import encode, render, shifted_similarity, stroke_width
 from testkit.synth import europeanise, make_photo, with_base
+from testkit.synth_glyphs import glyph_for, glyph_photo
 
 REAL_DIGITS = ROOT.parent / "shared" / "data" / "real-digits"
 
@@ -209,3 +210,44 @@ def test_a_based_one_keeps_its_base_through_a_photo(mnist):
         assert cols[-1] - cols[0] + 1 >= 0.55 * (rows[-1] - rows[0] + 1)
         result = to_mnist(encode(render(drawn, size=(480, 640), height_frac=0.6)))
         assert shifted_similarity(result, drawn, 1) > shifted_similarity(result, digit, 1)
+
+
+def test_a_long_stroke_drawn_apart_from_a_small_loop_is_kept():
+    """A 6's straight stem or a 9's tail, drawn apart from a loop a third of the digit's height
+    or less, is more than twice as long as the loop: the digit found still spans every stroke
+    the pen drew (its box within 2% of the photo of the pen's)."""
+    rng = np.random.default_rng(14)
+    for i in range(24):
+        glyph = glyph_for("stem_off_small_loop", i, rng)
+        photo = glyph_photo(glyph, rng, "stem_off_small_loop")
+        page = find_digits(photo.data)
+        assert len(page.digits) == 1, (i, glyph.label)
+        pen = bounding_box(photo.coverage >= 0.5)
+        found = page.digits[0].box
+        slack = 0.02 * min(photo.coverage.shape)
+        assert all(abs(a - b) <= slack for a, b in zip(found, pen, strict=True)), (i, found, pen)
+
+
+def _underline(length: float, gap: float):
+    """A pen stroke under the digit, `length` times its width, `gap` of its height below it,
+    centred under it."""
+
+    def scene(page: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        box = bounding_box(alpha > 0.1)
+        middle, width = (box.x0 + box.x1) / 2, length * box.width
+        y = round(box.y1 + gap * box.height)
+        x0, x1 = round(middle - width / 2), round(middle + width / 2)
+        page = page.copy()
+        page[y : y + 4, max(x0, 0) : x1] = 30.0
+        return page
+
+    return scene
+
+
+def test_an_underline_reaching_past_the_digit_is_not_its_stroke(mnist):
+    """A line drawn under the digit, reaching past it at both ends, is longer than the digit
+    as a 9's tail is, but it runs along the digit instead of leaving it: it stays out."""
+    for digit in _of(mnist, 3, 3):
+        clean = to_mnist(encode(render(digit, height_frac=0.35)))
+        underlined = to_mnist(encode(render(digit, height_frac=0.35, scene=_underline(3.5, 0.1))))
+        assert shifted_similarity(underlined, clean, 1) >= 0.9

@@ -19,6 +19,7 @@ from model.serving.photo.framing import STROKE_REL, STROKE_WIDE, frame
 from model.serving.preprocess import MNIST_BOX, PreprocessError, to_mnist
 from testkit.drawn import encode, render, shifted_similarity, stroke_width
 from testkit.synth import DISTORTIONS, make_photo
+from testkit.synth_glyphs import draw_glyph, small_loop_glyph
 
 
 def assert_like(result: np.ndarray, digit: np.ndarray, minimum: float = 0.9) -> None:
@@ -220,6 +221,25 @@ def test_hairline_strokes_are_thickened(digit, mnist_strokes):
     result = to_mnist(encode(photo))
     assert mnist_strokes[0] <= stroke_width(result) <= mnist_strokes[1]
     assert shifted_similarity(result, digit, 2) >= 0.75
+
+
+def _holes(image: np.ndarray) -> int:
+    """Pieces of background (4-connected, below half the ink) that do not reach the edge."""
+    labels, count = ndimage.label(image < 128)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return count - np.count_nonzero(edge)
+
+
+@pytest.mark.parametrize("loop", [0.14, 0.16, 0.2])
+def test_thickening_a_thin_pen_keeps_a_small_loop_open(loop):
+    """A 9 whose loop is a sixth of its height, drawn with a pen a fiftieth to a twenty-fifth
+    of it: brought to MNIST's stroke width, the loop stays a loop (the writer left it open
+    for their pen; a wider pen would have drawn it wider)."""
+    rng = np.random.default_rng(6)
+    for pen in (0.015, 0.02, 0.03, 0.04):
+        nine = small_loop_glyph(9, rng, loop)
+        coverage = draw_glyph(nine, 200, 200 * pen, 0.0)
+        assert _holes(frame(coverage, coverage > 0.05, 0.0)) == 1, pen
 
 
 def test_marker_strokes_are_thinned(digit, mnist_strokes):

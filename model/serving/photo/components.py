@@ -11,7 +11,7 @@ from functools import cached_property
 import numpy as np
 
 from model.serving.photo.box import Box
-from model.serving.photo.imageops import label
+from model.serving.photo.imageops import grow, label
 
 _SUBSTANTIAL = 0.002
 """A component with less than this share of all the ink is a speck."""
@@ -41,7 +41,15 @@ _AT_BORDER_MASS = 0.2
 no larger than it."""
 
 _LARGEST_PIECE = 2.0
-"""A piece that joins the digit is at most this many times its side."""
+"""A piece that joins the digit is at most this many times its side, unless it is one of its
+strokes (`_stroke_of`)."""
+
+_MEETS = 0.1
+"""A long stroke of the digit comes within this share of the digit's side of it..."""
+
+_PAST = 0.1
+"""...and does not reach past it by this share of its side at both ends, as a rule or an
+underline does: a 9's tail leaves its loop, a 6's stem enters its own."""
 
 
 class Components:
@@ -132,6 +140,17 @@ class Components:
         return (box[:, 0] == 0) | (box[:, 1] == 0) | (box[:, 2] == width) | (box[:, 3] == height)
 
     @cached_property
+    def runs_off(self) -> np.ndarray:
+        """Which components touch the image's border, if at all, only at the ends of their
+        length: a stroke cut by the frame runs off the picture, a paper edge lies along it."""
+        height, width = self.shape
+        box = self.box
+        upright = box[:, 3] - box[:, 1] >= box[:, 2] - box[:, 0]
+        at_sides = (box[:, 0] == 0) | (box[:, 2] == width)
+        at_ends = (box[:, 1] == 0) | (box[:, 3] == height)
+        return np.where(upright, ~at_sides, ~at_ends)
+
+    @cached_property
     def substantial(self) -> np.ndarray:
         """Components with at least `_SUBSTANTIAL` of all the ink; the rest are specks."""
         return self.mass >= _SUBSTANTIAL * max(float(self.mass.sum()), 1e-9)
@@ -200,7 +219,8 @@ class Components:
         """Indices of the digit's components: the heaviest central one, preferring ones clear
         of the image border (paper edges, tables, shadows), plus pieces close to it (the
         detached top of a 5, the two strokes of an open 4) and at most `_LARGEST_PIECE` times
-        its size (a paper edge is not)."""
+        its size (a paper edge is not), or longer when it is a stroke that leaves the digit
+        (`_stroke_of`: a 9's straight tail drawn apart from a small loop)."""
         if self.substantial.sum() <= 1:
             return [int(i) for i in np.flatnonzero(self.substantial)]
         height, width = self.shape
@@ -224,13 +244,41 @@ class Components:
             inside = (gap_y == 0) & (gap_x == 0) & (mass >= _INSIDE_MASS * core)
             extent = np.maximum(box[:, 3] - box[:, 1], box[:, 2] - box[:, 0])
             clear = ~self.touches | ((mass >= _AT_BORDER_MASS * core) & (extent <= side))
-            piece = (near | inside) & clear & (extent <= _LARGEST_PIECE * side) & self.substantial
-            new = [int(i) for i in np.flatnonzero(piece) if int(i) not in chosen]
+            long = extent > _LARGEST_PIECE * side
+            piece = (near | inside) & (clear | (long & self.runs_off)) & self.substantial
+            new = [
+                int(i)
+                for i in np.flatnonzero(piece)
+                if int(i) not in chosen and (not long[i] or self._stroke_of(int(i), chosen))
+            ]
             if new:
                 chosen.update(new)
                 union = Box.enclosing(box[sorted(chosen)])
                 grew = True
         return sorted(chosen)
+
+    def _stroke_of(self, piece: int, chosen: set[int]) -> bool:
+        """Whether a long `piece` is a stroke of the digit of the `chosen` pieces: it comes
+        within `_MEETS` of the side of the digit it would make of them, and reaches past them by
+        `_PAST` of that side at one end at most, along its own length."""
+        digit = Box.enclosing(self.box[sorted(chosen)])
+        whole = Box.enclosing(self.box[sorted(chosen | {piece})])
+        side = max(whole.height, whole.width)
+        x0, y0, x1, y1 = self.box[piece]
+        if y1 - y0 >= x1 - x0:
+            first, last, low, high = y0, y1, digit.y0, digit.y1
+        else:
+            first, last, low, high = x0, x1, digit.x0, digit.x1
+        if low - first > _PAST * side and last - high > _PAST * side:
+            return False
+        reach = max(1, round(_MEETS * side))
+        window = whole.grown(reach).slices
+        flags = np.zeros(self.count, bool)
+        flags[list(chosen)] = True
+        near = grow(self.mask_of(flags)[window], reach)
+        flags[:] = False
+        flags[piece] = True
+        return bool((near & self.mask_of(flags)[window]).any())
 
 
 def _kept(occupied: np.ndarray) -> np.ndarray:

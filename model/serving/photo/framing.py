@@ -152,11 +152,16 @@ def _resized(crop: np.ndarray, size: tuple[int, int], brighten: bool = True) -> 
 def _to_width(crop: np.ndarray, work: int) -> np.ndarray:
     """The strokes of a crop `work` pixels on its longer side grown or thinned by disks to
     MNIST's median width, measured again after each step (a disk changes a stroke by about its
-    diameter, a digit's corners and ends make that inexact)."""
+    diameter, a digit's corners and ends make that inexact). Thickening fills at most half of
+    each of the digit's holes (`_hole_cores`)."""
+    holes = _holes(crop >= 0.5)
+    grown = 0
     for _ in range(_WIDTH_STEPS):
         radius = round((STROKE_REL - _stroke_width(crop >= 0.5) / work) * work / 2)
         if radius > 0:
             crop = disk_dilation(np.pad(crop, radius), radius)
+            holes = np.pad(holes, radius)
+            grown += radius
         elif radius < 0:
             eroded = disk_erosion(crop, -radius)
             if eroded.max() < 0.5:
@@ -164,7 +169,40 @@ def _to_width(crop: np.ndarray, work: int) -> np.ndarray:
             crop = eroded
         else:
             break
+    if grown and holes.any():
+        crop = np.where(_hole_cores(holes, grown), 0.0, crop)
     return crop
+
+
+def _holes(binary: np.ndarray) -> np.ndarray:
+    """The digit's holes (its loops' insides, a closed 4's triangle), numbered from 1: the
+    pieces of background that do not reach the crop's edge."""
+    labels, count, boxes = label(~binary)
+    if count == 0:
+        return labels
+    height, width = binary.shape
+    inner = (boxes[:, 0] > 0) & (boxes[:, 1] > 0) & (boxes[:, 2] < width) & (boxes[:, 3] < height)
+    keep = np.concatenate([[False], inner])
+    return np.where(keep[labels], labels, 0)
+
+
+def _hole_cores(holes: np.ndarray, grown: int) -> np.ndarray:
+    """What thickening by `grown` pixels leaves of each hole: at least the half of it farthest
+    from the ink. A writer's loop is open for their pen: a thicker pen would have drawn it
+    wider, not filled it."""
+    inside = holes > 0
+    depth = np.zeros(int(holes.max()) + 1, np.intp)
+    eroded = [inside]  # eroded[r]: the holes' pixels farther than r from the ink
+    for radius in range(1, 2 * grown + 1):
+        deeper = disk_erosion(inside.astype(np.float32), radius) > 0.5
+        if not deeper.any():
+            break
+        eroded.append(deeper)
+        depth[np.unique(holes[deeper])] = radius
+    cores = np.zeros_like(inside)
+    for hole in range(1, depth.size):
+        cores |= eroded[min(grown, int(depth[hole]) // 2)] & (holes == hole)
+    return cores
 
 
 def _tight(crop: np.ndarray) -> np.ndarray:
