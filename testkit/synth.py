@@ -133,6 +133,13 @@ def _grid_pencil(scene: Scene) -> None:
     scene.under.append(draw_squared)
 
 
+def _small_on_grid(scene: Scene) -> None:
+    """A small digit in faint pencil on squared paper whose lines break up in the photo: the
+    grid's pieces are as large as the digit's strokes."""
+    _grid_pencil(scene)
+    scene.digit_frac = scene.rng.uniform(0.12, 0.25)
+
+
 def _dark_corners(scene: Scene) -> None:
     """Grey paper, dark corners, the digit large: a phone held close under a lamp."""
     scene.paper = scene.paper - scene.rng.uniform(20, 50)
@@ -172,6 +179,7 @@ DISTORTIONS: dict[str, Callable[[Scene], None]] = {
     "grid_pencil": _grid_pencil,
     "hairline_4k": _hairline_4k,
     "dark_corners": _dark_corners,
+    "small_on_grid": _small_on_grid,
 }
 """Distortion kinds, each a function that edits the base scene."""
 

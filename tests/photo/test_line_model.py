@@ -20,6 +20,7 @@ from model.serving.photo.digits import clean_page, paper_noise
 from model.serving.photo.imageops import grow
 from model.serving.photo.ink import ink_map
 from model.serving.preprocess import find_digits, to_mnist
+from testkit.synth import make_photo
 from testkit.synth_glyphs import clean_digit, glyph_for, glyph_photo
 
 PHOTOS = 24
@@ -83,3 +84,35 @@ def test_thin_strokes_on_squared_paper_stay_connected():
         data = glyph_photo(glyph, rng, "pencil_on_grid").data
         assert _pieces(to_mnist(data)) == _pieces(clean_digit(glyph)), (i, glyph.label)
         assert len(find_digits(data).digits) == 1, (i, glyph.label)
+
+
+def test_a_small_digit_on_a_faint_grid_is_found_as_one(mnist):
+    """A small digit in faint pencil on squared paper whose lines rise above the paper's
+    noise only in pieces (`small_on_grid`): the pieces lying on the grid's lines are the
+    grid's, not digits, and the photo is answered as one digit, not as a page."""
+    rng = np.random.default_rng(15)
+    split = []
+    for i, digit in enumerate(mnist.test_images[:PHOTOS]):
+        page = find_digits(make_photo(digit, rng, "small_on_grid"))
+        if len(page.digits) > 1:
+            split.append((i, len(page.digits)))
+    assert len(split) <= 2, split
+
+
+def test_a_stroke_along_a_line_of_a_faint_grid_keeps_its_ink():
+    """A pencil stem lying on one line of a grid too faint to rise above the paper's noise
+    as lines: the grid's pieces go, the stem, darker than they are, stays whole."""
+    height, width, spacing = 240, 320, 13
+    ink = np.zeros((height, width), np.float32)
+    rng = np.random.default_rng(16)
+    ink += rng.normal(0.0, 0.01, ink.shape).astype(np.float32)
+    grid = ((np.arange(height)[:, None] % spacing) < 1) | ((np.arange(width)[None] % spacing) < 1)
+    # The grid's lines break up: most of each lies below the paper's noise threshold (0.07).
+    ink[grid] = np.where(rng.random(np.count_nonzero(grid)) < 0.3, 0.09, 0.05)
+    stem = np.zeros_like(grid)
+    stem[80:160, 156:158] = True  # on the vertical line at column 156, a third of its length
+    ink[stem] = 0.35
+    page = clean_page(ink)
+    assert any(why.startswith("pieces of a faint grid") for why in page.removed), page.removed
+    assert page.mask[stem].all()
+    assert np.count_nonzero(page.mask & grid & ~stem) < 0.05 * np.count_nonzero(grid)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from model.serving.photo.bands import Line, find_lines, line_level
-from model.serving.photo.imageops import bounding_box, disk_dilation, disk_erosion, grow
+from model.serving.photo.imageops import bounding_box, disk_dilation, disk_erosion, grow, label
 from model.serving.photo.paper_lines import (
+    FAINT_LINES,
     RULED,
     DigitBesideLines,
     faint_lines_of,
@@ -30,6 +31,12 @@ _MIN_REST_SHARE = 0.01
 
 _BRIDGE = 3
 """Strokes cut by a removed line are bridged by a closing with a disk of this radius."""
+
+_ON_GRID = 0.9
+"""A piece with at least this share of its pixels on a faint grid's lines..."""
+
+_GRID_PEAK = 0.75
+"""...and whose darkest pixel is below this share of the page's darkest is the grid's."""
 
 
 def remove_lines(
@@ -54,7 +61,8 @@ def remove_lines(
     """
     lines = find_lines(mask, ink)
     if not lines:
-        return mask, ink, []
+        without_grid, taken = _without_faint_grid(mask, ink, threshold)
+        return without_grid, ink, taken
     rest = mask.copy()
     for line in lines:
         rest[line.ys, line.xs] = False
@@ -70,6 +78,35 @@ def remove_lines(
     if not removed:
         return mask, ink, []
     return (*_take_out(removed, mask, ink, threshold, digit.mask), _said(removed))
+
+
+def _without_faint_grid(
+    mask: np.ndarray, ink: np.ndarray, threshold: float
+) -> tuple[np.ndarray, list[str]]:
+    """The mask without the pieces of a grid too faint to show as lines above the paper's
+    noise, and a sentence saying so (none when there is no such grid).
+
+    Its lines are looked for among the fainter pixels too, as a family's missing lines are;
+    where they make a family, a piece of ink lying on them almost wholly, and fainter than the
+    pen, is the grid's. The digit's strokes cross the lines, or lie along one darker than it:
+    they keep all their ink, none of it is divided out."""
+    lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
+    if not lines or not find_families(lines, DigitBesideLines(ink, None)):
+        return mask, []
+    on_lines = np.zeros_like(mask)
+    for line in lines:
+        if line.why == RULED:
+            on_lines[line.ys, line.xs] = True
+    labels, count, _ = label(mask)
+    pixels = np.bincount(labels.ravel(), minlength=count + 1)
+    on = np.bincount(labels[on_lines], minlength=count + 1)
+    peak = np.zeros(count + 1, ink.dtype)
+    np.maximum.at(peak, labels[mask], ink[mask])
+    grid = (on >= _ON_GRID * pixels) & (peak < _GRID_PEAK * peak.max())
+    grid[0] = False
+    if not grid.any():
+        return mask, []
+    return mask & ~grid[labels], [f"pieces of a faint grid: {np.count_nonzero(grid)}"]
 
 
 def _take_out(

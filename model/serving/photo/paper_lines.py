@@ -30,7 +30,7 @@ _BAND_HALF = 2.5
 """A faint line of a family is looked for within this many pixels of where its lattice puts
 it."""
 
-_FAINT_LINES = 0.5
+FAINT_LINES = 0.5
 """A family's faint lines are looked for among the pixels above this share of the paper's
 noise threshold."""
 
@@ -137,7 +137,7 @@ def faint_lines_of(
 ) -> list[Line]:
     """The family's lines that rise above the paper's noise only here and there: at each step
     of the lattice where no line was found, the band the lattice says a line runs in, among
-    the pixels above `_FAINT_LINES` of the paper's threshold, when it covers most of the
+    the pixels above `FAINT_LINES` of the paper's threshold, when it covers most of the
     picture; so that the grid's pieces are not left as crumbs."""
     known = _on([line for line in lines if line.axis == axis], lattice)
     origin, spacing = lattice
@@ -148,7 +148,7 @@ def faint_lines_of(
     missing = [k for k in range(first, last + 1) if k not in found]
     if not missing:
         return []
-    faint = mask | ((ink > _FAINT_LINES * threshold) & (ink <= threshold))
+    faint = mask | ((ink > FAINT_LINES * threshold) & (ink <= threshold))
     ys, xs = coordinates(faint)
     along, across = (xs, ys) if axis == 1 else (ys, xs)
     tilt = float(np.median([line.tilt for line in known]))
