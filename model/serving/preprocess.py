@@ -24,7 +24,14 @@ from model.serving.photo.decode import (
     decode,
     open_image,
 )
-from model.serving.photo.digits import CleanPage, Digit, clean_page, find_digit, paper_noise
+from model.serving.photo.digits import (
+    CleanPage,
+    Digit,
+    clean_page,
+    find_digit,
+    paper_noise,
+    without_faint_grid,
+)
 from model.serving.photo.framing import MNIST_BOX, frame
 from model.serving.photo.imageops import grow
 from model.serving.photo.ink import ink_map
@@ -130,6 +137,12 @@ def find_digits(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXE
     ink = ink_map(decoded.gray)
     page = clean_page(ink)
     groups, left_out = group_digits(page.parts)
+    if len(groups) > 1:
+        # Several digits, or the pieces of a grid too faint to show as lines.
+        gridless = without_faint_grid(ink, page)
+        if gridless is not None:
+            page = gridless
+            groups, left_out = group_digits(page.parts)
     ignored = page.removed + left_out
     if len(groups) <= 1:
         image, box = _one_digit(data, max_pixels, decoded, ink, page)

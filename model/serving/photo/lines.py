@@ -61,8 +61,7 @@ def remove_lines(
     """
     lines = find_lines(mask, ink)
     if not lines:
-        without_grid, taken = _without_faint_grid(mask, ink, threshold)
-        return without_grid, ink, taken
+        return mask, ink, []
     rest = mask.copy()
     for line in lines:
         rest[line.ys, line.xs] = False
@@ -80,16 +79,18 @@ def remove_lines(
     return (*_take_out(removed, mask, ink, threshold, digit.mask), _said(removed))
 
 
-def _without_faint_grid(
-    mask: np.ndarray, ink: np.ndarray, threshold: float
+def without_faint_grid(
+    mask: np.ndarray, ink: np.ndarray, cleaned: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, list[str]]:
-    """The mask without the pieces of a grid too faint to show as lines above the paper's
-    noise, and a sentence saying so (none when there is no such grid).
+    """`mask` without the pieces of a grid too faint to show as lines above the paper's noise
+    but in pieces, and a sentence saying so (none when there is no such piece).
 
-    Its lines are looked for among the fainter pixels too, as a family's missing lines are;
-    where they make a family, a piece of ink lying on them almost wholly, and fainter than the
-    pen, is the grid's. The digit's strokes cross the lines, or lie along one darker than it:
-    they keep all their ink, none of it is divided out."""
+    The grid's lines are looked for in the ink map as photographed (`ink`) among the pixels
+    above `FAINT_LINES` of the paper's `threshold` too, as a family's missing lines are; where
+    they make a family, a piece of `mask` lying on them almost wholly, and fainter than the pen
+    in `cleaned` (the ink with the lines taken out divided out), is the grid's. Nothing is
+    divided out: the digit's strokes cross the lines, or lie along one darker than it, and keep
+    all their ink."""
     lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
     if not lines or not find_families(lines, DigitBesideLines(ink, None)):
         return mask, []
@@ -100,8 +101,8 @@ def _without_faint_grid(
     labels, count, _ = label(mask)
     pixels = np.bincount(labels.ravel(), minlength=count + 1)
     on = np.bincount(labels[on_lines], minlength=count + 1)
-    peak = np.zeros(count + 1, ink.dtype)
-    np.maximum.at(peak, labels[mask], ink[mask])
+    peak = np.zeros(count + 1, cleaned.dtype)
+    np.maximum.at(peak, labels[mask], cleaned[mask])
     grid = (on >= _ON_GRID * pixels) & (peak < _GRID_PEAK * peak.max())
     grid[0] = False
     if not grid.any():
