@@ -118,8 +118,9 @@ def find_digits(data: bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXE
     """Find every digit in a photo, scan or screenshot, each in MNIST's framing.
 
     One digit comes out exactly as `to_mnist` gives it. Several are told apart by the page's
-    layout (`photo.layout`); when they are small in a large photo, they are framed from
-    a sharper copy of it.
+    layout (`photo.layout`), once the pieces of a grid too faint to show as lines are taken
+    out (they are looked for only then); when they are small in a large photo, they are framed
+    from a sharper copy of it.
 
     Parameters
     ----------

@@ -9,8 +9,7 @@ import numpy as np
 from model.serving.photo.box import Box
 from model.serving.photo.components import Components, pad
 from model.serving.photo.imageops import bounding_box, grow, quantile
-from model.serving.photo.lines import remove_lines
-from model.serving.photo.lines import without_faint_grid as faint_grid_removed
+from model.serving.photo.lines import remove_lines, take_out_faint_grid
 
 _MIN_CONTRAST = 0.12
 """A digit's darkest ink reaches at least this ink level; a picture whose median pixel does is
@@ -125,8 +124,8 @@ def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
 
 def without_faint_grid(ink: np.ndarray, page: CleanPage) -> CleanPage | None:
     """`page` (`clean_page(ink)`) again without the pieces of a grid too faint to show as lines
-    (`lines.without_faint_grid`), or None when it has none."""
-    mask, said = faint_grid_removed(page.mask, ink, page.ink, page.threshold)
+    (`lines.take_out_faint_grid`), or None when it has none."""
+    mask, said = take_out_faint_grid(page.mask, ink, page.ink, page.threshold)
     if not said:
         return None
     parts = Components(page.ink, mask)

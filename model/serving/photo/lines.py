@@ -79,7 +79,7 @@ def remove_lines(
     return (*_take_out(removed, mask, ink, threshold, digit.mask), _said(removed))
 
 
-def without_faint_grid(
+def take_out_faint_grid(
     mask: np.ndarray, ink: np.ndarray, cleaned: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, list[str]]:
     """`mask` without the pieces of a grid too faint to show as lines above the paper's noise
@@ -88,9 +88,9 @@ def without_faint_grid(
     The grid's lines are looked for in the ink map as photographed (`ink`) among the pixels
     above `FAINT_LINES` of the paper's `threshold` too, as a family's missing lines are; where
     they make a family, a piece of `mask` lying on them almost wholly, and fainter than the pen
-    in `cleaned` (the ink with the lines taken out divided out), is the grid's. Nothing is
-    divided out: the digit's strokes cross the lines, or lie along one darker than it, and keep
-    all their ink."""
+    in `cleaned` (the ink map with the paper's lines found before divided out), is the grid's.
+    Nothing is divided out: the digit's strokes cross the lines, or lie along one darker than
+    it, and keep all their ink."""
     lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
     if not lines or not find_families(lines, DigitBesideLines(ink, None)):
         return mask, []
