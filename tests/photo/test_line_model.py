@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import ndimage
 
 from model.serving.photo.decode import decode
-from model.serving.photo.digits import clean_page, paper_noise, without_faint_grid
+from model.serving.photo.digits import clean_page, find_digit, paper_noise, without_faint_grid
 from model.serving.photo.imageops import grow
 from model.serving.photo.ink import ink_map
 from model.serving.preprocess import find_digits, to_mnist
@@ -99,17 +99,22 @@ def test_a_small_digit_on_a_faint_grid_is_found_as_one(mnist):
     assert len(split) <= 2, split
 
 
+def _faint_grid(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An ink map (240x320) of squared paper whose lines, 13 px apart, mostly lie below the
+    paper's noise threshold (0.07): they break up into pieces. Returns it and the grid."""
+    height, width, spacing = 240, 320, 13
+    rng = np.random.default_rng(seed)
+    ink = rng.normal(0.0, 0.01, (height, width)).astype(np.float32)
+    grid = ((np.arange(height)[:, None] % spacing) < 1) | ((np.arange(width)[None] % spacing) < 1)
+    ink[grid] = np.where(rng.random(np.count_nonzero(grid)) < 0.3, 0.09, 0.05)
+    return ink, grid
+
+
 def test_a_stroke_along_a_line_of_a_faint_grid_keeps_its_ink():
     """A pencil stem lying on one line of a grid too faint to rise above the paper's noise
     as lines: the grid's pieces go, the stem, darker than they are, stays whole (the search a
     page of several digits gets, `without_faint_grid`)."""
-    height, width, spacing = 240, 320, 13
-    ink = np.zeros((height, width), np.float32)
-    rng = np.random.default_rng(16)
-    ink += rng.normal(0.0, 0.01, ink.shape).astype(np.float32)
-    grid = ((np.arange(height)[:, None] % spacing) < 1) | ((np.arange(width)[None] % spacing) < 1)
-    # The grid's lines break up: most of each lies below the paper's noise threshold (0.07).
-    ink[grid] = np.where(rng.random(np.count_nonzero(grid)) < 0.3, 0.09, 0.05)
+    ink, grid = _faint_grid(16)
     stem = np.zeros_like(grid)
     stem[80:160, 156:158] = True  # on the vertical line at column 156, a third of its length
     ink[stem] = 0.35
@@ -118,3 +123,20 @@ def test_a_stroke_along_a_line_of_a_faint_grid_keeps_its_ink():
     assert any(why.startswith("pieces of a faint grid") for why in page.removed), page.removed
     assert page.mask[stem].all()
     assert np.count_nonzero(page.mask & grid & ~stem) < 0.05 * np.count_nonzero(grid)
+
+
+def test_a_digit_joins_no_piece_of_a_faint_grid():
+    """A small pencil 0 on a faint grid, one of whose lines runs unbroken beside it: that piece
+    of the grid is near enough and heavy enough to be taken for a detached stroke, but it is
+    far fainter than the pen and lies on the grid's lines, so the digit found is the 0 alone."""
+    ink, _ = _faint_grid(17)
+    rows, cols = np.mgrid[0:240, 0:320]
+    radius = np.hypot(rows - 120, cols - 160)
+    ring = (radius >= 12.5) & (radius <= 15)
+    ink[ring] = 0.2  # faint pencil: the grid reaches 0.4 of its ink (`_STRONG`)
+    ink[92:152, 182] = 0.09  # a whole stretch of the grid's line at column 182, beside the 0
+    digit = find_digit(ink)
+    assert digit is not None
+    ys, xs = np.nonzero(ring)
+    ring_box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    assert all(abs(a - b) <= 1 for a, b in zip(digit.box, ring_box, strict=True)), digit.box

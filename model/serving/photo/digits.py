@@ -9,7 +9,7 @@ import numpy as np
 from model.serving.photo.box import Box
 from model.serving.photo.components import Components, pad
 from model.serving.photo.imageops import bounding_box, grow, quantile
-from model.serving.photo.lines import remove_lines, take_out_faint_grid
+from model.serving.photo.lines import FAINTER_THAN_PEN, remove_lines, take_out_faint_grid
 
 _MIN_CONTRAST = 0.12
 """A digit's darkest ink reaches at least this ink level; a picture whose median pixel does is
@@ -46,6 +46,9 @@ class Digit(NamedTuple):
 def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
     """The digit's pixels, everything else on the page dropped, and the paper's noise level.
 
+    A digit that joins pieces far fainter than its pen is looked for again without the pieces
+    of a faint grid, if there is one (`without_faint_grid`).
+
     A digit that fills the picture (a tight crop, a form's cell) is looked for again with a
     margin of paper around it: the statistics of the paper and the tests for what touches the
     border assume there is some.
@@ -62,7 +65,10 @@ def find_digit(ink: np.ndarray, page: CleanPage | None = None) -> Digit | None:
     Digit or None
         None when there is no ink.
     """
-    digit = _find_digit(page if page is not None else clean_page(ink))
+    page = page if page is not None else clean_page(ink)
+    if _joins_fainter_pieces(page):
+        page = without_faint_grid(ink, page) or page
+    digit = _find_digit(page)
     if digit is None or digit.box.sides_touched(ink.shape) >= 3:
         margin = max(4, max(ink.shape) // 4)
         padded = pad(ink, margin)
@@ -130,6 +136,15 @@ def without_faint_grid(ink: np.ndarray, page: CleanPage) -> CleanPage | None:
         return None
     parts = Components(page.ink, mask)
     return page._replace(mask=mask, parts=parts, removed=page.removed + said)
+
+
+def _joins_fainter_pieces(page: CleanPage) -> bool:
+    """Whether the digit found joins a piece far fainter than its pen: perhaps a faint grid's."""
+    chosen = page.parts.digit()
+    if len(chosen) < 2:
+        return False
+    peaks = page.parts.peak[chosen]
+    return bool(peaks.min() < FAINTER_THAN_PEN * peaks.max())
 
 
 def _find_digit(page: CleanPage) -> Digit | None:

@@ -35,7 +35,7 @@ _BRIDGE = 3
 _ON_GRID = 0.9
 """A piece with at least this share of its pixels on a faint grid's lines..."""
 
-_GRID_PEAK = 0.75
+FAINTER_THAN_PEN = 0.75
 """...and whose darkest pixel is below this share of the page's darkest is the grid's."""
 
 
@@ -103,7 +103,7 @@ def take_out_faint_grid(
     on = np.bincount(labels[on_lines], minlength=count + 1)
     peak = np.zeros(count + 1, cleaned.dtype)
     np.maximum.at(peak, labels[mask], cleaned[mask])
-    grid = (on >= _ON_GRID * pixels) & (peak < _GRID_PEAK * peak.max())
+    grid = (on >= _ON_GRID * pixels) & (peak < FAINTER_THAN_PEN * peak.max())
     grid[0] = False
     if not grid.any():
         return mask, []
