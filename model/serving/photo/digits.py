@@ -9,8 +9,8 @@ import numpy as np
 from model.serving.photo.box import Box
 from model.serving.photo.components import Components, pad
 from model.serving.photo.imageops import bounding_box, grow, quantile
-from model.serving.photo.lines import FAINTER_THAN_PEN, remove_lines, take_out_faint_grid
-from model.serving.photo.paper_lines import RULED
+from model.serving.photo.lines import remove_lines, take_out_faint_grid
+from model.serving.photo.paper_lines import FAINTER_THAN_PEN, RULED
 
 _MIN_CONTRAST = 0.12
 """A digit's darkest ink reaches at least this ink level; a picture whose median pixel does is

@@ -16,6 +16,7 @@ import numpy as np
 
 from model.serving.photo.box import Box
 from model.serving.photo.components import Components
+from model.serving.photo.paper_lines import FAINTER_THAN_PEN
 
 _SPECK = 0.3
 """A group smaller than this share of a digit's height is a speck."""
@@ -66,10 +67,8 @@ _NECK_SEARCH = 0.25
 
 _FAINT = 0.65
 """A group whose mean ink is below this share of the pen's is the paper's clutter (a grid's
-remnants are about half as dark as the pen)..."""
-
-_FAINT_PEAK = 0.75
-"""...unless its darkest ink reaches this share of the pen's: a thin stroke's core does."""
+remnants are about half as dark as the pen), unless its darkest ink reaches `FAINTER_THAN_PEN`
+of the pen's: a thin stroke's core does."""
 
 _THIN = 0.12
 """A piece at the picture's border at most this share of a digit thin is a stub (of the paper's
@@ -169,7 +168,7 @@ def group_digits(parts: Components) -> tuple[list[Group], list[str]]:
     large = _heavy(parts, keep)
     unit = float(np.median(_heights(box[_sizing(parts, keep, _SIZING)])))
     pen = float(np.median(parts.strength[large]))
-    darkest = _FAINT_PEAK * float(np.median(parts.peak[large]))
+    darkest = FAINTER_THAN_PEN * float(np.median(parts.peak[large]))
     height, width = _heights(box), _widths(box)
     stub = parts.touches & (
         (np.minimum(height, width) <= _THIN * unit) | (height > _STUB_TALL * width)

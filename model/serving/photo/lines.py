@@ -15,6 +15,7 @@ from model.serving.photo.bands import Line, find_lines, line_level
 from model.serving.photo.imageops import bounding_box, disk_dilation, disk_erosion, grow, label
 from model.serving.photo.paper_lines import (
     FAINT_LINES,
+    FAINTER_THAN_PEN,
     RULED,
     DigitBesideLines,
     faint_lines_of,
@@ -33,10 +34,8 @@ _BRIDGE = 3
 """Strokes cut by a removed line are bridged by a closing with a disk of this radius."""
 
 _ON_GRID = 0.9
-"""A piece with at least this share of its pixels on a faint grid's lines..."""
-
-FAINTER_THAN_PEN = 0.75
-"""...and whose darkest pixel is below this share of the page's darkest is the grid's."""
+"""A piece with at least this share of its pixels on a faint grid's lines, and fainter than the
+pen (`FAINTER_THAN_PEN` of the page's darkest ink), is the grid's."""
 
 
 def remove_lines(

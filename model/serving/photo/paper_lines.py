@@ -34,6 +34,10 @@ FAINT_LINES = 0.5
 """A family's faint lines are looked for among the pixels above this share of the paper's
 noise threshold."""
 
+FAINTER_THAN_PEN = 0.75
+"""A grid's pieces have no dark core: their darkest ink stays below this share of the pen's,
+which a stroke's core reaches, however thin."""
+
 _ALIKE = 2.0
 """The lines of one family weigh within this factor of each other: they were printed alike."""
 
