@@ -212,9 +212,10 @@ class Components:
         if self.count == 1:
             return self.mask.copy()
         chosen = np.zeros(self.count, bool)
-        chosen[self.digit()] = True
+        chosen[self.digit] = True
         return self.mask_of(chosen)
 
+    @cached_property
     def digit(self) -> list[int]:
         """Indices of the digit's components: the heaviest central one, preferring ones clear
         of the image border (paper edges, tables, shadows), plus pieces close to it (the

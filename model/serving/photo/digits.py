@@ -9,7 +9,7 @@ import numpy as np
 from model.serving.photo.box import Box
 from model.serving.photo.components import Components, pad
 from model.serving.photo.imageops import bounding_box, grow, quantile
-from model.serving.photo.lines import remove_lines, take_out_faint_grid
+from model.serving.photo.lines import FAINT_GRID, remove_lines, take_out_faint_grid
 from model.serving.photo.paper_lines import FAINTER_THAN_PEN, RULED
 
 _MIN_CONTRAST = 0.12
@@ -141,11 +141,12 @@ def without_faint_grid(ink: np.ndarray, page: CleanPage) -> CleanPage | None:
 
 def _joins_fainter_pieces(page: CleanPage) -> bool:
     """Whether the digit found joins a piece far fainter than its pen, on a page where no
-    ruled or squared paper showed as lines: perhaps a faint grid's. (Where the grid showed, the
-    pieces its removal left near a thin pencil stroke are the stroke's.)"""
-    if any(why.startswith(RULED) for why in page.removed):
+    ruled or squared paper showed as lines and no faint grid was taken out yet: perhaps a faint
+    grid's. (Where the grid showed, the pieces its removal left near a thin pencil stroke are
+    the stroke's.)"""
+    if any(why.startswith((RULED, FAINT_GRID)) for why in page.removed):
         return False
-    chosen = page.parts.digit()
+    chosen = page.parts.digit
     if len(chosen) < 2:
         return False
     peaks = page.parts.peak[chosen]

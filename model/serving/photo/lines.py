@@ -33,6 +33,9 @@ _MIN_REST_SHARE = 0.01
 _BRIDGE = 3
 """Strokes cut by a removed line are bridged by a closing with a disk of this radius."""
 
+FAINT_GRID = "pieces of a faint grid"
+"""What `take_out_faint_grid` says it took out."""
+
 _ON_GRID = 0.9
 """A piece with at least this share of its pixels on a faint grid's lines, and fainter than the
 pen (`FAINTER_THAN_PEN` of the page's darkest ink), is the grid's."""
@@ -106,7 +109,7 @@ def take_out_faint_grid(
     grid[0] = False
     if not grid.any():
         return mask, []
-    return mask & ~grid[labels], [f"pieces of a faint grid: {np.count_nonzero(grid)}"]
+    return mask & ~grid[labels], [f"{FAINT_GRID}: {np.count_nonzero(grid)}"]
 
 
 def _take_out(
