@@ -84,8 +84,7 @@ def straight_glyph(label: int, rng: np.random.Generator) -> Glyph:
     """
     if label not in _SHAPES:
         raise ValueError(f"no glyph for {label}; choose from {GLYPH_LABELS}")
-    strokes, straight = _SHAPES[label](rng)
-    return Glyph(label, _unit_box(tuple(_jittered(s, rng) for s in strokes)), straight)
+    return _by_hand(label, *_SHAPES[label](rng), rng)
 
 
 def glyph_for(kind: str, index: int, rng: np.random.Generator) -> Glyph:
@@ -112,7 +111,13 @@ def small_loop_glyph(label: int, rng: np.random.Generator, loop: float | None = 
     if loop is None:
         loop = rng.uniform(*_SMALL_LOOP)
     lift = rng.uniform(*_PEN_LIFT)
-    strokes, straight = (_six if label == 6 else _nine)(rng, loop, lift)
+    return _by_hand(label, *(_six if label == 6 else _nine)(rng, loop, lift), rng)
+
+
+def _by_hand(
+    label: int, strokes: tuple[np.ndarray, ...], straight: int, rng: np.random.Generator
+) -> Glyph:
+    """The glyph of a shape's strokes as a hand draws them (`_jittered`), in a unit box."""
     return Glyph(label, _unit_box(tuple(_jittered(s, rng) for s in strokes)), straight)
 
 
