@@ -39,6 +39,10 @@ _LINE_LEVEL_QUANTILE = 0.3
 """A line's level and weight are read at this quantile over its length, so that a pen stroke
 along up to 70% of it does not count."""
 
+_CORE_SHARE = 0.25
+"""A line's core (the pixels it darkens) is its places across the band that hold ink at this
+share of its positions along it, or more: a stroke or another line crossing it holds a few."""
+
 _DARKEST_LINE = 0.95
 """A line's level is taken as at most this, so that dividing it out stays finite."""
 
@@ -99,6 +103,15 @@ class Line:
         """Each pixel's place across the band, in whole pixels from the band's first."""
         offset = np.round(self.across + self.tilt * self.along).astype(np.intp)
         return offset - offset.min()
+
+    @cached_property
+    def core(self) -> np.ndarray:
+        """Which of its pixels the line itself darkens: those at the places across the band
+        where it holds ink along much of its length (`_CORE_SHARE`). A band is three pixels or
+        more across, and a stroke crossing a thin line fills all of it there; the stroke's
+        pixels beside the line are not the line's."""
+        places = np.bincount(self.offset)
+        return places[self.offset] >= _CORE_SHARE * (self.span[1] - self.span[0] + 1)
 
     @property
     def along(self) -> np.ndarray:

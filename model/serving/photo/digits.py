@@ -132,11 +132,11 @@ def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
 def without_faint_grid(ink: np.ndarray, page: CleanPage) -> CleanPage | None:
     """`page` (`clean_page(ink)`) again without the pieces of a grid too faint to show as lines
     (`lines.take_out_faint_grid`), or None when it has none."""
-    mask, said = take_out_faint_grid(page.mask, ink, page.ink, page.threshold)
+    mask, cleaned, said = take_out_faint_grid(page.mask, ink, page.ink, page.threshold)
     if not said:
         return None
-    parts = Components(page.ink, mask)
-    return page._replace(mask=mask, parts=parts, removed=page.removed + said)
+    parts = Components(cleaned, mask)
+    return page._replace(ink=cleaned, mask=mask, parts=parts, removed=page.removed + said)
 
 
 def _joins_fainter_pieces(page: CleanPage) -> bool:

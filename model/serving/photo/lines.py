@@ -33,12 +33,13 @@ _MIN_REST_SHARE = 0.01
 _BRIDGE = 3
 """Strokes cut by a removed line are bridged by a closing with a disk of this radius."""
 
-FAINT_GRID = "pieces of a faint grid"
+FAINT_GRID = "a faint grid"
 """What `take_out_faint_grid` says it took out."""
 
 _ON_GRID = 0.9
 """A piece with at least this share of its pixels on a faint grid's lines, and fainter than the
-pen (`FAINTER_THAN_PEN` of the page's darkest ink), is the grid's."""
+pen (`FAINTER_THAN_PEN` of the page's darkest ink), is the grid's, once its level is divided
+out."""
 
 
 def remove_lines(
@@ -83,33 +84,40 @@ def remove_lines(
 
 def take_out_faint_grid(
     mask: np.ndarray, ink: np.ndarray, cleaned: np.ndarray, threshold: float
-) -> tuple[np.ndarray, list[str]]:
-    """`mask` without the pieces of a grid too faint to show as lines above the paper's noise
-    but in pieces, and a sentence saying so (none when there is no such piece).
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`mask` and `cleaned` without a grid too faint to show as lines above the paper's noise
+    but in pieces, and a sentence saying so (none when there is no such grid).
 
     The grid's lines are looked for in the ink map as photographed (`ink`) among the pixels
-    above `FAINT_LINES` of the paper's `threshold` too, as a family's missing lines are; where
-    they make a family, a piece of `mask` lying on them almost wholly, and fainter than the pen
-    in `cleaned` (the ink map with the paper's lines found before divided out), is the grid's.
-    Nothing is divided out: the digit's strokes cross the lines, or lie along one darker than
-    it, and keep all their ink."""
+    above `FAINT_LINES` of the paper's `threshold` too, as a family's missing lines are. Where
+    they make a family, their level is divided out of `cleaned` (the ink map with the paper's
+    lines found before divided out) as ruled paper's is, which takes the grid's pixels out of
+    the pieces of ink they touch and leaves the pen's; then a piece lying on the lines almost
+    wholly, and fainter than the pen, is the grid's."""
     lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
     if not lines or not find_families(lines, DigitBesideLines(ink, None)):
-        return mask, []
+        return mask, cleaned, []
+    grid = [line for line in lines if _ruled(line)]
+    # A line of the grid that showed above the noise was divided out already.
+    faint = [line for line in grid if _undivided(line, ink, cleaned)]
+    if faint:
+        # Not bridged: on a page of several digits, a closing along a line written on
+        # would join neighbours.
+        mask, cleaned, _ = _divide_out(faint, mask, cleaned, threshold)
     on_lines = np.zeros_like(mask)
-    for line in lines:
-        if line.why == RULED:
-            on_lines[line.ys, line.xs] = True
+    for line in grid:
+        on_lines[line.ys, line.xs] = True
     labels, count, _ = label(mask)
     pixels = np.bincount(labels.ravel(), minlength=count + 1)
     on = np.bincount(labels[on_lines], minlength=count + 1)
     peak = np.zeros(count + 1, cleaned.dtype)
     np.maximum.at(peak, labels[mask], cleaned[mask])
-    grid = (on >= _ON_GRID * pixels) & (peak < FAINTER_THAN_PEN * peak.max())
-    grid[0] = False
-    if not grid.any():
-        return mask, []
-    return mask & ~grid[labels], [f"{FAINT_GRID}: {np.count_nonzero(grid)}"]
+    pieces = (on >= _ON_GRID * pixels) & (peak < FAINTER_THAN_PEN * peak.max())
+    pieces[0] = False
+    if not faint and not pieces.any():
+        return mask, cleaned, []
+    said = f"{FAINT_GRID}: {len(faint)} lines divided out, {np.count_nonzero(pieces)} pieces"
+    return mask & ~pieces[labels], cleaned, [said]
 
 
 def _take_out(
@@ -119,9 +127,24 @@ def _take_out(
     threshold: float,
     digit: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Divide each removed line's level out of its pixels (a family's common level for ruled
-    or squared paper), keep what the pen added, and bridge the strokes the lines cut (the
-    `digit`'s, where it is known)."""
+    """Divide each removed line's level out of its pixels (`_divide_out`) and bridge the
+    strokes the lines cut (the `digit`'s, where it is known)."""
+    cleared, ink, cut = _divide_out(removed, mask, ink, threshold)
+    near = cut & grow(cleared, _BRIDGE)
+    if digit is not None and digit.any():
+        beside = np.zeros_like(near)
+        beside[bounding_box(digit).grown(_BRIDGE).slices] = True
+        near &= beside
+    _bridge(cleared, ink, near)
+    return cleared, ink
+
+
+def _divide_out(
+    removed: list[Line], mask: np.ndarray, ink: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`mask` and `ink` with each removed line's level divided out of its core (a family's
+    common level for ruled or squared paper), keeping what the pen added, and the pixels
+    that were cut."""
     ruled = [line for line in removed if _ruled(line)]
     family_level = {
         axis: _family_level([line for line in ruled if line.axis == axis], ink)
@@ -132,25 +155,37 @@ def _take_out(
     cut = np.zeros_like(mask)
     for line, level in zip(removed, levels, strict=True):
         values = ink[line.ys, line.xs]
-        corrected = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
+        divided = np.maximum(1.0 - (1.0 - values) / (1.0 - level), 0.0)
+        corrected = np.where(line.core, divided, values)
         ink[line.ys, line.xs] = corrected
         kept = corrected >= max(level, threshold)
         cleared[line.ys, line.xs] = kept
         cut[line.ys[~kept], line.xs[~kept]] = True
-    # A stroke crossing a line at a slant leaves its two ends offset along the line: a disk
-    # closes the gap whatever the angle, where ink lies on both sides (a closing adds nothing
-    # beside a stroke that runs along the line alone); only near the digit.
-    near = cut & grow(cleared, _BRIDGE)
-    if digit is not None and digit.any():
-        beside = np.zeros_like(near)
-        beside[bounding_box(digit).grown(_BRIDGE).slices] = True
-        near &= beside
-    if near.any():
-        box = bounding_box(near).grown(2 * _BRIDGE).slices
-        around = cleared[box].astype(np.float32)
-        closed = disk_erosion(disk_dilation(around, _BRIDGE), _BRIDGE) > 0.5
-        cleared[box] |= near[box] & closed
-    return cleared, ink
+    return cleared, ink, cut
+
+
+def _bridge(cleared: np.ndarray, ink: np.ndarray, near: np.ndarray) -> None:
+    """Bridge, in place, the cut pixels `near` the kept ink where ink lies on both sides.
+
+    A stroke crossing a line at a slant leaves its two ends offset along the line: a disk
+    closes the gap whatever the angle (a closing adds nothing beside a stroke that runs
+    along the line alone). A bridged pixel takes the pen's ink from both sides of the gap
+    (the closing of the kept ink), so that the stroke comes out as dark across the line as
+    along it."""
+    if not near.any():
+        return
+    box = bounding_box(near).grown(2 * _BRIDGE).slices
+    kept_ink = np.where(cleared[box], ink[box], 0.0)
+    closed = disk_erosion(disk_dilation(kept_ink, _BRIDGE), _BRIDGE)
+    bridged = near[box] & (closed > 0.0)
+    cleared[box] |= bridged
+    ink[box] = np.where(bridged, np.maximum(ink[box], closed), ink[box])
+
+
+def _undivided(line: Line, ink: np.ndarray, cleaned: np.ndarray) -> bool:
+    """Whether no level was divided out of most of a line's pixels in `cleaned`."""
+    divided = cleaned[line.ys, line.xs] < ink[line.ys, line.xs]
+    return bool(np.count_nonzero(divided) < 0.5 * divided.size)
 
 
 def _ruled(line: Line) -> bool:
