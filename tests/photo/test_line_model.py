@@ -125,21 +125,31 @@ def test_a_stroke_along_a_line_of_a_faint_grid_keeps_its_ink():
     assert np.count_nonzero(page.mask & grid & ~stem) < 0.05 * np.count_nonzero(grid)
 
 
-def test_a_digit_joins_no_piece_of_a_faint_grid():
-    """A small pencil 0 on a faint grid, one of whose lines runs unbroken beside it: that piece
-    of the grid is near enough and heavy enough to be taken for a detached stroke, but it is
-    far fainter than the pen and lies on the grid's lines, so the digit found is the 0 alone."""
+def _pencil_zero_on_a_faint_grid() -> tuple[np.ndarray, np.ndarray]:
+    """A small pencil 0 on `_faint_grid`, a whole stretch of the grid's line at column 182
+    unbroken beside it. Returns the ink map and the 0's pixels."""
     ink, _ = _faint_grid(17)
     rows, cols = np.mgrid[0:240, 0:320]
     radius = np.hypot(rows - 120, cols - 160)
     ring = (radius >= 12.5) & (radius <= 15)
     ink[ring] = 0.2  # faint pencil: the grid reaches 0.4 of its ink (`_STRONG`)
-    ink[92:152, 182] = 0.09  # a whole stretch of the grid's line at column 182, beside the 0
+    ink[92:152, 182] = 0.09
+    return ink, ring
+
+
+def _assert_found_alone(ink: np.ndarray, ring: np.ndarray) -> None:
     digit = find_digit(ink)
     assert digit is not None
     ys, xs = np.nonzero(ring)
     ring_box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     assert all(abs(a - b) <= 1 for a, b in zip(digit.box, ring_box, strict=True)), digit.box
+
+
+def test_a_digit_joins_no_piece_of_a_faint_grid():
+    """A small pencil 0 on a faint grid, one of whose lines runs unbroken beside it: that piece
+    of the grid is near enough and heavy enough to be taken for a detached stroke, but it is
+    far fainter than the pen and lies on the grid's lines, so the digit found is the 0 alone."""
+    _assert_found_alone(*_pencil_zero_on_a_faint_grid())
 
 
 def test_a_faint_grid_s_pieces_touching_the_digit_go_with_the_grid():
@@ -147,18 +157,9 @@ def test_a_faint_grid_s_pieces_touching_the_digit_go_with_the_grid():
     touching the 0 (as a faint grid's crossings do): it is one piece with the 0, so no rule on
     pieces can drop it, but once the grid's level is divided out its pixels are paper and the
     pen's are not; the digit is the 0 alone."""
-    ink, _ = _faint_grid(17)
-    rows, cols = np.mgrid[0:240, 0:320]
-    radius = np.hypot(rows - 120, cols - 160)
-    ring = (radius >= 12.5) & (radius <= 15)
-    ink[ring] = 0.2
-    ink[92:152, 182] = 0.09
+    ink, ring = _pencil_zero_on_a_faint_grid()
     ink[117, 174:180] = 0.09  # from the 0's right side to short of the stretch
-    digit = find_digit(ink)
-    assert digit is not None
-    ys, xs = np.nonzero(ring)
-    ring_box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    assert all(abs(a - b) <= 1 for a, b in zip(digit.box, ring_box, strict=True)), digit.box
+    _assert_found_alone(ink, ring)
 
 
 def test_a_faint_stroke_is_as_dark_across_a_ruled_line_as_along_it():
