@@ -45,7 +45,13 @@ from model.serving.network import (
 )
 from model.serving.orientations import orientation_histograms
 
-__all__ = ["NETWORK_READS", "DigitClusterer", "ProgressCallback", "augmented_copy"]
+__all__ = [
+    "NETWORK_READS",
+    "DigitClusterer",
+    "ProgressCallback",
+    "augmented_copy",
+    "every_cluster_held",
+]
 
 ProgressCallback = Callable[[str, float], None]
 # What the network reads of a deskewed digit: its pooled stroke orientations.
@@ -54,10 +60,32 @@ NETWORK_READS = "orientations"
 _LEARNING_RATE = 1e-3
 # Largest self-training batch.
 _BATCH_SIZE = 256
+# An empty cluster is given its likeliest digits, this share of a cluster's mean size (at least
+# one), so that every cluster goes on into the next round.
+_REFILL_SHARE = 0.01
 
 
 def _seed(rs: np.random.RandomState) -> int:
     return int(rs.randint(np.iinfo(np.int32).max))
+
+
+def every_cluster_held(likelihood: np.ndarray) -> np.ndarray:
+    """The likeliest cluster of each digit (rows of `likelihood`, one column per cluster), an
+    empty cluster given the digits likeliest for it among those of clusters that can spare
+    them, as KMeans relocates an empty cluster: the network warm-starts each round on the
+    same clusters, and a cluster no digit is likeliest for in one round may hold some in
+    the next."""
+    labels = likelihood.argmax(axis=1)
+    n, k = likelihood.shape
+    refill = max(1, round(_REFILL_SHARE * n / k))
+    for cluster in np.flatnonzero(np.bincount(labels, minlength=k) == 0):
+        sizes = np.bincount(labels, minlength=k)
+        spare = np.flatnonzero(sizes[labels] > refill)
+        if spare.size == 0:
+            continue
+        likeliest = spare[np.argsort(likelihood[spare, cluster])[-refill:]]
+        labels[likeliest] = cluster
+    return labels
 
 
 def augmented_copy(
@@ -205,11 +233,8 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             n_jobs=1 if reproducible else self.n_jobs,
         ).fit_transform(Z)
         self._report("mixture", 0.45)
-        labels = (
-            GaussianMixture(self.n_clusters, covariance_type="full", random_state=_seed(rs))
-            .fit(E)
-            .predict(E)
-        )
+        mixture = GaussianMixture(self.n_clusters, covariance_type="full", random_state=_seed(rs))
+        labels = every_cluster_held(mixture.fit(E).predict_proba(E))
         self.pseudo_labels_ = labels
         net = MLPClassifier(
             self.hidden_layer_sizes,
@@ -273,7 +298,7 @@ class DigitClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 rate = _LEARNING_RATE / 10
                 net.set_params(max_iter=self.fine_tune_epochs, learning_rate_init=rate)
                 net.fit(inputs, targets)
-        return np.asarray(net.predict(N))
+        return np.asarray(net.classes_[every_cluster_held(net.predict_proba(N))])
 
     def _fit_centroids(self, F: np.ndarray, labels: np.ndarray, rs: np.random.RandomState) -> None:
         present = np.unique(labels)

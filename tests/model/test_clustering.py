@@ -9,7 +9,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 
 from model.learning.augment import augment
-from model.learning.clustering import DigitClusterer, augmented_copy
+from model.learning.clustering import DigitClusterer, augmented_copy, every_cluster_held
 from model.learning.evaluate import score_clustering
 from model.learning.matching import align_to_previous
 from model.learning.train import train_model
@@ -157,3 +157,20 @@ def test_restyled_copies_differ_only_where_asked(mnist) -> None:
     assert raw[ones].max() == 255
     assert np.abs(_slants(styled)).max() < 0.05
     np.testing.assert_array_equal(styled[others], plain[others])
+
+
+def test_an_empty_cluster_is_given_its_likeliest_digits() -> None:
+    """Self-training relabels the digits each round and warm-starts the network on the same
+    clusters (scikit-learn refuses a warm start on fewer): a cluster no digit is likeliest for
+    takes the digits likeliest for it, from clusters that can spare them."""
+    rng = np.random.default_rng(0)
+    likelihood = rng.random((400, 4))
+    likelihood[:, 3] *= 0.1  # no digit's likeliest
+    likelihood[7, 3] = 0.9  # ...though the most likely for it of all, it is a 0's first
+    likelihood[7, 0] = 1.0
+    labels = every_cluster_held(likelihood)
+    assert np.bincount(labels, minlength=4).min() >= 1
+    assert labels[7] == 3
+    unchanged = labels == likelihood.argmax(axis=1)
+    assert np.count_nonzero(~unchanged) == np.count_nonzero(labels == 3)
+    assert np.array_equal(every_cluster_held(likelihood[:, :3]), likelihood[:, :3].argmax(1))
