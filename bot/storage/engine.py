@@ -124,6 +124,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def upsert_insert(engine: Engine, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    if engine.dialect.name == "sqlite":
+    return dialect_insert(engine.dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """`upsert_insert` by the dialect's name, for statements built once per dialect."""
+    if dialect == "sqlite":
         return sqlite_insert(table)
     return postgresql_insert(table)

@@ -9,10 +9,12 @@ disagree about it and the update that crosses the limit is the same for all of t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, case, delete
+from sqlalchemy import Engine, bindparam, case, delete
 
-from bot.storage.engine import upsert_insert
+from bot.storage.engine import dialect_insert
 from bot.storage.records import FloodWindow
 from bot.storage.schema import flood_windows
 
@@ -23,20 +25,27 @@ def count_update(engine: Engine, user_id: int, now: datetime, period: float) -> 
     Meant for an autocommit engine: the statement is its own transaction, a single round
     trip to the server.
     """
-    ended = flood_windows.c.ends_at <= now
-    insert = upsert_insert(engine, flood_windows).values(
-        user_id=user_id, ends_at=now + timedelta(seconds=period), updates=1
+    parameters = {"user": user_id, "now": now, "ends": now + timedelta(seconds=period)}
+    with engine.connect() as connection:
+        row = connection.execute(_counting(engine.dialect.name), parameters).one()
+    return FloodWindow(updates=row.updates, ends_at=row.ends_at)
+
+
+@cache
+def _counting(dialect: str) -> Any:
+    """The upsert that counts an update, built once per dialect: every update runs it, and
+    building a statement costs more than running it."""
+    ended = flood_windows.c.ends_at <= bindparam("now")
+    insert = dialect_insert(dialect, flood_windows).values(
+        user_id=bindparam("user"), ends_at=bindparam("ends"), updates=1
     )
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[flood_windows.c.user_id],
         set_={
             "updates": case((ended, 1), else_=flood_windows.c.updates + 1),
             "ends_at": case((ended, insert.excluded.ends_at), else_=flood_windows.c.ends_at),
         },
     ).returning(flood_windows.c.updates, flood_windows.c.ends_at)
-    with engine.connect() as connection:
-        row = connection.execute(statement).one()
-    return FloodWindow(updates=row.updates, ends_at=row.ends_at)
 
 
 def drop_ended_windows(engine: Engine, now: datetime) -> int:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, Row, func, insert, select, tuple_, update
+from sqlalchemy import Engine, Row, bindparam, func, insert, select, tuple_, update
 
 from bot.digit import MNIST_SHAPE, RecognisedDigit
 from bot.storage import usage
-from bot.storage.engine import upsert_insert
+from bot.storage.engine import dialect_insert
 from bot.storage.records import DailyUsage, IncomingImage, Original, SaveResult, StoredImage
 from bot.storage.schema import images
 from model.serving.photo.box import Box
@@ -35,6 +37,49 @@ DIGIT_COLUMNS = (
 )
 
 
+# What every photo runs, built once: building a statement costs more than running it.
+_SAVED = select(images.c.id, images.c.answered_at, images.c.size_bytes, images.c.repeated).where(
+    images.c.chat_id == bindparam("chat"),
+    images.c.message_id == bindparam("message"),
+    images.c.digit_index == 0,
+)
+# None: never sent before; 0: sent, but not kept; more: kept, that many bytes.
+_SENT_BEFORE = select(func.max(images.c.size_bytes)).where(
+    images.c.user_id == bindparam("user"),
+    images.c.sha256 == bindparam("sha256"),
+    images.c.digit_index == 0,
+)
+_PHOTOS_SINCE = select(func.count(), func.coalesce(func.sum(images.c.size_bytes), 0)).where(
+    images.c.user_id == bindparam("user"),
+    images.c.received_at >= bindparam("since"),
+    images.c.digit_index == 0,
+)
+_ANSWERED = (
+    update(images)
+    .where(images.c.id == bindparam("image"), images.c.answered_at.is_(None))
+    .values(answered_at=bindparam("now"))
+)
+_REPLY_ON_EVERY_DIGIT = (
+    update(images)
+    .where(
+        tuple_(images.c.chat_id, images.c.message_id).in_(
+            select(images.c.chat_id, images.c.message_id).where(images.c.id == bindparam("image"))
+        )
+    )
+    .values(reply_message_id=bindparam("reply"))
+)
+
+
+@cache
+def _first_digit_insert(dialect: str) -> Any:
+    """A photo's first digit, unless its (chat, message) is stored already."""
+    return (
+        dialect_insert(dialect, images)
+        .on_conflict_do_nothing(index_elements=["chat_id", "message_id", "digit_index"])
+        .returning(images.c.id)
+    )
+
+
 def save_photo(engine: Engine, digits: Sequence[IncomingImage], cap: int | None) -> SaveResult:
     """Insert a photo's digits, one row each, unless its (chat, message) is already stored.
 
@@ -47,33 +92,20 @@ def save_photo(engine: Engine, digits: Sequence[IncomingImage], cap: int | None)
     """
     first, *others = digits
     sha256 = hashlib.sha256(first.original).hexdigest()
-    existing = select(
-        images.c.id, images.c.answered_at, images.c.size_bytes, images.c.repeated
-    ).where(
-        images.c.chat_id == first.chat_id,
-        images.c.message_id == first.message_id,
-        images.c.digit_index == 0,
-    )
-    # None: never sent before; 0: sent, but not kept; more: kept, that many bytes.
-    sent_before = select(func.max(images.c.size_bytes)).where(
-        images.c.user_id == first.user_id, images.c.sha256 == sha256, images.c.digit_index == 0
-    )
     for _ in range(DUPLICATE_RETRIES):
         with engine.begin() as connection:
             count = usage.lock(connection)
-            held = connection.execute(sent_before).scalar()
+            held = connection.execute(
+                _SENT_BEFORE, {"user": first.user_id, "sha256": sha256}
+            ).scalar()
             size = len(first.original)
             keep = not held and usage.fits(count, size, cap)
             repeated = held is not None
-            statement = (
-                upsert_insert(engine, images)
-                .values(_values(first, first.original if keep else b"", sha256, repeated))
-                .on_conflict_do_nothing(index_elements=["chat_id", "message_id", "digit_index"])
-                .returning(images.c.id)
-            )
-            image_id = connection.execute(statement).scalar()
+            values = _values(first, first.original if keep else b"", sha256, repeated)
+            image_id = connection.execute(_first_digit_insert(engine.dialect.name), values).scalar()
             if image_id is None:
-                row = connection.execute(existing).first()
+                saved = {"chat": first.chat_id, "message": first.message_id}
+                row = connection.execute(_SAVED, saved).first()
                 if row is None:
                     continue
                 return SaveResult(
@@ -144,11 +176,9 @@ def digit_columns(digit: RecognisedDigit) -> dict[str, object]:
 
 def photos_since(engine: Engine, user_id: int, since: datetime) -> DailyUsage:
     """The user's photos received since `since`, and the bytes of their originals kept."""
-    query = select(func.count(), func.coalesce(func.sum(images.c.size_bytes), 0)).where(
-        images.c.user_id == user_id, images.c.received_at >= since, images.c.digit_index == 0
-    )
     with engine.connect() as connection:
-        photos, original_bytes = connection.execute(query).one()
+        parameters = {"user": user_id, "since": since}
+        photos, original_bytes = connection.execute(_PHOTOS_SINCE, parameters).one()
     return DailyUsage(photos=photos, original_bytes=int(original_bytes))
 
 
@@ -161,18 +191,10 @@ def mark_answered(
     sent in reply to it finds them.
     """
     with engine.begin() as connection:
-        result = connection.execute(
-            update(images)
-            .where(images.c.id == image_id, images.c.answered_at.is_(None))
-            .values(answered_at=now)
-        )
+        result = connection.execute(_ANSWERED, {"image": image_id, "now": now})
         if result.rowcount == 1 and reply_message_id is not None:
-            photo = select(images.c.chat_id, images.c.message_id).where(images.c.id == image_id)
-            connection.execute(
-                update(images)
-                .where(tuple_(images.c.chat_id, images.c.message_id).in_(photo))
-                .values(reply_message_id=reply_message_id)
-            )
+            reply = {"image": image_id, "reply": reply_message_id}
+            connection.execute(_REPLY_ON_EVERY_DIGIT, reply)
         return result.rowcount == 1
 
 

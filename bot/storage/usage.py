@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from bot.storage.records import StorageAlert
 from bot.storage.schema import images, storage_usage
@@ -37,18 +37,25 @@ class Usage(NamedTuple):
     alert: Level
 
 
-def lock(connection: Connection) -> Usage:
-    """Hold the count until the transaction ends, and read it.
+# Every photo saved runs these: built once, since building a statement costs more than
+# running it. An UPDATE (of nothing) locks rather than a SELECT: SQLite takes its write lock at
+# the first write, and a transaction that read first could not write after another had.
+_LOCK = (
+    update(storage_usage)
+    .where(THE_ROW)
+    .values(original_bytes=storage_usage.c.original_bytes)
+    .returning(storage_usage.c.original_bytes, storage_usage.c.alert)
+)
+_WRITE = (
+    update(storage_usage)
+    .where(THE_ROW)
+    .values(original_bytes=bindparam("total"), alert=bindparam("level"))
+)
 
-    An UPDATE (of nothing) rather than a SELECT: SQLite takes its write lock at the first
-    write, and a transaction that read first could not write after another had.
-    """
-    row = connection.execute(
-        update(storage_usage)
-        .where(THE_ROW)
-        .values(original_bytes=storage_usage.c.original_bytes)
-        .returning(storage_usage.c.original_bytes, storage_usage.c.alert)
-    ).one()
+
+def lock(connection: Connection) -> Usage:
+    """Hold the count until the transaction ends, and read it."""
+    row = connection.execute(_LOCK).one()
     return Usage(row.original_bytes, Level(row.alert))
 
 
@@ -101,6 +108,4 @@ def _settle(connection: Connection, total: int, alert: Level, cap: int | None) -
 
 
 def _write(connection: Connection, total: int, alert: Level) -> None:
-    connection.execute(
-        update(storage_usage).where(THE_ROW).values(original_bytes=total, alert=int(alert))
-    )
+    connection.execute(_WRITE, {"total": total, "level": int(alert)})
