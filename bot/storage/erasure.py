@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, exists, or_, select, tuple_, update
 
 from bot.storage import usage
-from bot.storage.schema import cluster_names, flood_windows, images, user_exports
+from bot.storage.schema import FIRST_DIGIT, cluster_names, flood_windows, images, user_exports
 
 
 def forget_user(engine: Engine, user_id: int, cap: int | None) -> int:
@@ -74,7 +74,7 @@ def _hand_over_firsts(connection: Connection, cutoff: datetime) -> int:
     leaving = connection.execute(
         select(images.c.id, images.c.user_id, images.c.sha256, images.c.size_bytes).where(
             images.c.received_at < cutoff,
-            images.c.digit_index == 0,
+            FIRST_DIGIT,
             or_(images.c.size_bytes > 0, images.c.repeated.is_(False)),
             same_bytes_stays,
         )
@@ -86,7 +86,7 @@ def _hand_over_firsts(connection: Connection, cutoff: datetime) -> int:
             .where(
                 images.c.user_id == first.user_id,
                 images.c.sha256 == first.sha256,
-                images.c.digit_index == 0,
+                FIRST_DIGIT,
                 images.c.received_at >= cutoff,
             )
             .order_by(images.c.id.desc())

@@ -18,7 +18,7 @@ from bot.digit import MNIST_SHAPE, RecognisedDigit
 from bot.storage import usage
 from bot.storage.engine import dialect_insert
 from bot.storage.records import DailyUsage, IncomingImage, Original, SaveResult, StoredImage
-from bot.storage.schema import images
+from bot.storage.schema import FIRST_DIGIT, images
 from model.serving.photo.box import Box
 
 DUPLICATE_RETRIES = 3  # saves of one photo retried while rows are erased in between
@@ -41,18 +41,18 @@ DIGIT_COLUMNS = (
 _SAVED = select(images.c.id, images.c.answered_at, images.c.size_bytes, images.c.repeated).where(
     images.c.chat_id == bindparam("chat"),
     images.c.message_id == bindparam("message"),
-    images.c.digit_index == 0,
+    FIRST_DIGIT,
 )
 # None: never sent before; 0: sent, but not kept; more: kept, that many bytes.
 _SENT_BEFORE = select(func.max(images.c.size_bytes)).where(
     images.c.user_id == bindparam("user"),
     images.c.sha256 == bindparam("sha256"),
-    images.c.digit_index == 0,
+    FIRST_DIGIT,
 )
 _PHOTOS_SINCE = select(func.count(), func.coalesce(func.sum(images.c.size_bytes), 0)).where(
     images.c.user_id == bindparam("user"),
     images.c.received_at >= bindparam("since"),
-    images.c.digit_index == 0,
+    FIRST_DIGIT,
 )
 _ANSWERED = (
     update(images)
@@ -251,7 +251,7 @@ def get_image(engine: Engine, image_id: int) -> StoredImage | None:
 def find_image(engine: Engine, chat_id: int, message_id: int) -> StoredImage | None:
     """The image a Telegram message carried (its first digit), or None."""
     query = select(images).where(
-        images.c.chat_id == chat_id, images.c.message_id == message_id, images.c.digit_index == 0
+        images.c.chat_id == chat_id, images.c.message_id == message_id, FIRST_DIGIT
     )
     with engine.connect() as connection:
         row = connection.execute(query).first()

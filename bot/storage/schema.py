@@ -119,6 +119,9 @@ images = Table(
     CheckConstraint("length(mnist) = 784", name="mnist_size"),
 )
 
+FIRST_DIGIT = images.c.digit_index == 0
+"""A photo's first digit's row: the one that holds the photo's bytes and stands for it."""
+
 cluster_names = Table(
     "cluster_names",
     metadata,

@@ -8,10 +8,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, select, true
 
 from bot.storage.records import Accuracy, GlobalStats, StatusReport, UserStats
 from bot.storage.retrains import last_retrain, retrains_since
-from bot.storage.schema import cluster_names, images, model_versions, storage_usage
+from bot.storage.schema import FIRST_DIGIT, cluster_names, images, model_versions, storage_usage
 
 # A photo's first digit's row stands for the photo; clusters, outliers and feedback count digits.
-FIRST_DIGIT = images.c.digit_index == 0
 
 
 def user_stats(engine: Engine, user_id: int) -> UserStats:
