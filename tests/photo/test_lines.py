@@ -37,7 +37,7 @@ def stem(shape: tuple[int, int] = SHAPE) -> np.ndarray:
 def test_ruled_lines_go_and_the_stroke_across_them_stays():
     lines = ruled(0.06, range(10, 230, 30))
     mask, ink = page(lines, stem())
-    cleared, divided, _ = remove_lines(mask, ink, 0.07)
+    cleared, divided, _, _ = remove_lines(mask, ink, 0.07)
     assert not (cleared & lines & ~stem()).any()
     assert cleared[stem()].all()
     assert np.allclose(divided[lines & ~stem()], 0.0)
@@ -49,7 +49,7 @@ def test_lines_tilted_two_ways_are_all_found():
     top = ruled(0.0, range(10, 110, 25))
     bottom = ruled(0.14, range(100, 200, 25)) & (np.indices(SHAPE)[0] > 115)
     mask, ink = page(top | bottom, stem())
-    cleared, _, _ = remove_lines(mask, ink, 0.07)
+    cleared, _, _, _ = remove_lines(mask, ink, 0.07)
     assert not (cleared & (top | bottom) & ~stem()).any()
     assert cleared[stem()].all()
 
@@ -59,7 +59,7 @@ def test_vertical_lines_are_found_like_horizontal_ones():
     pen = np.zeros(SHAPE, bool)
     pen[110:116, 100:240] = True
     mask, ink = page(lines, pen)
-    cleared, _, _ = remove_lines(mask, ink, 0.07)
+    cleared, _, _, _ = remove_lines(mask, ink, 0.07)
     assert not (cleared & lines & ~pen).any()
     assert cleared[pen].all()
 
@@ -67,6 +67,6 @@ def test_vertical_lines_are_found_like_horizontal_ones():
 def test_lines_across_half_the_page_are_not_paper_lines():
     short = ruled(0.03, range(40, 200, 30)) & (np.indices(SHAPE)[1] < 150)
     mask, ink = page(short, stem())
-    cleared, divided, _ = remove_lines(mask, ink, 0.07)
+    cleared, divided, _, _ = remove_lines(mask, ink, 0.07)
     assert np.array_equal(cleared, mask)
     assert np.array_equal(divided, ink)

@@ -10,7 +10,7 @@ from model.serving.photo.box import Box
 from model.serving.photo.components import Components, pad
 from model.serving.photo.imageops import bounding_box, grow, quantile
 from model.serving.photo.lines import FAINT_GRID, remove_lines, take_out_faint_grid
-from model.serving.photo.paper_lines import FAINTER_THAN_PEN, RULED
+from model.serving.photo.paper_lines import FAINTER_THAN_PEN
 
 _MIN_CONTRAST = 0.12
 """A digit's darkest ink reaches at least this ink level; a picture whose median pixel does is
@@ -100,6 +100,8 @@ class CleanPage(NamedTuple):
     """The paper's noise level in ink units, as `Digit.floor`."""
     removed: list[str]
     """The lines and frames taken out, and why (for debugging)."""
+    ruled_axes: frozenset[int]
+    """The axes on which ruled or squared paper's lines were taken out (`Line.axis`)."""
 
 
 def paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
@@ -123,28 +125,33 @@ def clean_page(ink: np.ndarray, lines: bool = True) -> CleanPage:
     if frames.any():
         mask = mask & ~parts.mask_of(frames)
         removed.append(f"a frame around the digit: {np.count_nonzero(frames)} piece(s)")
-    without_lines, ink, taken = remove_lines(mask, ink, threshold) if lines else (mask, ink, [])
+    without_lines, ink, taken, ruled = (
+        remove_lines(mask, ink, threshold) if lines else (mask, ink, [], frozenset())
+    )
     if frames.any() or taken:
         parts = Components(ink, without_lines)
-    return CleanPage(ink, without_lines, parts, threshold, sigma, floor, removed + taken)
+    return CleanPage(ink, without_lines, parts, threshold, sigma, floor, removed + taken, ruled)
 
 
 def without_faint_grid(ink: np.ndarray, page: CleanPage) -> CleanPage | None:
     """`page` (`clean_page(ink)`) again without the pieces of a grid too faint to show as lines
     (`lines.take_out_faint_grid`), or None when it has none."""
-    mask, cleaned, said = take_out_faint_grid(page.mask, ink, page.ink, page.threshold)
+    mask, cleaned, said, ruled = take_out_faint_grid(
+        page.mask, ink, page.ink, page.threshold, page.ruled_axes
+    )
     if not said:
         return None
     parts = Components(cleaned, mask)
-    return page._replace(ink=cleaned, mask=mask, parts=parts, removed=page.removed + said)
+    return CleanPage(
+        cleaned, mask, parts, page.threshold, page.sigma, page.floor, page.removed + said, ruled
+    )
 
 
 def _joins_fainter_pieces(page: CleanPage) -> bool:
     """Whether the digit found joins a piece far fainter than its pen, on a page where no
-    ruled or squared paper showed as lines and no faint grid was taken out yet: perhaps a faint
-    grid's. (Where the grid showed, the pieces its removal left near a thin pencil stroke are
-    the stroke's.)"""
-    if any(why.startswith((RULED, FAINT_GRID)) for why in page.removed):
+    faint grid was taken out yet and squared paper's lines did not show on both axes:
+    perhaps a faint grid's."""
+    if len(page.ruled_axes) == 2 or any(why.startswith(FAINT_GRID) for why in page.removed):
         return False
     chosen = page.parts.digit
     if len(chosen) < 2:

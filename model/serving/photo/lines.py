@@ -44,7 +44,7 @@ out."""
 
 def remove_lines(
     mask: np.ndarray, ink: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+) -> tuple[np.ndarray, np.ndarray, list[str], frozenset[int]]:
     """Take the paper's lines out of `mask` and divide their ink out of `ink`.
 
     Parameters
@@ -58,52 +58,58 @@ def remove_lines(
 
     Returns
     -------
-    mask, ink, removed
-        The mask without the lines, the ink with them divided out, and a sentence for each
-        kind of line taken out (for debugging).
+    mask, ink, removed, ruled_axes
+        The mask without the lines, the ink with them divided out, a sentence for each kind of
+        line taken out (for debugging), and the axes on which ruled or squared paper's lines
+        were found (`Line.axis`).
     """
     lines = find_lines(mask, ink)
     if not lines:
-        return mask, ink, []
+        return mask, ink, [], frozenset()
     rest = mask.copy()
     for line in lines:
         rest[line.ys, line.xs] = False
     # Besides the lines, too little ink to tell the digit from them: the lines are the digit.
     enough = np.count_nonzero(rest) >= max(_MIN_REST, _MIN_REST_SHARE * np.count_nonzero(mask))
     digit = DigitBesideLines(ink, rest if enough else None)
-    for axis, lattice in find_families(lines, digit).items():
+    lattices = find_families(lines, digit)
+    for axis, lattice in lattices.items():
         lines += faint_lines_of(lattice, axis, lines, mask, ink, threshold)
     find_edges(lines, mask.shape)
     if any(not line.why for line in lines) and digit.mask is not None:
         judge_lone_lines(lines, digit.mask, digit.pen, ink)
     removed = [line for line in lines if line.why]
     if not removed:
-        return mask, ink, []
-    return (*_take_out(removed, mask, ink, threshold, digit.mask), _said(removed))
+        return mask, ink, [], frozenset()
+    cleared, ink = _take_out(removed, mask, ink, threshold, digit.mask)
+    return cleared, ink, _said(removed), frozenset(lattices)
 
 
 def take_out_faint_grid(
-    mask: np.ndarray, ink: np.ndarray, cleaned: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    mask: np.ndarray, ink: np.ndarray, cleaned: np.ndarray, threshold: float, ruled: frozenset[int]
+) -> tuple[np.ndarray, np.ndarray, list[str], frozenset[int]]:
     """`mask` and `cleaned` without a grid too faint to show as lines above the paper's noise
-    but in pieces, and a sentence saying so (none when there is no such grid).
+    but in pieces, a sentence saying so (none when there is no such grid), and the axes of
+    the grid's families.
 
     The grid's lines are looked for in the ink map as photographed (`ink`) among the pixels
     above `FAINT_LINES` of the paper's `threshold` too, as a family's missing lines are. Where
-    they make a family, their level is divided out of `cleaned` (the ink map with the paper's
-    lines found before divided out) as ruled paper's is, which takes the grid's pixels out of
-    the pieces of ink they touch and leaves the pen's; then a piece lying on the lines almost
-    wholly, and fainter than the pen, is the grid's."""
+    they make a family on an axis where none showed before (not in `ruled`: where one showed,
+    its lines were divided out already, and the pieces their removal left near a thin pencil
+    stroke are the stroke's), its level is divided out of `cleaned` (the ink map with the
+    paper's lines found before divided out) as ruled paper's is, which takes the grid's pixels
+    out of the pieces of ink they touch and leaves the pen's; then a piece lying on the grid's
+    lines almost wholly, and fainter than the pen, is the grid's. So squared paper is
+    cleaned whole where only one of its families showed as lines."""
     lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
-    if not lines or not find_families(lines, DigitBesideLines(ink, None)):
-        return mask, cleaned, []
+    families = find_families(lines, DigitBesideLines(ink, None)) if lines else {}
+    if not families.keys() - ruled:
+        return mask, cleaned, [], ruled
     grid = [line for line in lines if _ruled(line)]
-    # A line of the grid that showed above the noise was divided out already.
-    faint = [line for line in grid if _undivided(line, ink, cleaned)]
-    if faint:
-        # Not bridged: on a page of several digits, a closing along a line written on
-        # would join neighbours.
-        mask, cleaned, _ = _divide_out(faint, mask, cleaned, threshold)
+    faint = [line for line in grid if line.axis not in ruled]
+    # Not bridged: on a page of several digits, a closing along a line written on would join
+    # neighbours.
+    mask, cleaned, _ = _divide_out(faint, mask, cleaned, threshold)
     on_lines = np.zeros_like(mask)
     for line in grid:
         on_lines[line.ys, line.xs] = True
@@ -114,10 +120,8 @@ def take_out_faint_grid(
     np.maximum.at(peak, labels[mask], cleaned[mask])
     pieces = (on >= _ON_GRID * pixels) & (peak < FAINTER_THAN_PEN * peak.max())
     pieces[0] = False
-    if not faint and not pieces.any():
-        return mask, cleaned, []
     said = f"{FAINT_GRID}: {len(faint)} lines divided out, {np.count_nonzero(pieces)} pieces"
-    return mask & ~pieces[labels], cleaned, [said]
+    return mask & ~pieces[labels], cleaned, [said], ruled | families.keys()
 
 
 def _take_out(
@@ -180,12 +184,6 @@ def _bridge(cleared: np.ndarray, ink: np.ndarray, near: np.ndarray) -> None:
     bridged = near[box] & (closed > 0.0)
     cleared[box] |= bridged
     ink[box] = np.where(bridged, np.maximum(ink[box], closed), ink[box])
-
-
-def _undivided(line: Line, ink: np.ndarray, cleaned: np.ndarray) -> bool:
-    """Whether no level was divided out of most of a line's pixels in `cleaned`."""
-    divided = cleaned[line.ys, line.xs] < ink[line.ys, line.xs]
-    return bool(np.count_nonzero(divided) < 0.5 * divided.size)
 
 
 def _ruled(line: Line) -> bool:
