@@ -103,13 +103,14 @@ def take_out_faint_grid(
     cleaned whole where only one of its families showed as lines."""
     lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
     families = find_families(lines, DigitBesideLines(ink, None)) if lines else {}
-    if not families.keys() - ruled:
+    if not families:
         return mask, cleaned, [], ruled
     grid = [line for line in lines if _ruled(line)]
     faint = [line for line in grid if line.axis not in ruled]
-    # Not bridged: on a page of several digits, a closing along a line written on would join
-    # neighbours.
-    mask, cleaned, _ = _divide_out(faint, mask, cleaned, threshold)
+    if faint:
+        # Not bridged: on a page of several digits, a closing along a line written on would
+        # join neighbours.
+        mask, cleaned, _ = _divide_out(faint, mask, cleaned, threshold)
     on_lines = np.zeros_like(mask)
     for line in grid:
         on_lines[line.ys, line.xs] = True
@@ -120,6 +121,8 @@ def take_out_faint_grid(
     np.maximum.at(peak, labels[mask], cleaned[mask])
     pieces = (on >= _ON_GRID * pixels) & (peak < FAINTER_THAN_PEN * peak.max())
     pieces[0] = False
+    if not faint and not pieces.any():
+        return mask, cleaned, [], ruled
     said = f"{FAINT_GRID}: {len(faint)} lines divided out, {np.count_nonzero(pieces)} pieces"
     return mask & ~pieces[labels], cleaned, [said], ruled | families.keys()
 
