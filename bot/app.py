@@ -20,9 +20,9 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot import pushes, texts
+from bot.aiohttp_request import AiohttpRequest
 from bot.context import (
     FLOOD,
     MEANINGS,
@@ -93,8 +93,8 @@ def build_application(settings: Settings) -> BotApplication:
         token=settings.telegram_bot_token.get_secret_value(),
         base_url=f"{root}/bot",
         base_file_url=f"{root}/file/bot",
-        request=HTTPXRequest(connection_pool_size=CONNECTIONS),
-        get_updates_request=HTTPXRequest(),
+        request=AiohttpRequest(CONNECTIONS),
+        get_updates_request=AiohttpRequest(),
         rate_limiter=AIORateLimiter(
             overall_max_rate=settings.telegram_max_rate, max_retries=FLOOD_RETRIES
         ),

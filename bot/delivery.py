@@ -99,6 +99,15 @@ class LedgerBot(ExtBot[None]):
     def ledger(self) -> UpdateLedger:
         return self._ledger
 
+    async def initialize(self) -> None:
+        """Open the connections and check the token; on failure (a rejected token, the API
+        unreachable) close them again: the application shuts down only what initialized."""
+        try:
+            await super().initialize()
+        except Exception:
+            await self.shutdown()
+            raise
+
     async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """getUpdates from the ledger's offset, returning only updates never taken before.
 

@@ -126,11 +126,6 @@ def test_token_is_redacted_from_messages_arguments_and_tracebacks(log_output: io
     assert f"RuntimeError: POST /bot{REDACTED}/getMe failed" in text
 
 
-def test_httpx_request_lines_are_silenced(log_output: io.StringIO) -> None:
-    logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot%s", TOKEN)
-    assert log_output.getvalue() == ""
-
-
 def test_env_example_documents_every_setting() -> None:
     example = ROOT / ".env.example"
     documented = {

@@ -1,0 +1,100 @@
+"""python-telegram-bot's Bot API requests made with aiohttp instead of httpx.
+
+Every photo costs the bot several Bot API requests (getFile, the download, sendPhoto, its
+share of getUpdates), and the bot's own process sets its pace. httpx is pure Python down to
+its HTTP parser; aiohttp's is compiled, and spends a fraction of the CPU on each request
+(docs/benchmarks.md). python-telegram-bot takes any `BaseRequest`; this one keeps
+`HTTPXRequest`'s timeouts and its errors (`TimedOut`, `NetworkError`), so retries and the
+error handler see what they saw before.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+CONNECT_TIMEOUT = 5.0  # seconds; HTTPXRequest's defaults
+READ_TIMEOUT = 5.0
+WRITE_TIMEOUT = 5.0
+MEDIA_WRITE_TIMEOUT = 20.0  # an upload's
+POOL_TIMEOUT = 1.0  # waiting for a free connection
+
+
+class AiohttpRequest(BaseRequest):
+    """A pool of `connections` keep-alive connections to the Bot API, opened in `initialize`
+    (inside the running event loop, as aiohttp asks)."""
+
+    __slots__ = ("_connections", "_session")
+
+    def __init__(self, connections: int = 1) -> None:
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float:
+        """See `BaseRequest.read_timeout`."""
+        return READ_TIMEOUT
+
+    async def initialize(self) -> None:
+        """See `BaseRequest.initialize`."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections),
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        """See `BaseRequest.shutdown`."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: float | object | None = BaseRequest.DEFAULT_NONE,
+        write_timeout: float | object | None = BaseRequest.DEFAULT_NONE,
+        connect_timeout: float | object | None = BaseRequest.DEFAULT_NONE,
+        pool_timeout: float | object | None = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """See `BaseRequest.do_request`.
+
+        aiohttp has no write timeout: an upload is bounded as a whole, by the time to write
+        it and then to read the answer."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        uploads = request_data.multipart_data if request_data else None
+        read = _given(read_timeout, READ_TIMEOUT)
+        connect = _given(connect_timeout, CONNECT_TIMEOUT)
+        pool = _given(pool_timeout, POOL_TIMEOUT)
+        write = _given(write_timeout, MEDIA_WRITE_TIMEOUT if uploads else WRITE_TIMEOUT)
+        timeout = aiohttp.ClientTimeout(
+            total=None if not uploads or write is None or read is None else write + read,
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect,
+            sock_read=read,
+        )
+        form = aiohttp.FormData(request_data.json_parameters if request_data else {})
+        for field, (filename, content, mime_type) in (uploads or {}).items():
+            form.add_field(field, content, filename=filename, content_type=mime_type)
+        try:
+            async with self._session.request(
+                method, url, data=form if request_data else None, timeout=timeout
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as exc:
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            # The class name says what failed where the message is empty.
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
+def _given(timeout: float | object | None, default: float) -> float | None:
+    """A timeout the caller gave (None: no limit), else the default."""
+    if timeout is BaseRequest.DEFAULT_NONE:
+        return default
+    return cast(float | None, timeout)
