@@ -16,6 +16,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.aiohttp_request import AiohttpRequest
+from testkit.local_http import serving
 
 TOKEN = "123:ABC"
 
@@ -54,12 +55,8 @@ async def api() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
 
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", method)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/bot", received
-    await runner.cleanup()
+    async with serving(app) as root:
+        yield f"{root}/bot", received
 
 
 async def test_a_bot_s_calls_arrive_with_their_parameters_and_files(

@@ -17,6 +17,7 @@ from bot.storage import Storage, open_storage
 from model.mnist import MNIST_FILES
 from testkit.fake_notify import FakeNotifyRun
 from testkit.load_driver import free_port
+from testkit.local_http import serving
 
 
 @pytest.fixture
@@ -24,12 +25,8 @@ async def mirror(mnist_dir: Path) -> AsyncIterator[str]:
     """An HTTP server holding the four MNIST files, like the public mirrors."""
     app = web.Application()
     app.router.add_static("/mnist/", mnist_dir)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/mnist/"
-    await runner.cleanup()
+    async with serving(app) as root:
+        yield f"{root}/mnist/"
 
 
 @pytest.fixture
