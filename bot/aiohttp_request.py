@@ -5,12 +5,16 @@ share of getUpdates), and the bot's own process sets its pace. httpx is pure Pyt
 its HTTP parser; aiohttp's is compiled, and spends a fraction of the CPU on each request
 (docs/benchmarks.md). python-telegram-bot takes any `BaseRequest`; this one keeps
 `HTTPXRequest`'s timeouts and its errors (`TimedOut`, `NetworkError`), so retries and the
-error handler see what they saw before.
+error handler see what they saw before, and it goes through the proxy the environment names
+(HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as httpx did: where Telegram is blocked, bots run behind
+one.
 """
 
 from __future__ import annotations
 
 from typing import cast
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -27,11 +31,12 @@ class AiohttpRequest(BaseRequest):
     """A pool of `connections` keep-alive connections to the Bot API, opened in `initialize`
     (inside the running event loop, as aiohttp asks)."""
 
-    __slots__ = ("_connections", "_session")
+    __slots__ = ("_connections", "_proxies", "_session")
 
     def __init__(self, connections: int = 1) -> None:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float:
@@ -45,6 +50,7 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 headers={"User-Agent": self.USER_AGENT},
             )
+            self._proxies.clear()  # the environment is read again
 
     async def shutdown(self) -> None:
         """See `BaseRequest.shutdown`."""
@@ -83,7 +89,11 @@ class AiohttpRequest(BaseRequest):
             form.add_field(field, content, filename=filename, content_type=mime_type)
         try:
             async with self._session.request(
-                method, url, data=form if request_data else None, timeout=timeout
+                method,
+                url,
+                data=form if request_data else None,
+                timeout=timeout,
+                proxy=self._proxy_for(url),
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
@@ -91,6 +101,16 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as exc:
             # The class name says what failed where the message is empty.
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy the environment names for `url`'s scheme and host, or None; read once per
+        host (aiohttp's own `trust_env` reads it, and ~/.netrc, in a thread on every request)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            bypass = not parts.hostname or proxy_bypass(parts.hostname)
+            self._proxies[key] = None if bypass else getproxies().get(parts.scheme)
+        return self._proxies[key]
 
 
 def _given(timeout: float | object | None, default: float) -> float | None:

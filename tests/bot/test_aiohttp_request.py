@@ -44,7 +44,7 @@ async def api() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
                 fields[name] = (value.filename, value.content_type, value.file.read())
             else:
                 fields[name] = value
-        received.append({"method": request.match_info["method"], **fields})
+        received.append({"method": request.match_info["method"], "host": request.host, **fields})
         if fields.get("chat_id") == "slow":
             await asyncio.sleep(2)
         if request.match_info["method"] == "getMe":
@@ -90,10 +90,44 @@ async def test_a_request_past_its_timeouts_is_timed_out(
             await bot.send_photo(chat_id="slow", photo=PHOTO, read_timeout=0.2, write_timeout=0.2)
 
 
-async def test_an_unreachable_api_is_a_network_error() -> None:
+async def test_requests_go_through_the_proxy_the_environment_names(
+    api: tuple[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY names the stand-in: a call to a host that does not resolve reaches it, as
+    a proxy's client sends it (the Bot API's host in the request)."""
+    base_url, received = api
+    monkeypatch.setenv("HTTP_PROXY", base_url.removesuffix("/bot"))
+    async with Bot(
+        TOKEN, base_url="http://api.telegram.invalid/bot", request=AiohttpRequest()
+    ) as bot:
+        await bot.send_message(chat_id=42, text="3")
+
+    assert [(r["method"], r["host"]) for r in received] == [
+        ("getMe", "api.telegram.invalid"),
+        ("sendMessage", "api.telegram.invalid"),
+    ]
+
+
+async def test_no_proxy_bypasses_the_proxy(
+    api: tuple[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base_url, received = api
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_unused_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with Bot(TOKEN, base_url=base_url, request=AiohttpRequest()) as bot:
+        await bot.send_message(chat_id=42, text="3")
+
+    assert [r["method"] for r in received] == ["getMe", "sendMessage"]
+
+
+def _unused_port() -> int:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
+        return int(unused.getsockname()[1])
+
+
+async def test_an_unreachable_api_is_a_network_error() -> None:
+    port = _unused_port()
     request = AiohttpRequest()
     await request.initialize()
     try:
