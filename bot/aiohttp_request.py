@@ -84,14 +84,16 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        form = aiohttp.FormData(request_data.json_parameters if request_data else {})
-        for field, (filename, content, mime_type) in (uploads or {}).items():
-            form.add_field(field, content, filename=filename, content_type=mime_type)
+        form = None
+        if request_data:
+            form = aiohttp.FormData(request_data.json_parameters)
+            for field, (filename, content, mime_type) in (uploads or {}).items():
+                form.add_field(field, content, filename=filename, content_type=mime_type)
         try:
             async with self._session.request(
                 method,
                 url,
-                data=form if request_data else None,
+                data=form,
                 timeout=timeout,
                 proxy=self._proxy_for(url),
             ) as response:

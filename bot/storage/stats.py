@@ -1,4 +1,8 @@
-"""Counts for /stats and the periodic status report, computed in SQL where rows are many."""
+"""Counts for /stats and the periodic status report, computed in SQL where rows are many.
+
+A photo's first digit's row (`FIRST_DIGIT`) stands for the photo; clusters, outliers and
+feedback count digits.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, select, true
 from bot.storage.records import Accuracy, GlobalStats, StatusReport, UserStats
 from bot.storage.retrains import last_retrain, retrains_since
 from bot.storage.schema import FIRST_DIGIT, cluster_names, images, model_versions, storage_usage
-
-# A photo's first digit's row stands for the photo; clusters, outliers and feedback count digits.
 
 
 def user_stats(engine: Engine, user_id: int) -> UserStats:

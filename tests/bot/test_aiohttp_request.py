@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +15,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.aiohttp_request import AiohttpRequest
+from testkit.load_driver import free_port
 from testkit.local_http import serving
 
 TOKEN = "123:ABC"
@@ -112,7 +112,7 @@ async def test_no_proxy_bypasses_the_proxy(
     api: tuple[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base_url, received = api
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_unused_port()}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     async with Bot(TOKEN, base_url=base_url, request=AiohttpRequest()) as bot:
         await bot.send_message(chat_id=42, text="3")
@@ -120,14 +120,8 @@ async def test_no_proxy_bypasses_the_proxy(
     assert [r["method"] for r in received] == ["getMe", "sendMessage"]
 
 
-def _unused_port() -> int:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        return int(unused.getsockname()[1])
-
-
 async def test_an_unreachable_api_is_a_network_error() -> None:
-    port = _unused_port()
+    port = free_port()
     request = AiohttpRequest()
     await request.initialize()
     try:

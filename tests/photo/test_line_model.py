@@ -99,9 +99,9 @@ def test_a_small_digit_on_a_faint_grid_is_found_as_one(mnist):
     assert len(split) <= 2, split
 
 
-def _faint_grid(seed: int, rows: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _faint_grid(seed: int, shown_rows: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """An ink map (240x320) of squared paper whose lines, 13 px apart, mostly lie below the
-    paper's noise threshold (0.07): they break up into pieces. With `rows`, every fourth row
+    paper's noise threshold (0.07): they break up into pieces. With `shown_rows`, every fourth row
     is printed at that level instead, and shows as a line (as a photo's light and focus may
     let only some of a grid's lines show). Returns it and the grid."""
     height, width, spacing = 240, 320, 13
@@ -109,8 +109,8 @@ def _faint_grid(seed: int, rows: float | None = None) -> tuple[np.ndarray, np.nd
     ink = rng.normal(0.0, 0.01, (height, width)).astype(np.float32)
     grid = ((np.arange(height)[:, None] % spacing) < 1) | ((np.arange(width)[None] % spacing) < 1)
     ink[grid] = np.where(rng.random(np.count_nonzero(grid)) < 0.3, 0.09, 0.05)
-    if rows is not None:
-        ink[:: 4 * spacing] = rows
+    if shown_rows is not None:
+        ink[:: 4 * spacing] = shown_rows
     return ink, grid
 
 
@@ -129,10 +129,12 @@ def test_a_stroke_along_a_line_of_a_faint_grid_keeps_its_ink():
     assert np.count_nonzero(page.mask & grid & ~stem) < 0.05 * np.count_nonzero(grid)
 
 
-def _pencil_zero_on_a_faint_grid(rows: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A small pencil 0 on `_faint_grid` (`rows` as there), a whole stretch of the grid's line
-    at column 182 unbroken beside it. Returns the ink map and the 0's pixels."""
-    ink, _ = _faint_grid(17, rows)
+def _pencil_zero_on_a_faint_grid(
+    shown_rows: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A small pencil 0 on `_faint_grid` (`shown_rows` as there), a whole stretch of the
+    grid's line at column 182 unbroken beside it. Returns the ink map and the 0's pixels."""
+    ink, _ = _faint_grid(17, shown_rows)
     rows, cols = np.mgrid[0:240, 0:320]
     radius = np.hypot(rows - 120, cols - 160)
     ring = (radius >= 12.5) & (radius <= 15)
@@ -161,7 +163,7 @@ def test_a_digit_joins_no_piece_of_a_grid_that_showed_on_one_axis():
     darker and show as lines, and whose columns break up into pieces: the rows are taken out
     as the paper's, and the columns' family, which did not show, is still looked for; the
     digit is the 0 alone."""
-    ink, ring = _pencil_zero_on_a_faint_grid(rows=0.12)
+    ink, ring = _pencil_zero_on_a_faint_grid(shown_rows=0.12)
     page = clean_page(ink)
     assert page.ruled_axes == {1}, page.removed
     _assert_found_alone(ink, ring)

@@ -142,15 +142,16 @@ def without_faint_grid(ink: np.ndarray, page: CleanPage) -> CleanPage | None:
     if not said:
         return None
     parts = Components(cleaned, mask)
-    return CleanPage(
-        cleaned, mask, parts, page.threshold, page.sigma, page.floor, page.removed + said, ruled
+    return page._replace(
+        ink=cleaned, mask=mask, parts=parts, removed=page.removed + said, ruled_axes=ruled
     )
 
 
 def _joins_fainter_pieces(page: CleanPage) -> bool:
     """Whether the digit found joins a piece far fainter than its pen, on a page where no
     faint grid was taken out yet and squared paper's lines did not show on both axes:
-    perhaps a faint grid's."""
+    perhaps a faint grid's. (Where they showed on both, the pieces their removal left near a
+    thin pencil stroke are the stroke's.)"""
     if len(page.ruled_axes) == 2 or any(why.startswith(FAINT_GRID) for why in page.removed):
         return False
     chosen = page.parts.digit

@@ -95,14 +95,13 @@ def take_out_faint_grid(
     The grid's lines are looked for in the ink map as photographed (`ink`) among the pixels
     above `FAINT_LINES` of the paper's `threshold` too, as a family's missing lines are. Where
     they make a family on an axis where none showed before (not in `ruled`: where one showed,
-    its lines were divided out already, and the pieces their removal left near a thin pencil
-    stroke are the stroke's), its level is divided out of `cleaned` (the ink map with the
-    paper's lines found before divided out) as ruled paper's is, which takes the grid's pixels
-    out of the pieces of ink they touch and leaves the pen's; then a piece lying on the grid's
-    lines almost wholly, and fainter than the pen, is the grid's. So squared paper is
-    cleaned whole where only one of its families showed as lines."""
+    its lines were divided out already), its level is divided out of `cleaned` (the ink map
+    with the paper's lines found before divided out) as ruled paper's is, which takes the
+    grid's pixels out of the pieces of ink they touch and leaves the pen's; then a piece lying
+    on the grid's lines almost wholly, and fainter than the pen, is the grid's. So squared
+    paper is cleaned whole where only one of its families showed as lines."""
     lines = find_lines(mask | (ink > FAINT_LINES * threshold), ink)
-    families = find_families(lines, DigitBesideLines(ink, None)) if lines else {}
+    families = find_families(lines, DigitBesideLines(ink, None))
     if not families:
         return mask, cleaned, [], ruled
     grid = [line for line in lines if _ruled(line)]
