@@ -90,7 +90,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--replicas", type=int, default=1, help="bots on one PostgreSQL behind a proxy"
     )
     parser.add_argument(
-        "--workers", type=int, help="MODEL_WORKERS (default: the bot's own, one per core)"
+        "--workers", type=int, help="MODEL_WORKERS (default: the bot's own, one per core but one)"
     )
     args = parser.parse_args(argv)
     if args.replicas > 1 and not args.postgres:

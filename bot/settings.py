@@ -26,6 +26,15 @@ def cpu_cores() -> int:
     return os.cpu_count() or 1
 
 
+def default_model_workers() -> int:
+    """Model workers when MODEL_WORKERS is unset: one per core but one, and at least one.
+
+    Under load the bot's own process (updates, database, Bot API requests) keeps most of a
+    core busy; a worker on that core only competes with it, and costs its memory.
+    """
+    return max(1, cpu_cores() - 1)
+
+
 class SettingsError(ValueError):
     """The configuration cannot start the bot; the message is one line a person can act on."""
 
@@ -56,7 +65,7 @@ class Settings(BaseSettings):
     rate_limit: Annotated[tuple[int, float], NoDecode] = (30, 60.0)
     max_image_mb: float = Field(10.0, gt=0.0, le=20.0)
     telegram_max_rate: float = Field(30.0, gt=0.0)
-    model_workers: int = Field(default_factory=cpu_cores, ge=1, le=64)
+    model_workers: int = Field(default_factory=default_model_workers, ge=1, le=64)
     # Limits where 0 (or empty) means none. Retention and the quotas bound what is stored; the
     # quotas count a user's photos and kept bytes per UTC day.
     retention_days: int = Field(365, ge=0)
@@ -124,8 +133,8 @@ class Settings(BaseSettings):
 
     @field_validator("model_workers", mode="before")
     @classmethod
-    def _empty_is_every_core(cls, value: object) -> object:
-        return cpu_cores() if value in ("", None) else value
+    def _empty_is_the_default(cls, value: object) -> object:
+        return default_model_workers() if value in ("", None) else value
 
     @field_validator("log_level")
     @classmethod

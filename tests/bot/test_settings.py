@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.logs import REDACTED, configure_logging
-from bot.settings import Settings, SettingsError, cpu_cores, load_settings
+from bot.settings import Settings, SettingsError, default_model_workers, load_settings
 from testkit import ROOT
 from testkit.bot_harness import TOKEN
 
@@ -45,7 +48,7 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.stored_bytes_cap == 10 * 1000**3
     assert settings.retrain_user_digits == 20_000
     assert settings.retrain_min_acc == 0.97
-    assert settings.model_workers == cpu_cores()
+    assert settings.model_workers == default_model_workers()
     assert settings.telegram_max_rate == 30.0
 
 
@@ -65,10 +68,34 @@ def test_values_from_the_environment_are_normalised(monkeypatch: pytest.MonkeyPa
     assert settings.retention_days == 0  # empty kept images forever, and still does
     assert settings.stored_bytes_cap is None
     assert settings.max_image_bytes == int(2.5 * 1024 * 1024)
-    assert settings.model_workers == cpu_cores()
+    assert settings.model_workers == default_model_workers()
     assert settings.telegram_max_rate == 12.5
     monkeypatch.setenv("MODEL_WORKERS", "3")
     assert _settings().model_workers == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_model_workers_leave_the_bot_a_core(cores: int) -> None:
+    if len(os.sched_getaffinity(0)) < cores:
+        pytest.skip(f"this machine has fewer than {cores} cores")
+    allowed = sorted(os.sched_getaffinity(0))[:cores]
+    shown = subprocess.run(
+        [sys.executable, "-c", _WORKERS_ON_CORES.format(cores=allowed)],
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "MODEL_WORKERS": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(shown.stdout) == max(1, cores - 1)
+
+
+_WORKERS_ON_CORES = """
+import os
+os.sched_setaffinity(0, {cores})
+from bot.settings import load_settings
+print(load_settings(_env_file=None).model_workers)
+"""
 
 
 def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
