@@ -13,13 +13,13 @@ import numpy as np
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.storage import open_storage
-from bot.storage.engine import alembic_config, create_db_engine, upgrade
+from bot.storage.engine import SCHEMA_HEAD, alembic_config, create_db_engine, upgrade
 from bot.storage.schema import cluster_names, images, metadata, model_versions, retrain_runs
 
-HEAD = "0007"
 STARTED = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 MNIST = np.arange(784, dtype=np.uint32).astype(np.uint8).reshape(28, 28)
 
@@ -45,7 +45,7 @@ async def test_an_empty_database_migrates_to_a_schema_matching_the_code(database
         engine.dispose()
 
     assert differences == []
-    assert _revision(database_url) == HEAD
+    assert _revision(database_url) == SCHEMA_HEAD
 
 
 async def test_opening_a_migrated_database_again_changes_nothing(database_url: str) -> None:
@@ -59,7 +59,7 @@ async def test_opening_a_migrated_database_again_changes_nothing(database_url: s
 
     assert run is not None
     assert run.id == run_id
-    assert _revision(database_url) == HEAD
+    assert _revision(database_url) == SCHEMA_HEAD
 
 
 def _fill_revision_0001(database_url: str) -> None:
@@ -123,7 +123,7 @@ async def test_a_database_at_the_previous_revision_upgrades_with_its_data(
     finally:
         await storage.close()
 
-    assert _revision(database_url) == HEAD
+    assert _revision(database_url) == SCHEMA_HEAD
     assert image is not None
     assert (image.original, image.received_at, image.feedback_digit) == (
         b"\x89PNG old photo",
@@ -191,7 +191,7 @@ async def test_processes_starting_together_on_an_empty_database_both_migrate(
     for store in stores:
         await store.close()
 
-    assert _revision(database_url) == HEAD
+    assert _revision(database_url) == SCHEMA_HEAD
     assert sum(run_id is not None for run_id in run_ids) == 1
 
 
@@ -224,4 +224,41 @@ def test_processes_starting_together_on_an_empty_database_all_migrate(
 
     assert [code for code, _, _ in outcomes] == [0, 0, 0], [err for _, _, err in outcomes]
     assert sorted(out.strip() == "None" for _, out, _ in outcomes) == [False, True, True]
-    assert _revision(database_url) == HEAD
+    assert _revision(database_url) == SCHEMA_HEAD
+
+
+def test_the_schema_head_is_the_newest_migration(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'bot.sqlite3'}", pool_size=1)
+    try:
+        scripts = ScriptDirectory.from_config(alembic_config(engine))
+    finally:
+        engine.dispose()
+    assert scripts.get_current_head() == SCHEMA_HEAD
+
+
+OPEN_AND_SAY_IF_ALEMBIC_LOADED = """
+import asyncio, sys
+from bot.storage import open_storage
+
+async def main():
+    store = await open_storage(sys.argv[1])
+    await store.close()
+    print("alembic" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_a_database_at_head_opens_without_loading_alembic(database_url: str) -> None:
+    def start() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", OPEN_AND_SAY_IF_ALEMBIC_LOADED, database_url],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
+
+    assert start() == "True"  # the first start migrates
+    assert start() == "False"
+    assert _revision(database_url) == SCHEMA_HEAD
