@@ -126,6 +126,7 @@ def report(
     bots: list[BotProcess],
     cpu: CpuUse,
     ok: bool,
+    refused: int,
 ) -> str:
     """The figures as aligned lines (RSS and starts summed over the replicas)."""
     ms = [1000 * s for s in checks.latencies] or [0.0]
@@ -148,7 +149,7 @@ def report(
             else ""
         ),
         f"exactly once    unanswered {len(checks.unanswered)}, "
-        f"answered twice {len(checks.answered_twice)}",
+        f"answered twice {len(checks.answered_twice)}; sends Telegram refused {refused}",
         f"database        {checks.stored} images stored of {checks.pictures_sent} pictures sent "
         f"({checks.pictures_replied} answered with a picture); stored but not sent "
         f"{len(checks.stored_not_accepted)}, sent but not stored {len(checks.accepted_not_stored)}",
@@ -264,7 +265,7 @@ async def _run(args: argparse.Namespace) -> int:
         if proxy is not None:
             mode += f", {args.replicas} replicas behind a round-robin proxy"
         print(f"load            {args.users} users, {mode}, {time.strftime('%H:%M:%S')}")
-        print(report(checks, seconds, pictures, bots, cpu, ok))
+        print(report(checks, seconds, pictures, bots, cpu, ok, telegram.refused))
         if proxy is not None:
             print(replica_shares(proxy, telegram))
         if not ok:

@@ -35,17 +35,23 @@ TOKEN = "123456789:AAHloadTESTtokenTHATisLONGenough_99"
 
 
 class TimedTelegram(FakeTelegram):
-    """FakeTelegram that also notes when each message to a chat was sent by the bot, and which
-    (chat, message) pairs have a reply quoting them."""
+    """FakeTelegram that also notes when each message to a chat was sent by the bot, which
+    (chat, message) pairs have a reply quoting them, and how many messages it refused (a chat
+    sent more than about one a second gets 429, as from Telegram)."""
 
     def __init__(self, token: str) -> None:
         super().__init__(token)
         self.reply_times: dict[int, list[float]] = defaultdict(list)
         self.answered: set[tuple[int, int]] = set()
+        self.refused = 0
 
     def _record_sent(self, params: dict[str, Any], content: dict[str, Any]) -> Any:
-        response = super()._record_sent(params, content)
         chat = int(params["chat_id"])
+        sent_before = len(self.sent.get(chat, []))
+        response = super()._record_sent(params, content)
+        if len(self.sent.get(chat, [])) == sent_before:
+            self.refused += 1
+            return response
         self.reply_times[chat].append(time.perf_counter())
         quoted = self.sent[chat][-1].get("reply_to_message_id")
         if quoted is not None:

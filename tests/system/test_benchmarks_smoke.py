@@ -65,14 +65,15 @@ NUMBER = r"\d+(?:\.\d+)?"
 def test_bench_load(mnist_dir: Path, model_path: Path) -> None:
     lines = run_benchmark(
         "bench_load",
-        *("--messages", 50, "--users", 5, "--rate", 0),
+        # 25 messages a user, past a chat's burst: some replies meet Telegram's 429 and wait.
+        *("--messages", 50, "--users", 2, "--rate", 0),
         *("--model", model_path, "--data", mnist_dir),
         mnist_dir=mnist_dir,
     )
     assert_row(lines, rf"machine +{NUMBER} ms to decode and resize a 1280x960 JPEG \(one core\)")
-    assert_row(lines, r"load +5 users, flat out, long polling, SQLite, [\d:]+")
+    assert_row(lines, r"load +2 users, flat out, long polling, SQLite, [\d:]+")
     assert_row(lines, rf"messages +50 \(\d+ pictures\) in {NUMBER} s")
-    assert_row(lines, r"exactly once +unanswered 0, answered twice 0")
+    assert_row(lines, r"exactly once +unanswered 0, answered twice 0; sends Telegram refused \d+")
     assert_row(lines, r"verdict +OK")
 
 
