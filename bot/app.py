@@ -172,7 +172,11 @@ async def open_services(application: BotApplication) -> None:
     """Open the database, load the model, count users' answers, start notifications, register
     the commands."""
     settings: Settings = application.bot_data[SETTINGS]
-    storage = await open_storage(settings.database_url, stored_bytes_cap=settings.stored_bytes_cap)
+    storage = await open_storage(
+        settings.database_url,
+        stored_bytes_cap=settings.stored_bytes_cap,
+        migrate_in_child=True,
+    )
     application.bot_data[STORAGE] = storage
     # Model files hold what users' photos taught the model: owner-only, like the database.
     settings.models_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

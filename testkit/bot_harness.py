@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import io
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -21,6 +24,7 @@ from bot.context import MEANINGS, MODELS, STORAGE
 from bot.model_provider import ModelProvider
 from bot.settings import Settings, load_settings
 from bot.storage import Storage
+from bot.storage.engine import create_db_engine, upgrade
 from model.mnist import load_mnist
 from testkit import ROOT
 from testkit.fake_telegram import FakeTelegram
@@ -70,7 +74,15 @@ def bot_settings(tmp_path: Path, model_path: Path, base_url: str, **overrides: A
 async def running_bot(
     tmp_path: Path, model_path: Path, **overrides: Any
 ) -> AsyncIterator[RunningBot]:
-    """Start FakeTelegram and the bot as `run_polling` would (initialize, post_init, start)."""
+    """Start FakeTelegram and the bot as `run_polling` would (initialize, post_init, start).
+
+    Its own SQLite file starts as a copy of one migrated once per session, as a deployed
+    bot's database is on every start but the first (tests that pass `database_url` see a
+    first start).
+    """
+    database = tmp_path / "bot.sqlite3"
+    if "database_url" not in overrides and not database.exists():
+        shutil.copy(_migrated_database(), database)
     async with FakeTelegram(TOKEN) as telegram:
         settings = bot_settings(tmp_path, model_path, telegram.base_url, **overrides)
         application = build_application(settings)
@@ -87,6 +99,20 @@ async def running_bot(
                 await application.stop()
                 assert application.post_shutdown is not None
                 await application.post_shutdown(application)
+
+
+@functools.cache
+def _migrated_database() -> Path:
+    """An empty SQLite database at the newest schema, made once per process."""
+    directory = tempfile.mkdtemp(prefix="migrated-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = Path(directory) / "bot.sqlite3"
+    engine = create_db_engine(f"sqlite:///{path}", pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
 
 
 def photo_of(digit: np.ndarray, *, size: int = 280, fmt: str = "JPEG") -> bytes:

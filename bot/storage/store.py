@@ -33,7 +33,14 @@ from bot.storage import (
     training,
 )
 from bot.storage.activity import Activity, count_activity
-from bot.storage.engine import create_db_engine, safe_url, upgrade
+from bot.storage.engine import (
+    SCHEMA_HEAD,
+    create_db_engine,
+    safe_url,
+    schema_revision,
+    upgrade,
+)
+from bot.storage.migrate import migrate_in_child
 from bot.storage.records import (
     AnsweredDigits,
     DailyUsage,
@@ -120,8 +127,15 @@ class Storage:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise StorageUnavailableError(f"database {self.url} unavailable: {reason}") from exc
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest revision (open_storage does it for you)."""
+    async def migrate(self, *, in_child: bool = False) -> None:
+        """Bring the schema to the newest revision (open_storage does it for you).
+
+        `in_child`: a database behind is migrated by a child process (`bot.storage.migrate`),
+        so that Alembic is never loaded here.
+        """
+        if in_child and await self._run(schema_revision) != SCHEMA_HEAD:
+            url = self._engine.url.render_as_string(hide_password=False)
+            await asyncio.to_thread(migrate_in_child, url)
         await self._run(upgrade)
 
     async def save_image(self, image: IncomingImage) -> SaveResult:
@@ -333,10 +347,12 @@ async def open_storage(
     stored_bytes_cap: int | None = None,
     names_fresh_for: float = NAMES_FRESH_FOR,
     clock: Callable[[], float] = time.monotonic,
+    migrate_in_child: bool = False,
 ) -> Storage:
     """Connect, migrate to head and return the store; closes it again if migrating fails.
 
-    ``stored_bytes_cap`` bounds the bytes of the originals kept (None: no bound).
+    ``stored_bytes_cap`` bounds the bytes of the originals kept (None: no bound);
+    ``migrate_in_child`` keeps Alembic out of this process (`Storage.migrate`).
     """
     storage = Storage(
         create_db_engine(database_url, pool_size=workers),
@@ -347,7 +363,7 @@ async def open_storage(
         clock=clock,
     )
     try:
-        await storage.migrate()
+        await storage.migrate(in_child=migrate_in_child)
     except BaseException:
         await storage.close()
         raise

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from bot.storage import open_storage
+from bot.storage import StorageError, open_storage
 from bot.storage.engine import SCHEMA_HEAD, alembic_config, create_db_engine, upgrade
 from bot.storage.schema import cluster_names, images, metadata, model_versions, retrain_runs
 
@@ -262,3 +263,43 @@ def test_a_database_at_head_opens_without_loading_alembic(database_url: str) -> 
     assert start() == "True"  # the first start migrates
     assert start() == "False"
     assert _revision(database_url) == SCHEMA_HEAD
+
+
+MIGRATE_IN_CHILD_AND_SAY_IF_ALEMBIC_LOADED = """
+import asyncio, sys
+from bot.storage import open_storage
+
+async def main():
+    store = await open_storage(sys.argv[1], migrate_in_child=True)
+    await store.close()
+    print("alembic" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_the_bot_migrates_in_a_child_process_and_never_loads_alembic(database_url: str) -> None:
+    said = subprocess.run(
+        [sys.executable, "-c", MIGRATE_IN_CHILD_AND_SAY_IF_ALEMBIC_LOADED, database_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert said.stdout.strip() == "False"
+    assert _revision(database_url) == SCHEMA_HEAD
+
+
+async def test_a_failed_migration_in_the_child_says_why(database_url: str) -> None:
+    storage = await open_storage(database_url)
+    await storage.close()
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:  # as a newer release of the bot leaves it
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+
+    with pytest.raises(StorageError, match=r"cannot migrate database .*'9999'") as raised:
+        await open_storage(database_url, migrate_in_child=True)
+    assert "\n" not in str(raised.value)
