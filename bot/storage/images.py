@@ -54,17 +54,21 @@ _PHOTOS_SINCE = select(func.count(), func.coalesce(func.sum(images.c.size_bytes)
     images.c.received_at >= bindparam("since"),
     FIRST_DIGIT,
 )
+# The first digit's row holds the photo's bytes, and an UPDATE rewrites a row whole: it is
+# updated once, the other digits' rows (no bytes) only when the photo has several.
 _ANSWERED = (
     update(images)
     .where(images.c.id == bindparam("image"), images.c.answered_at.is_(None))
-    .values(answered_at=bindparam("now"))
+    .values(answered_at=bindparam("now"), reply_message_id=bindparam("reply"))
+    .returning(images.c.digit_count)
 )
-_REPLY_ON_EVERY_DIGIT = (
+_REPLY_ON_OTHER_DIGITS = (
     update(images)
     .where(
         tuple_(images.c.chat_id, images.c.message_id).in_(
             select(images.c.chat_id, images.c.message_id).where(images.c.id == bindparam("image"))
-        )
+        ),
+        images.c.id != bindparam("image"),
     )
     .values(reply_message_id=bindparam("reply"))
 )
@@ -190,12 +194,12 @@ def mark_answered(
     `reply_message_id`, the bot's reply, goes on every digit of the photo, so that a number
     sent in reply to it finds them.
     """
+    reply = {"image": image_id, "reply": reply_message_id}
     with engine.begin() as connection:
-        result = connection.execute(_ANSWERED, {"image": image_id, "now": now})
-        if result.rowcount == 1 and reply_message_id is not None:
-            reply = {"image": image_id, "reply": reply_message_id}
-            connection.execute(_REPLY_ON_EVERY_DIGIT, reply)
-        return result.rowcount == 1
+        digits = connection.execute(_ANSWERED, reply | {"now": now}).scalar()
+        if digits is not None and digits > 1 and reply_message_id is not None:
+            connection.execute(_REPLY_ON_OTHER_DIGITS, reply)
+        return digits is not None
 
 
 def set_feedback(engine: Engine, image_id: int, user_id: int, digit: int, now: datetime) -> bool:

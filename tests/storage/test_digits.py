@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from bot.storage import IncomingImage, Storage, open_storage
+from bot.storage import IncomingImage, Storage, images, open_storage
 from bot.storage.engine import alembic_config, create_db_engine, upgrade
-from testkit.records import BOXES, make_image
+from testkit.records import BOXES, T0, make_image
 
 
 def _photo(message_id: int = 1, user_id: int = 42) -> list[IncomingImage]:
@@ -103,3 +103,32 @@ async def test_downgrading_below_0004_keeps_each_photo_as_its_first_digit(
         engine.dispose()
 
     assert [tuple(row) for row in rows] == [(1, 7)]
+
+
+async def test_the_row_holding_the_bytes_is_rewritten_once_when_answered(
+    database_url: str,
+) -> None:
+    """An UPDATE rewrites a row whole, the photo's bytes with it (and secure_delete zeroes the
+    old copy): answering a photo of one digit updates its row once, of several the others too."""
+    storage = await open_storage(database_url)
+    await storage.close()
+    engine = create_db_engine(database_url, pool_size=1)
+    updates: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    try:
+        one = images.save_photo(engine, [make_image(1)], None)
+        several = images.save_photo(engine, _photo(message_id=2), None)
+        event.listen(engine, "before_cursor_execute", note)
+        assert images.mark_answered(engine, one.image_id, T0, reply_message_id=900)
+        assert len(updates) == 1
+        assert images.mark_answered(engine, several.image_id, T0, reply_message_id=901)
+        assert len(updates) == 3
+        assert not images.mark_answered(engine, one.image_id, T0, reply_message_id=902)
+        assert [s.id for s in images.reply_digits(engine, 1000, 900)] == [one.image_id]
+        assert len(images.reply_digits(engine, 1000, 901)) == 3
+    finally:
+        engine.dispose()
