@@ -38,6 +38,12 @@ def safe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def first_line_of(exc: BaseException) -> str:
+    """The first line of a database error in the driver's own words (SQLAlchemy wraps it)."""
+    said = str(getattr(exc, "orig", None) or exc).splitlines()
+    return said[0] if said else ""
+
+
 def create_db_engine(url: str | URL, pool_size: int, *, single_statements: bool = False) -> Engine:
     """An engine whose pool holds at most ``pool_size`` connections (one per worker thread).
 

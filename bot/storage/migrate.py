@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from bot.storage.engine import create_db_engine, safe_url, upgrade
+from bot.storage.engine import create_db_engine, first_line_of, safe_url, upgrade
 from bot.storage.records import StorageError
 
 URL_VARIABLE = "DATABASE_URL"
@@ -48,8 +48,7 @@ def main() -> int:
     try:
         upgrade(engine)
     except Exception as exc:  # the parent shows this line, whatever failed
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()
-        print(f"{type(exc).__name__}: {reason[0] if reason else ''}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {first_line_of(exc)}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

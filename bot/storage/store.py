@@ -36,6 +36,7 @@ from bot.storage.activity import Activity, count_activity
 from bot.storage.engine import (
     SCHEMA_HEAD,
     create_db_engine,
+    first_line_of,
     safe_url,
     schema_revision,
     upgrade,
@@ -124,7 +125,7 @@ class Storage:
             await asyncio.wait([future])
             raise
         except UNAVAILABLE as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            reason = first_line_of(exc)
             raise StorageUnavailableError(f"database {self.url} unavailable: {reason}") from exc
 
     async def migrate(self, *, in_child: bool = False) -> None:
@@ -133,10 +134,11 @@ class Storage:
         `in_child`: a database behind is migrated by a child process (`bot.storage.migrate`),
         so that Alembic is never loaded here.
         """
-        if in_child and await self._run(schema_revision) != SCHEMA_HEAD:
+        if not in_child:
+            await self._run(upgrade)
+        elif await self._run(schema_revision) != SCHEMA_HEAD:
             url = self._engine.url.render_as_string(hide_password=False)
             await asyncio.to_thread(migrate_in_child, url)
-        await self._run(upgrade)
 
     async def save_image(self, image: IncomingImage) -> SaveResult:
         """Keep the image once per (chat, message); a repeat gets the first row's id."""
